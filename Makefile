@@ -1,0 +1,46 @@
+# The two commands a new user needs: `make run` and `make test`.
+# Both create .venv if it is missing and install the package into it.
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+OUT ?= results/hjs-2025
+
+.PHONY: run test lint typecheck data clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+# Reinstall whenever pyproject.toml changes.
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-test: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e ".[test]"
+	touch $(VENV)/.installed $@
+
+## run: the main job on the embedded data (writes a briefing and prints where it is)
+run: $(VENV)/.installed
+	$(BIN)/hybridflow data show
+
+## test: the whole suite, plus lint and type checks
+test: $(VENV)/.installed-test
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/mypy
+	$(BIN)/python -m pytest -n 2 --dist loadgroup
+
+lint: $(VENV)/.installed-test
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
+
+typecheck: $(VENV)/.installed-test
+	$(BIN)/mypy
+
+## data: rebuild the embedded snapshot from the raw official files
+data: $(VENV)/.installed
+	$(BIN)/hybridflow data build --raw ../shared/data/raw --events ../shared/data/events
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
