@@ -1,0 +1,211 @@
+"""Command-line interface: thin typer commands over the public functions.
+
+No logic lives here beyond argument parsing, printing, and turning hybridflow's errors
+into a one-line message and exit code 2.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from hybridflow.errors import HybridflowError
+
+app = typer.Typer(
+    name="hybridflow",
+    help="Bayesian causal inference on migration pressure at borders.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+data_app = typer.Typer(help="Load, inspect, build, export and validate data.",
+                       no_args_is_help=True)
+app.add_typer(data_app, name="data")
+
+console = Console()
+err_console = Console(stderr=True)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+EXIT_BAD_INPUT = 2
+
+
+def handle_errors(func: F) -> F:
+    """Turn hybridflow's own errors into one red line on stderr and exit code 2."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except HybridflowError as exc:
+            err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+            raise typer.Exit(EXIT_BAD_INPUT) from None
+        except ValueError as exc:
+            # pydantic and our own validators raise ValueError subclasses for bad specs.
+            err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+            raise typer.Exit(EXIT_BAD_INPUT) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _print_json(obj: Any) -> None:
+    sys.stdout.write(json.dumps(obj, indent=2, default=str) + "\n")
+
+
+DetectionsOpt = Annotated[
+    Path | None,
+    typer.Option("--data", help="Your own detections CSV (month,route,nationality,detections)."),
+]
+DriversOpt = Annotated[
+    Path | None, typer.Option("--drivers", help="Your own drivers CSV (month,driver,value).")
+]
+
+
+@data_app.command("show")
+@handle_errors
+def data_show(
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+    check_report: Annotated[
+        bool, typer.Option("--check-report", help="Compare two headline figures with the report.")
+    ] = False,
+    data: DetectionsOpt = None,
+    drivers: DriversOpt = None,
+) -> None:
+    """Print coverage per source: first and last month, cells, vintage."""
+    from hybridflow.data.panel import load_panel
+    from hybridflow.data.summary import check_report as _check
+    from hybridflow.data.summary import coverage
+
+    panel = load_panel(detections=data, drivers=drivers)
+    cov = coverage(panel)
+    check = _check(panel) if check_report else None
+    if as_json:
+        out: dict[str, Any] = {"coverage": cov.to_dict(orient="records")}
+        if check is not None:
+            out["check_report"] = check
+        _print_json(out)
+        return
+    table = Table(title="hybridflow panel: coverage per source")
+    for col in cov.columns:
+        table.add_column(col)
+    for rec in cov.itertuples(index=False):
+        table.add_row(*[str(v) for v in rec])
+    console.print(table)
+    if check is not None:
+        _print_check(check)
+
+
+def _print_check(check: dict[str, Any]) -> None:
+    eb = check["eastern_borders_mean"]
+    console.print(
+        f"\n[bold]Eastern Borders route, mean monthly detections, {eb['window']}[/]: "
+        f"ours {eb['ours']:.0f} ({eb['months']} months; "
+        f"newer vintage alone {eb['ours_newer_vintage_only']:.0f}), report {eb['report']:.0f}"
+    )
+    if eb["months_from_newer_vintage"]:
+        console.print(
+            "  months taken from the newer route-total vintage: "
+            + ", ".join(eb["months_from_newer_vintage"])
+        )
+    top = check["top10_others"]
+    table = Table(title=f"Top ten non-UkrRussBel nationalities, Eastern Borders, {top['window']}")
+    table.add_column("rank")
+    table.add_column("ours")
+    table.add_column("detections", justify="right")
+    table.add_column("report")
+    table.add_column("report figure", justify="right")
+    table.add_column("ours for report's nationality", justify="right")
+    for i, (ours, rep) in enumerate(zip(top["ours"], top["report"], strict=False), start=1):
+        table.add_row(str(i), ours["nationality"], str(ours["detections"]),
+                      rep["nationality"], str(rep["detections"]),
+                      str(top["report_ours"][rep["nationality"]]))
+    console.print(table)
+    console.print("See docs/data.md, 'Sanity against the report', for why the figures differ.")
+
+
+@data_app.command("build")
+@handle_errors
+def data_build(
+    raw: Annotated[Path, typer.Option("--raw", help="Folder of raw official files.")] = Path(
+        "../shared/data/raw"
+    ),
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Output folder (default: the embedded snapshot).")
+    ] = None,
+) -> None:
+    """Regenerate the snapshot's derived monthly tables and MANIFEST from raw files."""
+    from hybridflow.data.build import build_snapshot, default_snapshot_dir
+
+    manifest = build_snapshot(raw, out)
+    tables = manifest["tables"]
+    assert isinstance(tables, dict)
+    for name, info in tables.items():
+        console.print(f"{name:18s} {info['rows']:>7d} rows  {info['first_month']} to "
+                      f"{info['last_month']}")
+    console.print(f"snapshot written to {out or default_snapshot_dir()}")
+
+
+@data_app.command("export")
+@handle_errors
+def data_export(
+    out: Annotated[Path, typer.Option("--out", help="File to write.")],
+    fmt: Annotated[str, typer.Option("--format", help="csv or netcdf.")] = "netcdf",
+    data: DetectionsOpt = None,
+    drivers: DriversOpt = None,
+) -> None:
+    """Write the panel as netCDF, or as a folder of long CSV files."""
+    from hybridflow.data.export import export_panel
+    from hybridflow.data.panel import load_panel
+
+    written = export_panel(load_panel(detections=data, drivers=drivers), out, fmt)
+    console.print(f"panel written to {written}")
+
+
+@data_app.command("validate")
+@handle_errors
+def data_validate(
+    path: Annotated[Path, typer.Argument(help="A detections, drivers or events CSV.")],
+    kind: Annotated[
+        str | None, typer.Option("--kind", help="detections, drivers or events (default: guess).")
+    ] = None,
+) -> None:
+    """Check a user's data file; exit code 2 with the first problem found."""
+    from hybridflow.data.byo import validate_file
+
+    summary = validate_file(path, kind=kind)
+    console.print(f"[green]ok[/] {path}: {summary}")
+
+
+@data_app.command("update")
+@handle_errors
+def data_update(
+    source: Annotated[
+        list[str] | None, typer.Option("--source", help="Only these sources (repeatable).")
+    ] = None,
+    url: Annotated[
+        list[str] | None, typer.Option("--url", help="Override a source URL: NAME=URL.")
+    ] = None,
+    cache_dir: Annotated[Path | None, typer.Option("--cache-dir")] = None,
+) -> None:
+    """Download the newest official files into the user cache (validated before use)."""
+    from hybridflow.data.fetch import update
+
+    urls = dict(u.split("=", 1) for u in (url or []))
+    report = update(source or None, cache_dir=cache_dir, urls=urls)
+    console.print(report)
+
+
+def main() -> None:  # pragma: no cover - console entry point
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
