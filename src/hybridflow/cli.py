@@ -95,7 +95,7 @@ def data_show(
         return
     table = Table(title="hybridflow panel: coverage per source")
     for col in cov.columns:
-        table.add_column(col)
+        table.add_column(col, no_wrap=col != "vintage", overflow="fold")
     for rec in cov.itertuples(index=False):
         table.add_row(*[str(v) for v in rec])
     console.print(table)

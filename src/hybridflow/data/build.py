@@ -11,6 +11,7 @@ source, vintage, licence and attribution.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -72,32 +73,33 @@ ACLED_LICENCE = (
 )
 
 
-def _ibc(raw: Path) -> pd.DataFrame:
+@functools.lru_cache(maxsize=2)
+def _read_ibc(path: Path) -> pd.DataFrame:
+    # Two tables come from the same workbook; parse it once per build.
     from hybridflow.data.sources import frontex
 
-    df = frontex.read_ibc_workbook(raw / "frontex" / "ibc.xlsx")
+    return frontex.read_ibc_workbook(path)
+
+
+def _ibc(raw: Path) -> pd.DataFrame:
+    df = _read_ibc(raw / "frontex" / "ibc.xlsx")
     # Zeros are dropped to keep the snapshot small; the panel restores them over the
-    # workbook's coverage (every route x nationality row present in the workbook).
-    keep = ["month", "route", "border_type", "nationality", "detections"]
-    if "original_detections" in df.columns:
-        keep.append("original_detections")
-    out = df.loc[df["detections"] != 0, keep].copy()
-    if "original_detections" in out.columns:
-        out["original_detections"] = out["original_detections"].astype("Int64")
+    # workbook's coverage. Revised cells are kept even when revised to zero, so the
+    # correction stays visible (original_detections holds the workbook's value).
+    keep = ["month", "route", "border_type", "nationality", "detections", "original_detections"]
+    out = df.loc[(df["detections"] != 0) | df["revised"], keep].copy()
+    out["original_detections"] = out["original_detections"].astype("Int64")
     return out
 
 
 def _ibc_rows(raw: Path) -> pd.DataFrame:
-    from hybridflow.data.sources import frontex
-
-    df = frontex.read_ibc_workbook(raw / "frontex" / "ibc.xlsx")
-    rows = df.groupby(["route", "border_type", "nationality"], as_index=False).agg(
+    df = _read_ibc(raw / "frontex" / "ibc.xlsx")
+    return df.groupby(["route", "border_type", "nationality"], as_index=False).agg(
         nationality_name=("nationality_name", "first"),
         first_month=("month", "min"),
         last_month=("month", "max"),
         total=("detections", "sum"),
     )
-    return rows
 
 
 def _route_totals(raw: Path) -> pd.DataFrame:
@@ -216,8 +218,10 @@ TABLES: tuple[TableSpec, ...] = (
         (IBC,),
         _ibc,
         "Monthly detections by route x border type x nationality (ISO3); zero rows omitted.",
-        ("Known provisional values are corrected per tables/revisions.csv; "
-         "original_detections holds the workbook value where a revision applied.",),
+        (
+            "Known provisional values are corrected per tables/revisions.csv; "
+            "original_detections holds the workbook value where a revision applied.",
+        ),
     ),
     TableSpec(
         "detection_rows",
@@ -278,8 +282,19 @@ def _to_csv_text(df: pd.DataFrame) -> str:
                 out[col] = out[col].map(format_month)
             else:
                 out[col] = out[col].dt.strftime("%Y-%m-%d")
-    sort_cols = [c for c in ("month", "route", "border_type", "nationality", "country",
-                             "event_type", "tracker") if c in out.columns]
+    sort_cols = [
+        c
+        for c in (
+            "month",
+            "route",
+            "border_type",
+            "nationality",
+            "country",
+            "event_type",
+            "tracker",
+        )
+        if c in out.columns
+    ]
     if sort_cols:
         out = out.sort_values(sort_cols, kind="mergesort")
     # Fixed float format: regeneration must be byte-identical across runs.
@@ -315,6 +330,7 @@ def build_snapshot(raw_dir: str | Path, out_dir: str | Path | None = None) -> di
         "tables": {},
     }
     tables: dict[str, object] = {}
+    _read_ibc.cache_clear()
     with atomic_dir(target) as tmp:
         for table in TABLES:
             df = table.make(raw)

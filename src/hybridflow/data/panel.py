@@ -53,8 +53,13 @@ def _read_table(snapshot: Path, name: str) -> pd.DataFrame:
     return df
 
 
-def _grid(df: pd.DataFrame, months: pd.DatetimeIndex, index: str, value: str,
-          labels: list[str] | None = None) -> xr.DataArray:
+def _grid(
+    df: pd.DataFrame,
+    months: pd.DatetimeIndex,
+    index: str,
+    value: str,
+    labels: list[str] | None = None,
+) -> xr.DataArray:
     """Pivot a long (month, index, value) table onto the panel's month axis (NaN = absent)."""
     wide = df.pivot_table(index="month", columns=index, values=value, aggfunc="sum")
     if labels is not None:
@@ -62,8 +67,11 @@ def _grid(df: pd.DataFrame, months: pd.DatetimeIndex, index: str, value: str,
     wide = wide.reindex(months)
     wide.index.name = "month"
     wide.columns.name = index
-    return xr.DataArray(wide.to_numpy(dtype=float), coords={"month": months, index: list(wide.columns)},
-                        dims=("month", index))
+    return xr.DataArray(
+        wide.to_numpy(dtype=float),
+        coords={"month": months, index: list(wide.columns)},
+        dims=("month", index),
+    )
 
 
 def load_panel(
@@ -144,22 +152,30 @@ def load_panel(
     ds["route_total_latest"] = latest
     ds = ds.reindex(route=all_routes)
 
-    ds["losses_personnel"] = ("month", losses.set_index("month")["personnel"].reindex(months)
-                              .to_numpy(dtype=float))
-    ds["losses_days_covered"] = ("month", losses.set_index("month")["days_covered"]
-                                 .reindex(months).to_numpy(dtype=float))
-    equip_cols = [c for c in losses.columns
-                  if c not in {"month", "personnel", "n_reports", "days_covered",
-                               "last_report_date"}]
+    ds["losses_personnel"] = (
+        "month",
+        losses.set_index("month")["personnel"].reindex(months).to_numpy(dtype=float),
+    )
+    ds["losses_days_covered"] = (
+        "month",
+        losses.set_index("month")["days_covered"].reindex(months).to_numpy(dtype=float),
+    )
+    equip_cols = [
+        c
+        for c in losses.columns
+        if c not in {"month", "personnel", "n_reports", "days_covered", "last_report_date"}
+    ]
     equip = losses.set_index("month")[equip_cols].reindex(months)
     ds["losses_equipment"] = xr.DataArray(
-        equip.to_numpy(dtype=float), coords={"month": months, "equipment": equip_cols},
+        equip.to_numpy(dtype=float),
+        coords={"month": months, "equipment": equip_cols},
         dims=("month", "equipment"),
     )
     ds["acled_pv"] = _grid(pv, months, "country", "events").rename(country="acled_country")
     russia = etypes.loc[etypes["country"] == "Russia"]
     ds["acled_russia"] = _grid(russia, months, "event_type", "events").rename(
-        event_type="acled_event_type")
+        event_type="acled_event_type"
+    )
     ds["territory_area"] = _grid(terr, months, "tracker", "area_end_km2")
     ds["territory_net_change"] = _grid(terr, months, "tracker", "net_change_km2")
 
@@ -167,8 +183,11 @@ def load_panel(
         for name, grp in byo_drv.groupby("driver"):
             values = grp.set_index("month")["value"].reindex(months).to_numpy(dtype=float)
             if name in ds and ds[name].dims != ("month",):
-                raise InputError(drivers, f"driver '{name}' clashes with a panel variable "
-                                          f"with dims {ds[name].dims}", column="driver")
+                raise InputError(
+                    drivers,
+                    f"driver '{name}' clashes with a panel variable with dims {ds[name].dims}",
+                    column="driver",
+                )
             ds[str(name)] = ("month", values)
 
     _describe(ds)
@@ -176,8 +195,9 @@ def load_panel(
     return ds
 
 
-def _detections_grid(det: pd.DataFrame, rows: pd.DataFrame,
-                     months: pd.DatetimeIndex) -> xr.DataArray:
+def _detections_grid(
+    det: pd.DataFrame, rows: pd.DataFrame, months: pd.DatetimeIndex
+) -> xr.DataArray:
     """Sum over border type; zeros within the workbook's coverage, NaN outside it."""
     routes = sorted(rows["route"].unique())
     nats = sorted(rows["nationality"].unique())
@@ -201,20 +221,28 @@ def _byo_detections_grid(df: pd.DataFrame, months: pd.DatetimeIndex) -> xr.DataA
 
 _DESCRIPTIONS = {
     "detections": ("FRONTEX detections of illegal border crossings", "detections/month"),
-    "route_total": ("detections, all nationalities (extended with the newer vintage)",
-                    "detections/month"),
+    "route_total": (
+        "detections, all nationalities (extended with the newer vintage)",
+        "detections/month",
+    ),
     "route_total_extended": ("route_total taken from the newer route-total vintage", "bool"),
     "route_total_latest": ("route totals in the newer vintage", "detections/month"),
-    "losses_personnel": ("Russian personnel losses claimed by Ukraine's General Staff",
-                         "persons/month"),
+    "losses_personnel": (
+        "Russian personnel losses claimed by Ukraine's General Staff",
+        "persons/month",
+    ),
     "losses_days_covered": ("days between the month's first and last report", "days"),
-    "losses_equipment": ("Russian equipment losses claimed by Ukraine's General Staff",
-                         "items/month"),
+    "losses_equipment": (
+        "Russian equipment losses claimed by Ukraine's General Staff",
+        "items/month",
+    ),
     "acled_pv": ("ACLED political-violence events", "events/month"),
     "acled_russia": ("ACLED events located inside Russia", "events/month"),
     "territory_area": ("area of Ukraine held by Russia at month end", "km2"),
-    "territory_net_change": ("monthly change in area held by Russia (+ = Russian gain)",
-                             "km2/month"),
+    "territory_net_change": (
+        "monthly change in area held by Russia (+ = Russian gain)",
+        "km2/month",
+    ),
 }
 
 
@@ -224,20 +252,27 @@ def _describe(ds: xr.Dataset) -> None:
             ds[name].attrs.update(description=desc, units=units)
 
 
-def _provenance(manifest: Mapping[str, object], det_source: str,
-                detections: str | Path | None, drivers: str | Path | None) -> dict[str, str]:
+def _provenance(
+    manifest: Mapping[str, object],
+    det_source: str,
+    detections: str | Path | None,
+    drivers: str | Path | None,
+) -> dict[str, str]:
     tables = manifest.get("tables", {})
     assert isinstance(tables, dict)
     sources = {
-        name: [{"file": i["file"], "sha256": i["sha256"], "vintage": i["vintage"]}
-               for i in info["inputs"]]
+        name: [
+            {"file": i["file"], "sha256": i["sha256"], "vintage": i["vintage"]}
+            for i in info["inputs"]
+        ]
         for name, info in tables.items()
     }
     attrs = {
         "title": "hybridflow analysis panel",
         "sources": json.dumps(sources, sort_keys=True),
         "snapshot_sha256": hashlib.sha256(
-            json.dumps(manifest, sort_keys=True).encode()).hexdigest(),
+            json.dumps(manifest, sort_keys=True).encode()
+        ).hexdigest(),
         "detections_source": det_source,
     }
     if detections is not None:
@@ -299,8 +334,9 @@ def group_nationalities(
         sel = det if routes is None else det.sel(route=routes)
         if since is not None:
             sel = sel.sel(month=slice(pd.Timestamp(since), None))
-        totals = sel.sum(["month", "route"]).to_series().sort_values(ascending=False,
-                                                                      kind="mergesort")
+        totals = (
+            sel.sum(["month", "route"]).to_series().sort_values(ascending=False, kind="mergesort")
+        )
         top = list(totals.index[:top_k])
         mapping = {n: (n if n in top else other_label) for n in nats}
         label = f"top_{top_k}"
@@ -339,13 +375,18 @@ def _read_mapping_csv(path: Path) -> dict[str, str]:
     df = pd.read_csv(path, dtype=str)
     missing = {"nationality", "group"} - set(df.columns)
     if missing:
-        raise InputError(path, f"expected columns 'nationality,group'; missing {sorted(missing)}",
-                         row=1)
+        raise InputError(
+            path, f"expected columns 'nationality,group'; missing {sorted(missing)}", row=1
+        )
     dup = df["nationality"].duplicated()
     if dup.any():
         i = int(np.flatnonzero(dup.to_numpy())[0])
-        raise InputError(path, f"nationality {df['nationality'].iloc[i]!r} is mapped twice",
-                         row=i + 2, column="nationality")
+        raise InputError(
+            path,
+            f"nationality {df['nationality'].iloc[i]!r} is mapped twice",
+            row=i + 2,
+            column="nationality",
+        )
     return dict(zip(df["nationality"], df["group"], strict=True))
 
 

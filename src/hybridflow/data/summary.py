@@ -21,8 +21,16 @@ from hybridflow.months import format_month
 #: The report's own figures (McManus, HJS 2025), as listed in docs/report-claims.md.
 REPORT_EB_MEAN_FEB2022_JUN2025 = 832.0
 REPORT_TOP10_OTHERS: dict[str, int] = {
-    "SYR": 685, "SOM": 579, "ETH": 550, "ERI": 485, "AFG": 440,
-    "IRQ": 405, "IRN": 324, "SDN": 252, "YEM": 252, "IND": 86,
+    "SYR": 685,
+    "SOM": 579,
+    "ETH": 550,
+    "ERI": 485,
+    "AFG": 440,
+    "IRQ": 405,
+    "IRN": 324,
+    "SDN": 252,
+    "YEM": 252,
+    "IND": 86,
 }
 
 #: Which panel variables come from which snapshot table.
@@ -50,17 +58,22 @@ def coverage(panel: xr.Dataset) -> pd.DataFrame:
         has = da.notnull().any(other) if other else da.notnull()
         months = da["month"].values[has.values]
         table = _SOURCE_OF.get(str(name))
-        vintage = "; ".join(i["vintage"] for i in sources.get(table, [])) if table else "user file"
+        vintages = [i["vintage"] for i in sources.get(table, [])] if table else ["user file"]
+        if name == "route_total":
+            vintages += [i["vintage"] for i in sources.get("route_totals", [])]
+        vintage = "; ".join(dict.fromkeys(vintages))
         if name == "detections" and panel.attrs.get("detections_source", "snapshot") != "snapshot":
             vintage = "user file"
-        rows.append({
-            "variable": str(name),
-            "dims": ",".join(str(d) for d in da.dims),
-            "first_month": format_month(months.min()) if len(months) else None,
-            "last_month": format_month(months.max()) if len(months) else None,
-            "cells": int(da.notnull().sum()),
-            "vintage": vintage,
-        })
+        rows.append(
+            {
+                "variable": str(name),
+                "dims": ",".join(str(d) for d in da.dims),
+                "first_month": format_month(months.min()) if len(months) else None,
+                "last_month": format_month(months.max()) if len(months) else None,
+                "cells": int(da.notnull().sum()),
+                "vintage": vintage,
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -91,9 +104,15 @@ def check_report(panel: xr.Dataset) -> dict[str, Any]:
         },
         "top10_others": {
             "window": f"{format_month(det['month'].values.min())} to "
-                      f"{format_month(det['month'].values.max())}",
-            "ours": [{"nationality": str(k), "detections": int(v),
-                      "report": REPORT_TOP10_OTHERS.get(str(k))} for k, v in top.items()],
+            f"{format_month(det['month'].values.max())}",
+            "ours": [
+                {
+                    "nationality": str(k),
+                    "detections": int(v),
+                    "report": REPORT_TOP10_OTHERS.get(str(k)),
+                }
+                for k, v in top.items()
+            ],
             "report": [{"nationality": k, "detections": v} for k, v in REPORT_TOP10_OTHERS.items()],
             "report_ours": {k: int(totals.get(k, 0)) for k in REPORT_TOP10_OTHERS},
         },

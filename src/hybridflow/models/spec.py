@@ -1,0 +1,784 @@
+"""Declarative model specs: one TOML file per model, validated by pydantic.
+
+A spec says *what* to fit (data window, likelihood, baseline, regimes, drivers and their lag
+kernels and priors); :mod:`hybridflow.models.build` turns it into a PyMC model. Every
+table forbids unknown keys, and every problem is raised as one :class:`SpecError` whose
+message names the field (``drivers[2].kernel.name``) and the valid options.
+
+Effect priors are on the *cumulative log-rate* scale: a driver effect ``beta`` means that a
+one-unit exposure (one event pulse, or one standard deviation of a continuous driver held
+for as long as the kernel lasts) multiplies expected monthly detections by ``exp(beta)``
+summed over its lags. The default ``Normal(0, 0.32)`` puts 90% of its mass on
+``exp(+-1.645 * 0.32)``, i.e. roughly -41% .. +69% per unit. See ``docs/models.md``.
+
+Usage::
+
+    spec = load_spec("models/full.toml")
+    spec_hash(spec)  # stable sha256 of the validated content
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import json
+import re
+import tomllib
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import pandas as pd
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from hybridflow.errors import SpecError
+
+__all__ = [
+    "ACLED_EVENT_TYPES",
+    "KERNEL_NAMES",
+    "SECTORS",
+    "AcledDriver",
+    "Baseline",
+    "CommonFactor",
+    "ContinuousTransform",
+    "DataSpec",
+    "Driver",
+    "EffectPrior",
+    "EventFilter",
+    "EventsDriver",
+    "KernelSpec",
+    "Likelihood",
+    "LossesDriver",
+    "MilestoneDriver",
+    "ModelSpec",
+    "PanelDriver",
+    "Priors",
+    "Regime",
+    "SpikeDriver",
+    "TerritoryDriver",
+    "load_spec",
+    "parse_spec",
+    "spec_hash",
+]
+
+#: Kernel names the spec accepts (checked against ``hybridflow.design.kernels`` as well).
+KERNEL_NAMES: tuple[str, ...] = ("delayed", "fdl", "geometric", "immediate")
+
+SECTORS: tuple[str, ...] = (
+    "energy_oil",
+    "energy_gas",
+    "finance",
+    "trade_export",
+    "trade_import",
+    "individuals",
+    "transport",
+    "shadow_fleet",
+    "metals_mining",
+    "technology",
+    "belarus",
+    "other",
+)
+EVENT_KINDS: tuple[str, ...] = (
+    "sanctions_package",
+    "sanctions_action",
+    "sanctions_relief",
+    "bill",
+    "barrier",
+    "closure",
+    "emergency",
+    "legal_change",
+    "instrumentalisation_episode",
+    "political_change",
+)
+ACLED_EVENT_TYPES: tuple[str, ...] = (
+    "Battles",
+    "Explosions/Remote violence",
+    "Violence against civilians",
+    "Protests",
+    "Riots",
+    "Strategic developments",
+)
+_NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
+_MONTH_RE = re.compile(r"^(\d{4})-(\d{2})$")
+
+
+def _fmt_options(options: tuple[str, ...] | list[str]) -> str:
+    return ", ".join(repr(o) for o in options)
+
+
+class _Strict(BaseModel):
+    """Base: unknown keys are an error that lists the valid ones (with a close match)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _unknown_fields(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            valid = list(cls.model_fields)
+            unknown = [k for k in data if k not in valid]
+            if unknown:
+                key = str(unknown[0])
+                close = difflib.get_close_matches(key, valid, n=1)
+                hint = f" (did you mean {close[0]!r}?)" if close else ""
+                raise ValueError(
+                    f"unknown field {key!r}{hint}; valid fields: {_fmt_options(valid)}"
+                )
+        return data
+
+
+def _check_month(value: str | None, field: str) -> str | None:
+    if value is None:
+        return None
+    m = _MONTH_RE.match(str(value))
+    if not m or not 1 <= int(m.group(2)) <= 12:
+        raise ValueError(f"{field} must be a month written YYYY-MM, got {value!r}")
+    return str(value)
+
+
+# --------------------------------------------------------------------------- priors
+
+
+class EffectPrior(_Strict):
+    """Prior of a driver's cumulative log-rate effect (its population mean across groups).
+
+    ``normal``: Normal(mu, sigma). ``student_t``: StudentT(nu, mu, sigma), heavier tails.
+    """
+
+    dist: Literal["normal", "student_t"] = "normal"
+    mu: float = 0.0
+    sigma: float = 0.32
+    nu: float | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> EffectPrior:
+        if not self.sigma > 0:
+            raise ValueError(f"bad prior: sigma must be > 0, got {self.sigma}")
+        if abs(self.mu) > 5:
+            raise ValueError(
+                f"bad prior: mu = {self.mu} on the log scale is a {100 * (2.718**self.mu - 1):.0f}% "
+                "effect; use |mu| <= 5"
+            )
+        if self.dist == "student_t":
+            if self.nu is None or not self.nu > 0:
+                raise ValueError("bad prior: student_t needs nu > 0")
+        elif self.nu is not None:
+            raise ValueError("bad prior: nu is only used with dist = 'student_t'")
+        return self
+
+
+class Priors(_Strict):
+    """Baseline priors; every value is a scale (> 0) except the Beta shape pair.
+
+    intercept_sd: Normal sd of per-series intercepts around log(mean count).
+    trend_sd: HalfNormal scale of the latent trend's monthly innovation sd.
+    ar_rho: Beta(a, b) prior of the AR(1) coefficient (mean a/(a+b)).
+    season_sd: Normal sd of the pooled Fourier coefficients.
+    season_dev_sd: HalfNormal scale of the per-series Fourier deviations' sd.
+    regime_sd: Normal sd of regime (step) effects, log scale (1.0: 90% in /5 .. x5).
+    dispersion_sd: HalfNormal scale of 1/sqrt(phi) for the negative binomial.
+    group_sd: HalfNormal scale of the between-group sd of driver effects (default for
+        drivers that do not set their own).
+    event_sd: HalfNormal scale of the between-event sd for per-event drivers.
+    kernel: not here; kernel priors belong to the kernel (``hybridflow.design.kernels``).
+    """
+
+    intercept_sd: float = 2.0
+    trend_sd: float = 0.25
+    ar_rho: tuple[float, float] = (6.0, 2.0)
+    season_sd: float = 0.5
+    season_dev_sd: float = 0.2
+    regime_sd: float = 1.0
+    dispersion_sd: float = 1.0
+    group_sd: float = 0.15
+    event_sd: float = 0.2
+    factor_sd: float = 0.5
+
+    @model_validator(mode="after")
+    def _positive(self) -> Priors:
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            values = value if isinstance(value, tuple) else (value,)
+            for v in values:
+                if not v > 0:
+                    raise ValueError(f"bad prior: {name} must be > 0, got {value!r}")
+        return self
+
+
+# --------------------------------------------------------------------------- sections
+
+
+class TopK(_Strict):
+    """Group the ``top_k`` nationalities (ranked over the window's routes) and Others."""
+
+    top_k: int = Field(ge=1, le=50)
+    since: str | None = None
+
+    @field_validator("since")
+    @classmethod
+    def _since(cls, v: str | None) -> str | None:
+        return _check_month(v, "since")
+
+
+class DataSpec(_Strict):
+    """Which series to model.
+
+    routes: FRONTEX route names (one or more).
+    grouping: "ukrrussbel" (UkrRussBel vs Others), "none" (every nationality), a table
+        {top_k = k}, or a path to a CSV mapping ``nationality,group`` (relative to the spec).
+    start, end: the modelled window, YYYY-MM, inclusive.
+    outcome: "counts" (detections per group) or "share" (``share_group`` out of the route's
+        total, binomial family).
+    on_missing: what to do when a driver's data end before ``end``: "error" (default) or
+        "clip" (shorten the window to the last month every driver covers, with a warning
+        recorded in the result).
+    """
+
+    routes: list[str] = Field(default_factory=lambda: ["Eastern Borders Route"], min_length=1)
+    grouping: Literal["ukrrussbel", "none"] | TopK | str = "ukrrussbel"
+    start: str = "2016-01"
+    end: str = "2025-03"
+    outcome: Literal["counts", "share"] = "counts"
+    share_group: str = "Others"
+    on_missing: Literal["error", "clip"] = "error"
+
+    @field_validator("start", "end")
+    @classmethod
+    def _months(cls, v: str) -> str:
+        out = _check_month(v, "month")
+        assert out is not None
+        return out
+
+    @field_validator("grouping")
+    @classmethod
+    def _grouping(cls, v: Any) -> Any:
+        if isinstance(v, str) and v not in ("ukrrussbel", "none") and not v.endswith(".csv"):
+            raise ValueError(
+                f"unknown grouping {v!r}; valid options: 'ukrrussbel', 'none', "
+                "{top_k = K}, or a path to a nationality,group CSV"
+            )
+        return v
+
+    @model_validator(mode="after")
+    def _window(self) -> DataSpec:
+        if pd.Timestamp(self.end) < pd.Timestamp(self.start):
+            raise ValueError(f"end {self.end} is before start {self.start}")
+        if len(set(self.routes)) != len(self.routes):
+            raise ValueError("routes: a route is listed twice")
+        return self
+
+
+class Likelihood(_Strict):
+    """negbin (default) or poisson for counts; binomial or betabinomial for shares."""
+
+    family: Literal["negbin", "poisson", "binomial", "betabinomial"] = "negbin"
+
+
+class Regime(_Strict):
+    """A known structural break, modelled as an indicator with a per-series effect.
+
+    Either dates (``start`` and optional ``end``: a step from ``start``, or a window
+    ``start..end`` inclusive; ``shape = "pulse"`` for one month) or events from the catalogue
+    (``source = "events"`` with ``filter``): one indicator per matching event, from its
+    start to its end date (open-ended if none).
+    """
+
+    name: str
+    source: Literal["dates", "events"] = "dates"
+    start: str | None = None
+    end: str | None = None
+    shape: Literal["step", "pulse"] = "step"
+    filter: EventFilter | None = None
+    prior_sd: float | None = None
+    description: str = ""
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        if not _NAME_RE.match(v):
+            raise ValueError(f"name {v!r} must be lower_snake_case (a-z, 0-9, _)")
+        return v
+
+    @field_validator("start", "end")
+    @classmethod
+    def _months(cls, v: str | None) -> str | None:
+        return _check_month(v, "month")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Regime:
+        if self.prior_sd is not None and not self.prior_sd > 0:
+            raise ValueError(f"bad prior: prior_sd must be > 0, got {self.prior_sd}")
+        if self.source == "dates":
+            if self.start is None:
+                raise ValueError(f"regime {self.name!r}: source 'dates' needs start")
+            if self.filter is not None:
+                raise ValueError(f"regime {self.name!r}: filter is only for source 'events'")
+            if self.end is not None and pd.Timestamp(self.end) < pd.Timestamp(self.start):
+                raise ValueError(f"regime {self.name!r}: end before start")
+        else:
+            if self.filter is None:
+                raise ValueError(f"regime {self.name!r}: source 'events' needs a filter table")
+            if self.start is not None or self.end is not None:
+                raise ValueError(
+                    f"regime {self.name!r}: start/end come from the events; remove them"
+                )
+        return self
+
+
+class Baseline(_Strict):
+    """Everything that is not a driver: trend, seasonality, regimes, priors.
+
+    trend: "ar1" (stationary AR(1) around the intercept, non-centred), "local_level"
+        (random walk, non-centred), or "none".
+    fourier_order: harmonics of the 12-month cycle (0 = no seasonality).
+    seasonality: "hierarchical" (pooled coefficients plus per-series deviations) or
+        "pooled" (one seasonal shape for every series).
+    """
+
+    trend: Literal["ar1", "local_level", "none"] = "ar1"
+    fourier_order: int = Field(default=2, ge=0, le=6)
+    seasonality: Literal["hierarchical", "pooled"] = "hierarchical"
+    regimes: list[Regime] = Field(default_factory=list)
+    priors: Priors = Field(default_factory=Priors)
+
+    @model_validator(mode="after")
+    def _unique(self) -> Baseline:
+        names = [r.name for r in self.regimes]
+        dup = {n for n in names if names.count(n) > 1}
+        if dup:
+            raise ValueError(f"regime names must be unique; repeated: {sorted(dup)}")
+        return self
+
+
+class CommonFactor(_Strict):
+    """A common factor from control routes: the standardised log total of ``routes``
+    with a per-series loading (prior Normal(0, priors.factor_sd))."""
+
+    routes: list[str] = Field(min_length=1)
+
+
+class KernelSpec(_Strict):
+    """A lag kernel: ``name`` in geometric, delayed, fdl, immediate; ``max_lag`` months;
+    ``options`` passed to the kernel's constructor; ``fixed`` fixes its parameters
+    (no kernel parameters are sampled)."""
+
+    name: str = "geometric"
+    max_lag: int = Field(default=6, ge=0, le=36)
+    options: dict[str, Any] = Field(default_factory=dict)
+    fixed: dict[str, float] | None = None
+
+    @field_validator("name")
+    @classmethod
+    def _known(cls, v: str) -> str:
+        valid = _kernel_names()
+        if v not in valid:
+            close = difflib.get_close_matches(v, valid, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise ValueError(f"unknown kernel {v!r}{hint}; valid options: {_fmt_options(valid)}")
+        return v
+
+
+def _kernel_names() -> tuple[str, ...]:
+    try:
+        from hybridflow.design import kernels
+
+        registry = getattr(kernels, "KERNELS", None)
+        if isinstance(registry, dict) and registry:
+            return tuple(sorted(registry))
+    except ImportError:  # design layer not importable: fall back to the documented names
+        pass
+    return KERNEL_NAMES
+
+
+class EventFilter(_Strict):
+    """Which catalogue events a driver or regime uses (``hybridflow.data.events``)."""
+
+    family: Literal["sanctions", "border_policy"] | None = None
+    actor: list[str] | None = None
+    target: list[Literal["Russia", "Belarus", "both"]] | None = None
+    kinds: list[str] | None = None
+    sectors: list[str] | None = None
+    direction: list[Literal["tighten", "relax", "none"]] | None = None
+    min_confidence: Literal["high", "medium", "low"] = "medium"
+    border: list[str] | None = None
+    event_ids: list[str] | None = None
+    exclude_ids: list[str] | None = None
+    start: str | None = None
+    end: str | None = None
+
+    @field_validator(
+        "actor", "border", "event_ids", "exclude_ids", "target", "direction", mode="before"
+    )
+    @classmethod
+    def _listify(cls, v: Any) -> Any:
+        return [v] if isinstance(v, str) else v
+
+    @field_validator("kinds", "sectors", mode="before")
+    @classmethod
+    def _listify2(cls, v: Any) -> Any:
+        return [v] if isinstance(v, str) else v
+
+    @field_validator("kinds")
+    @classmethod
+    def _kinds(cls, v: list[str] | None) -> list[str] | None:
+        for k in v or []:
+            if k not in EVENT_KINDS:
+                raise ValueError(f"unknown kind {k!r}; valid options: {_fmt_options(EVENT_KINDS)}")
+        return v
+
+    @field_validator("sectors")
+    @classmethod
+    def _sectors(cls, v: list[str] | None) -> list[str] | None:
+        for s in v or []:
+            if s not in SECTORS:
+                raise ValueError(f"unknown sector {s!r}; valid options: {_fmt_options(SECTORS)}")
+        return v
+
+    @field_validator("start", "end")
+    @classmethod
+    def _months(cls, v: str | None) -> str | None:
+        return _check_month(v, "month")
+
+
+class ContinuousTransform(_Strict):
+    """How a continuous series becomes an exposure: optional ``log`` (log1p, for counts)
+    then ``standardise`` (centre and scale over the months the series is observed, so one
+    unit = one standard deviation)."""
+
+    log: bool = False
+    standardise: bool = True
+
+
+class _DriverBase(_Strict):
+    name: str
+    description: str = ""
+    kernel: KernelSpec = Field(default_factory=KernelSpec)
+    prior: EffectPrior = Field(default_factory=EffectPrior)
+    pooling: Literal["partial", "none", "complete"] = "partial"
+    group_sd: float | None = None
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        if not _NAME_RE.match(v):
+            raise ValueError(f"name {v!r} must be lower_snake_case (a-z, 0-9, _)")
+        return v
+
+    @field_validator("group_sd")
+    @classmethod
+    def _gsd(cls, v: float | None) -> float | None:
+        if v is not None and not v > 0:
+            raise ValueError(f"bad prior: group_sd must be > 0, got {v}")
+        return v
+
+
+class EventsDriver(_DriverBase):
+    """Catalogue events as pulses (``shape = "pulse"``: 1 in the effective month) or steps
+    (1 from the effective month on). ``per_event = true`` gives every event its own effect,
+    pooled around the driver's effect (prior sd of deviations: ``event_sd``)."""
+
+    source: Literal["events"]
+    filter: EventFilter = Field(default_factory=EventFilter)
+    shape: Literal["pulse", "step"] = "pulse"
+    per_event: bool = False
+    event_sd: float | None = None
+
+    @field_validator("event_sd")
+    @classmethod
+    def _esd(cls, v: float | None) -> float | None:
+        if v is not None and not v > 0:
+            raise ValueError(f"bad prior: event_sd must be > 0, got {v}")
+        return v
+
+
+class _ContinuousBase(_DriverBase):
+    transform: ContinuousTransform = Field(default_factory=ContinuousTransform)
+    fill_before: float | Literal["centre"] | None = None
+
+
+class LossesDriver(_ContinuousBase):
+    """Monthly Russian personnel losses (``losses_personnel``), from Feb 2022.
+
+    ``fill_before`` (raw units, or "centre" = the series' mean) fills months before the
+    data start; the builder then requires a step regime starting at the data start (the
+    war onset) so the onset is not attributed to losses."""
+
+    source: Literal["losses"]
+
+
+class AcledDriver(_ContinuousBase):
+    """ACLED events inside Russia of one ``event_type`` (data 2021-01 .. 2024-09)."""
+
+    source: Literal["acled"]
+    event_type: str = "Explosions/Remote violence"
+
+    @field_validator("event_type")
+    @classmethod
+    def _etype(cls, v: str) -> str:
+        if v not in ACLED_EVENT_TYPES:
+            raise ValueError(
+                f"unknown ACLED event_type {v!r}; valid options: {_fmt_options(ACLED_EVENT_TYPES)}"
+            )
+        return v
+
+
+class TerritoryDriver(_ContinuousBase):
+    """Monthly net change in area held by Russia. ``sign = "positive"``: Russian gains
+    (max(change, 0)); ``"negative"``: Ukrainian gains (max(-change, 0)); ``"net"``: as is."""
+
+    source: Literal["territory"]
+    tracker: Literal["liveuamap", "deepstate"] = "liveuamap"
+    sign: Literal["positive", "negative", "net"] = "net"
+
+
+class SpikeDriver(_DriverBase):
+    """1 in months where ``series`` exceeds its trailing ``window``-month mean by ``k``
+    trailing standard deviations (``hybridflow.design.drivers.spike_driver``)."""
+
+    source: Literal["spike"]
+    series: str = "losses_personnel"
+    window: int = Field(default=12, ge=2, le=60)
+    k: float = Field(default=1.0, gt=0)
+
+
+class MilestoneDriver(_DriverBase):
+    """A pulse in the month a cumulative ``series`` crosses each multiple of ``step``."""
+
+    source: Literal["milestone"]
+    series: str = "losses_personnel"
+    step: float = Field(default=100_000, gt=0)
+
+
+class PanelDriver(_ContinuousBase):
+    """Any one-dimensional (``month``) panel variable, e.g. one a user supplied with
+    ``--drivers``."""
+
+    source: Literal["panel"]
+    variable: str
+
+
+Driver = Annotated[
+    EventsDriver
+    | LossesDriver
+    | AcledDriver
+    | TerritoryDriver
+    | SpikeDriver
+    | MilestoneDriver
+    | PanelDriver,
+    Field(discriminator="source"),
+]
+DRIVER_SOURCES: tuple[str, ...] = (
+    "events",
+    "losses",
+    "acled",
+    "territory",
+    "spike",
+    "milestone",
+    "panel",
+)
+
+
+class ModelSpec(_Strict):
+    """A whole model. See ``docs/models.md`` for every option."""
+
+    name: str
+    description: str = ""
+    hypothesis: Literal["H1", "H2", "H3", "H4", "H5", "H6", "H7", "H8"] | None = None
+    data: DataSpec = Field(default_factory=DataSpec)
+    likelihood: Likelihood = Field(default_factory=Likelihood)
+    baseline: Baseline = Field(default_factory=Baseline)
+    common_factor: CommonFactor | None = None
+    drivers: list[Driver] = Field(default_factory=list)
+
+    _source_text: str | None = PrivateAttr(default=None)
+    _source_path: Path | None = PrivateAttr(default=None)
+
+    @field_validator("hypothesis", mode="before")
+    @classmethod
+    def _null(cls, v: Any) -> Any:
+        if isinstance(v, str) and v.lower() in ("null", "none", ""):
+            return None
+        return v
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        if not re.match(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", v):
+            raise ValueError(f"name {v!r} may hold only letters, digits, '_', '-', '.'")
+        return v
+
+    @model_validator(mode="after")
+    def _cross(self) -> ModelSpec:
+        names = [d.name for d in self.drivers]
+        dup = {n for n in names if names.count(n) > 1}
+        if dup:
+            raise ValueError(f"driver names must be unique; repeated: {sorted(dup)}")
+        fam = self.likelihood.family
+        if self.data.outcome == "counts" and fam not in ("negbin", "poisson"):
+            raise ValueError(
+                f"likelihood.family {fam!r} is for outcome 'share'; counts take 'negbin' or 'poisson'"
+            )
+        if self.data.outcome == "share" and fam not in ("binomial", "betabinomial"):
+            raise ValueError(
+                f"likelihood.family {fam!r} is for counts; outcome 'share' takes 'binomial' or "
+                "'betabinomial'"
+            )
+        return self
+
+    # -- convenience ---------------------------------------------------------------
+    @property
+    def start_month(self) -> pd.Timestamp:
+        return pd.Timestamp(self.data.start + "-01")
+
+    @property
+    def end_month(self) -> pd.Timestamp:
+        return pd.Timestamp(self.data.end + "-01")
+
+    @property
+    def source_text(self) -> str | None:
+        """The TOML text the spec was read from (None when built in Python)."""
+        return self._source_text
+
+    @property
+    def source_path(self) -> Path | None:
+        return self._source_path
+
+    def driver(self, name: str) -> Driver:
+        for d in self.drivers:
+            if d.name == name:
+                return d
+        raise KeyError(f"no driver {name!r}; drivers: {[d.name for d in self.drivers]}")
+
+    def with_updates(self, **changes: Any) -> ModelSpec:
+        """A validated copy with top-level sections replaced (dicts are merged)."""
+        data = self.model_dump(mode="python")
+        for key, value in changes.items():
+            if isinstance(value, dict) and isinstance(data.get(key), dict):
+                data[key] = {**data[key], **value}
+            else:
+                data[key] = value
+        return parse_spec(data)
+
+
+# Regime refers to EventFilter, defined after it.
+Regime.model_rebuild()
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def _format_loc(loc: tuple[int | str, ...]) -> str:
+    out = ""
+    prev: int | str | None = None
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif isinstance(prev, int) and part in DRIVER_SOURCES:
+            # pydantic inserts the discriminator's tag after a list index; it is noise.
+            pass
+        elif part.startswith("function-"):
+            pass
+        else:
+            out += f".{part}" if out else part
+        prev = part
+    return out or "(top level)"
+
+
+def _format_error(err: dict[str, Any]) -> str:
+    loc = _format_loc(tuple(err.get("loc", ())))
+    typ = err.get("type", "")
+    msg = str(err.get("msg", ""))
+    if msg.startswith("Value error, "):
+        msg = msg[len("Value error, ") :]
+    elif msg.startswith("Assertion failed, "):
+        msg = msg[len("Assertion failed, ") :]
+    inp = err.get("input")
+    if typ == "literal_error":
+        expected = msg.removeprefix("Input should be ")
+        msg = f"got {inp!r}; valid options: {expected}"
+    elif typ == "union_tag_invalid":
+        msg = f"unknown source {inp.get('source') if isinstance(inp, dict) else inp!r}; valid options: {_fmt_options(DRIVER_SOURCES)}"
+        loc = f"{loc}.source"
+    elif typ == "union_tag_not_found":
+        msg = f"missing 'source'; valid options: {_fmt_options(DRIVER_SOURCES)}"
+    elif typ == "missing":
+        msg = "required field is missing"
+    elif typ in ("extra_forbidden",):
+        msg = "unknown field"
+    return f"{loc}: {msg}"
+
+
+def parse_spec(data: dict[str, Any], *, source: str | Path | None = None) -> ModelSpec:
+    """Validate a dict (e.g. parsed TOML) into a :class:`ModelSpec`.
+
+    Raises
+    ------
+    SpecError
+        Naming every invalid field, what was wrong and the valid options.
+    """
+    try:
+        spec = ModelSpec.model_validate(data)
+    except ValidationError as exc:
+        lines = []
+        for err in exc.errors(include_url=False):
+            line = _format_error(dict(err))
+            if line not in lines:
+                lines.append(line)
+        where = f"{source}: " if source is not None else ""
+        if len(lines) == 1:
+            raise SpecError(f"{where}invalid model spec: {lines[0]}") from None
+        body = "\n".join(f"  - {line}" for line in lines)
+        raise SpecError(f"{where}invalid model spec ({len(lines)} problems):\n{body}") from None
+    return spec
+
+
+def load_spec(path: str | Path) -> ModelSpec:
+    """Read and validate a model spec TOML file.
+
+    Relative CSV paths in ``data.grouping`` are resolved against the spec's folder.
+
+    Raises
+    ------
+    SpecError
+        The file is missing, is not valid TOML, or does not validate.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise SpecError(f"{path}: model spec not found")
+    text = path.read_text(encoding="utf-8")
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise SpecError(f"{path}: not valid TOML: {exc}") from None
+    grouping = raw.get("data", {}).get("grouping") if isinstance(raw.get("data"), dict) else None
+    if isinstance(grouping, str) and grouping.endswith(".csv") and not Path(grouping).is_absolute():
+        raw["data"]["grouping"] = str((path.parent / grouping).resolve())
+    spec = parse_spec(raw, source=path)
+    spec._source_text = text
+    spec._source_path = path
+    return spec
+
+
+def spec_to_json(spec: ModelSpec) -> str:
+    """Canonical JSON of the validated spec (sorted keys, defaults filled in)."""
+    return json.dumps(spec.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+
+
+def spec_from_json(text: str) -> ModelSpec:
+    """Inverse of :func:`spec_to_json`."""
+    return parse_spec(json.loads(text))
+
+
+def spec_hash(spec: ModelSpec) -> str:
+    """sha256 of the canonical JSON of the validated spec.
+
+    Two files that differ only in comments, key order or spelled-out defaults hash the same.
+    """
+    return hashlib.sha256(spec_to_json(spec).encode()).hexdigest()
