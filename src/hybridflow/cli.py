@@ -201,6 +201,27 @@ def data_update(
     urls = dict(u.split("=", 1) for u in (url or []))
     report = update(source or None, cache_dir=cache_dir, urls=urls)
     console.print(report)
+    if not report.ok:
+        raise typer.Exit(EXIT_BAD_INPUT)
+
+
+@app.command("replicate")
+@handle_errors
+def replicate_cmd(
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")] = False,
+    data: DetectionsOpt = None,
+    drivers: DriversOpt = None,
+) -> None:
+    """Recompute every figure the report states, with its own method, beside ours."""
+    from hybridflow.analysis.replication import replicate
+    from hybridflow.data.events import load_events
+    from hybridflow.data.panel import load_panel
+
+    result = replicate(load_panel(detections=data, drivers=drivers), load_events())
+    if as_json:
+        sys.stdout.write(result.to_json(indent=2) + "\n")
+    else:
+        console.print(result.render_text(), highlight=False)
 
 
 def main() -> None:  # pragma: no cover - console entry point

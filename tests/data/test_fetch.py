@@ -270,6 +270,8 @@ def test_several_sources_share_one_manifest(server: Server, cache: Path) -> None
         "losses_personnel": _sha(losses),
     }
     assert set(cached_files(cache)) == {"frontex_ibc", "losses_personnel"}
+    assert str(report).splitlines() == report.lines()
+    assert report.lines()[1].startswith("losses_personnel: updated (")
 
 
 def test_identical_content_reports_up_to_date_without_rewrite(server: Server, cache: Path) -> None:

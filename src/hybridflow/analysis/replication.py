@@ -22,8 +22,10 @@ returns a :class:`ReplicationResult` with:
     ``n_eff = n (1 - rho_x rho_y) / (1 + rho_x rho_y)`` (lag-1 autocorrelations): with about
     40 trending, autocorrelated months the naive p-value overstates the evidence.
 ``trend``
-    Per correlation claim: r in levels, differenced and detrended, and the share of the
-    levels r lost when the shared trend is removed.
+    Per correlation claim: r in levels, differenced and detrended, and
+    ``share_lost_<transform> = 1 - r_<transform> / r_levels``, the share of the levels r
+    that disappears when the shared trend is removed (0: it survives intact; 1: it
+    vanishes; above 1: it reverses sign; below 0: it grows).
 ``misdated``
     The report's sanctions rounds with wrong dates, beside the event catalogue's dates.
 
@@ -1990,8 +1992,10 @@ def replicate(
     table = pd.DataFrame([asdict(c) for c in claims])
     notes = [
         "Correlations of trending monthly series overstate association (spurious regression): "
-        "compare the levels r with the first-difference and trend+season-residual r, and use "
-        "the autocorrelation-adjusted p-values.",
+        "compare the levels r with the first-difference and trend+season-residual r.",
+        "With about 40 autocorrelated months the naive p-values overstate the evidence; "
+        "p_adjusted uses Bartlett's effective sample size n(1 - rho_x rho_y)/(1 + rho_x rho_y) "
+        "from the lag-1 autocorrelations.",
         "Associations here are descriptive; none of them identifies a causal effect.",
     ]
     return ReplicationResult(

@@ -305,6 +305,15 @@ class UpdateReport:
         """One message line per source."""
         return [r.message() for r in self.results]
 
+    def __str__(self) -> str:
+        return "\n".join(self.lines())
+
+    def __rich__(self) -> Any:
+        # Plain Text, not markup: messages hold brackets such as "[Errno 111]".
+        from rich.text import Text
+
+        return Text(str(self))
+
 
 # --------------------------------------------------------------------------- cache
 
@@ -734,9 +743,7 @@ def _update_one(
                 source.name, "unchanged", file_url, final, digest, size, vintage=vintage
             )
 
-        label = (
-            f"{Path(urllib.parse.urlsplit(file_url).path).name or source.filename} from {file_url}"
-        )
+        label = f"{_remote_name(file_url) or source.filename} from {file_url}"
         try:
             # Loaders warn about data quirks (e.g. Frontex revisions) naming the temp path;
             # that is for when the panel reads the file, not for this check.
@@ -747,7 +754,7 @@ def _update_one(
             return SourceResult(
                 source.name, "failed", file_url, error=_validation_message(exc, tmp, label)
             )
-        vintage = vintage or _release_date(Path(urllib.parse.urlsplit(file_url).path).name)
+        vintage = vintage or _release_date(_remote_name(file_url))
 
         final.parent.mkdir(parents=True, exist_ok=True)
         os.replace(tmp, final)
@@ -757,6 +764,11 @@ def _update_one(
     finally:
         for tmp_dir in tmp_dirs:
             shutil.rmtree(tmp_dir, ignore_errors=True)
+
+
+def _remote_name(url: str) -> str:
+    """The file name at the end of a URL's path, percent-decoded."""
+    return Path(urllib.parse.unquote(urllib.parse.urlsplit(url).path)).name
 
 
 def _entry(
@@ -772,7 +784,7 @@ def _entry(
         "url": file_url,
         "source_url": source_url,
         "path": f"{source.name}/{source.filename}",
-        "remote_filename": Path(urllib.parse.urlsplit(file_url).path).name,
+        "remote_filename": _remote_name(file_url),
         "sha256": digest,
         "bytes": size,
         "retrieved_at": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
