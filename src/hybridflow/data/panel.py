@@ -393,7 +393,8 @@ def _read_mapping_csv(path: Path) -> dict[str, str]:
 def panel_hash(ds: xr.Dataset, variables: list[str] | None = None) -> str:
     """sha256 over the values and coordinates of the given variables (default: all)."""
     h = hashlib.sha256()
-    for name in sorted(variables or list(ds.data_vars)):
+    names = variables if variables is not None else [str(v) for v in ds.data_vars]
+    for name in sorted(names):
         da = ds[name]
         h.update(name.encode())
         for dim in da.dims:
