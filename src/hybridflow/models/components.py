@@ -177,7 +177,8 @@ def pooled_effects(
 ) -> tuple[TensorVariable, TensorVariable]:
     """Effects per item (driver) and series with per-item pooling, all non-centred.
 
-    For item ``d`` with prior ``Normal(mu_d, sigma_d)`` (``StudentT`` where ``nu_d > 0``):
+    For item ``d`` with prior ``Normal(mu_d, sigma_d)`` (``StudentT(nu_d)`` where
+    ``nu_d > 0``):
 
     - ``"partial"``: ``mean_d = mu_d + sigma_d * raw_d``; ``tau_d ~ HalfNormal(group_sd_d)``;
       ``effect[d, s] = mean_d + tau_d * z[d, s]``;
@@ -185,52 +186,39 @@ def pooled_effects(
     - ``"none"``: ``effect[d, s] = mu_d + sigma_d * z[d, s]`` independently per series, and
       ``mean_d`` is reported as the average of the series' effects.
 
+    The arithmetic is written with constant 0/1 masks rather than indexing: elementwise
+    graphs compile much faster with the numba backend. Raw variables an item does not use
+    (e.g. ``z`` of a complete-pooling item) keep their standard-normal prior and cost
+    nothing to sample.
+
     Returns
     -------
     mean, effect
         Deterministics ``{name}_mean`` (``dim``) and ``{name}`` (``dim, route, group``).
     """
-    n = len(labels)
-    R, G = _series_shape()
     pooling = list(pooling)
+    partial = np.array([p == "partial" for p in pooling], dtype=float)
+    none = np.array([p == "none" for p in pooling], dtype=float)
     student = prior_nu > 0
-    raw_parts = []
-    if (~student).any():
-        raw_n = pm.Normal(f"{name}_raw", 0.0, 1.0, dims=dim)
-        raw_parts.append(raw_n)
-    raw = raw_parts[0] if raw_parts else pt.zeros((n,))
+    raw = pm.Normal(f"{name}_raw", 0.0, 1.0, dims=dim)
     if student.any():
-        nu = np.where(student, prior_nu, 1.0)
-        raw_t = pm.StudentT(f"{name}_raw_t", nu=nu[student], mu=0.0, sigma=1.0, shape=int(student.sum()))
-        raw = pt.set_subtensor(raw[np.flatnonzero(student)], raw_t)
-    mean = prior_mu + prior_sigma * raw  # (n,)
-
-    partial = np.array([p == "partial" for p in pooling])
-    none = np.array([p == "none" for p in pooling])
-    per_series = partial | none
-    eff = pt.broadcast_to(mean[:, None, None], (n, R, G))
-    if per_series.any():
-        idx = np.flatnonzero(per_series)
-        z = pm.Normal(f"{name}_z", 0.0, 1.0, shape=(len(idx), R, G))
-        scale_parts = []
+        raw_t = pm.StudentT(f"{name}_raw_t", nu=np.where(student, prior_nu, 1.0), mu=0.0, sigma=1.0, dims=dim)
+        raw = pt.where(student, raw_t, raw)
+    mean = prior_mu + prior_sigma * raw
+    eff = mean[:, None, None]
+    if partial.any() or none.any():
+        z = pm.Normal(f"{name}_z", 0.0, 1.0, dims=(dim, *SERIES_DIMS))
+        scale = prior_sigma * none
+        centre = mean * (1.0 - none) + prior_mu * none
         if partial.any():
-            tau = pm.HalfNormal(f"{name}_group_sd", sigma=group_sd[partial], shape=int(partial.sum()))
-        pos_partial = 0
-        for d in idx:
-            if partial[d]:
-                scale_parts.append(tau[pos_partial])
-                pos_partial += 1
-            else:
-                scale_parts.append(pt.as_tensor_variable(float(prior_sigma[d])))
-        scale = pt.stack(scale_parts)
-        # Partial: centre on the pooled mean; none: centre on the prior mean.
-        centre = pt.stack(
-            [mean[d] if partial[d] else pt.as_tensor_variable(float(prior_mu[d])) for d in idx]
-        )
-        eff = pt.set_subtensor(eff[idx], centre[:, None, None] + scale[:, None, None] * z)
-    if none.any():
-        # "none" has no population mean; report the average over series instead.
-        mean = pt.set_subtensor(mean[np.flatnonzero(none)], eff[np.flatnonzero(none)].mean(axis=(1, 2)))
+            tau = pm.HalfNormal(f"{name}_group_sd", sigma=group_sd, dims=dim)
+            scale = scale + tau * partial
+        eff = centre[:, None, None] + scale[:, None, None] * z
+        if none.any():
+            # "none" has no population mean: report the average over series instead.
+            mean = pt.where(none > 0, eff.mean(axis=(1, 2)), mean)
+    R, G = _series_shape()
+    eff = eff * np.ones((1, R, G))
     mean_det = pm.Deterministic(f"{name}_mean", mean, dims=dim)
     eff_det = pm.Deterministic(name, eff, dims=(dim, *SERIES_DIMS))
     return mean_det, eff_det

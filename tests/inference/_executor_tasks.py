@@ -1,0 +1,60 @@
+"""Module-level task functions for tests/inference/test_executor.py.
+
+They live in an importable module (not in the test file) because spawned worker processes
+and dask workers import task functions by reference.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from hybridflow.inference.executor import cached
+
+# How many times each cache key's factory ran in this process.
+COMPILES: dict[str, int] = {}
+
+
+def draws(n: int, *, seed: int) -> np.ndarray:
+    """Random normal draws that depend only on the seed."""
+    return np.random.default_rng(seed).normal(size=n)
+
+
+def echo(value: Any, delay: float = 0.0) -> Any:
+    """Return ``value`` after ``delay`` seconds (to shuffle completion order)."""
+    time.sleep(delay)
+    return value
+
+
+def fail_first_time(marker: str, *, seed: int) -> int:
+    """Fail on the first call for this marker file, succeed afterwards (any process)."""
+    path = Path(marker)
+    if not path.exists():
+        path.write_text("attempted")
+        raise RuntimeError(f"transient failure (seed {seed})")
+    return seed
+
+
+def always_fail(*, seed: int) -> None:
+    raise ValueError(f"always fails (seed {seed})")
+
+
+def kill_worker() -> None:
+    """Kill the process running the task, without any Python cleanup."""
+    os._exit(1)
+
+
+def _compile(key: str) -> str:
+    COMPILES[key] = COMPILES.get(key, 0) + 1
+    time.sleep(0.05)  # stands in for an expensive compile
+    return f"compiled-{key}-{os.getpid()}"
+
+
+def use_compiled(key: str, *, seed: int) -> tuple[int, int, str, int]:
+    """Fetch the per-worker compiled object; report pid, compile count, object and seed."""
+    compiled = cached(key, lambda: _compile(key))
+    return os.getpid(), COMPILES[key], compiled, seed
