@@ -852,7 +852,13 @@ class DaskExecutor(_ExecutorBase):
                 processes=True,
                 host="127.0.0.1",
                 dashboard_address=None,
-                scheduler_kwargs={"allowed_failures": 0},
+                # The scheduler's HTTP routes (health, metrics) would otherwise claim port
+                # 8787 and warn when it is taken: a free loopback port, no dashboard.
+                scheduler_kwargs={
+                    "allowed_failures": 0,
+                    "dashboard": False,
+                    "dashboard_address": "127.0.0.1:0",
+                },
                 env=env,
             )
             try:
