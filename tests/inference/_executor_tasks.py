@@ -58,3 +58,11 @@ def use_compiled(key: str, *, seed: int) -> tuple[int, int, str, int]:
     """Fetch the per-worker compiled object; report pid, compile count, object and seed."""
     compiled = cached(key, lambda: _compile(key))
     return os.getpid(), COMPILES[key], compiled, seed
+
+
+def thread_limits() -> tuple[str | None, str | None, int]:
+    """OMP/NUMBA thread variables and the largest BLAS/OpenMP pool size in this process."""
+    from threadpoolctl import threadpool_info
+
+    pools = [int(p["num_threads"]) for p in threadpool_info()]
+    return os.environ.get("OMP_NUM_THREADS"), os.environ.get("NUMBA_NUM_THREADS"), max(pools)

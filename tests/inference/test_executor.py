@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -95,7 +95,7 @@ def test_task_validation() -> None:
         Task("", tasks_mod.echo)
     with pytest.raises(ValueError, match="seed must be an integer"):
         Task("t", tasks_mod.draws, seed=1.5)  # type: ignore[arg-type]
-    assert Task("t", tasks_mod.draws, seed=np.int64(3)).seed == 3
+    assert Task("t", tasks_mod.draws, seed=np.int64(3)).seed == 3  # type: ignore[arg-type]
 
 
 def test_duplicate_keys_rejected() -> None:
@@ -267,6 +267,15 @@ def test_dask_dead_worker_reported_without_hanging(dask_ex: DaskExecutor) -> Non
     assert dask_ex.map([Task("later", tasks_mod.echo, ("c",))], progress=False)[0].value == "c"
 
 
+def test_workers_limit_blas_and_numba_threads(
+    process_ex: ProcessExecutor, dask_ex: DaskExecutor
+) -> None:
+    task = [Task("threads", tasks_mod.thread_limits)]
+    for ex in (process_ex, dask_ex):
+        (result,) = ex.map(task, progress=False)
+        assert result.value == ("1", "1", 1), type(ex).__name__
+
+
 # ------------------------------------------------------------------ per-worker cache
 
 
@@ -287,10 +296,18 @@ def test_worker_compiles_once_and_reuses(process_ex: ProcessExecutor) -> None:
 
 def test_cached_runs_factory_once_per_key_in_process() -> None:
     calls: list[str] = []
+
+    def factory(name: str) -> Callable[[], str]:
+        def make() -> str:
+            calls.append(name)
+            return name.upper()
+
+        return make
+
     try:
-        assert cached(("k", 1), lambda: calls.append("a") or "A") == "A"
-        assert cached(("k", 1), lambda: calls.append("b") or "B") == "A"
-        assert cached(("k", 2), lambda: calls.append("c") or "C") == "C"
+        assert cached(("k", 1), factory("a")) == "A"
+        assert cached(("k", 1), factory("b")) == "A"
+        assert cached(("k", 2), factory("c")) == "C"
         assert calls == ["a", "c"]
         assert worker_cache()[("k", 1)] == "A"
     finally:

@@ -23,6 +23,9 @@ Failures
     :class:`TaskFailedError` naming every failed key. A worker process that dies (segfault,
     ``os._exit``, out-of-memory kill) is a failed attempt of the task it was running, not a
     hang: the process pool is restarted and the task retried (see :class:`ProcessExecutor`).
+    Tasks should be free of side effects beyond their return value (or write files through
+    :mod:`hybridflow.io`'s atomic helpers): a dask scheduler silently re-runs a task whose
+    finished result was lost with a dead worker.
 
 Compile once per worker
     Workers are long-lived processes that run many tasks. A task function keeps expensive
@@ -35,8 +38,12 @@ Compile once per worker
             compiled = cached(("placebo", structure_hash(spec)), lambda: compile_model(spec))
             return compiled.refit(shifted_data(shift), seed=seed).summary()
 
-    or, by hand, ``cache = worker_cache()`` then
-    ``compiled = cache.get(key) or cache.setdefault(key, compile_model(spec))``.
+    or, by hand (single-threaded workers only)::
+
+        cache = worker_cache()
+        if key not in cache:
+            cache[key] = compile_model(spec)
+        compiled = cache[key]
 
 Threads
     N single-task workers on N cores oversubscribe the machine if each task also starts a
@@ -351,15 +358,18 @@ def _limit_threads(n: int) -> None:
     global _THREADS_LIMITED
     if n == _THREADS_LIMITED:
         return
+    numba_loaded = "numba" in sys.modules
     # Variables govern libraries loaded from now on (numpy/scipy/numba imported by tasks).
     for var in _THREAD_ENV_VARS:
-        os.environ[var] = str(n)
+        # numba refuses a changed NUMBA_NUM_THREADS once its threads exist; use its API.
+        if not (numba_loaded and var == "NUMBA_NUM_THREADS"):
+            os.environ[var] = str(n)
     # Pools already loaded (e.g. numpy imported by the parent's __main__ on spawn).
     with contextlib.suppress(Exception):
         from threadpoolctl import threadpool_limits
 
         threadpool_limits(limits=n)
-    if "numba" in sys.modules:
+    if numba_loaded:
         with contextlib.suppress(Exception):
             import numba
 
@@ -625,9 +635,10 @@ class ProcessExecutor(_ExecutorBase):
     Workers are started with ``spawn`` (or ``forkserver``), never ``fork``: forking a
     process that has compiled numba/pytensor code and runs threads (BLAS pools, a progress
     bar, dask's event loop) copies locks held by other threads into the child, which can
-    deadlock. A spawned worker costs about a second to start, once; it then runs many tasks
-    and keeps its :func:`worker_cache`. Parent ``sys.path`` is passed on, so task functions
-    must live in modules importable from it.
+    deadlock. A spawned worker costs about 0.3 s to start plus the imports its tasks need
+    (about 3 s for pymc), once; it then runs many tasks and keeps its :func:`worker_cache`.
+    The parent's ``sys.path`` is passed on, so task functions must live in modules
+    importable from it.
 
     At most ``n_workers`` tasks are in flight, one per worker, so that a worker that dies
     can be pinned to its task: when the pool breaks, it is restarted and the tasks that were
@@ -680,10 +691,20 @@ class ProcessExecutor(_ExecutorBase):
             )
         return self._pool
 
-    def _restart_pool(self) -> None:
+    def _restart_pool(self, *, kill: bool = False) -> None:
         pool, self._pool = self._pool, None
-        if pool is not None:
-            pool.shutdown(wait=True, cancel_futures=True)
+        if pool is None:
+            return
+        if kill:
+            # Abort (Ctrl-C, a bug): do not wait for long fits to finish on their own.
+            terminate = getattr(pool, "terminate_workers", None)  # Python >= 3.14
+            if terminate is not None:
+                terminate()
+            else:
+                for proc in list((getattr(pool, "_processes", None) or {}).values()):
+                    with contextlib.suppress(Exception):
+                        proc.terminate()
+        pool.shutdown(wait=True, cancel_futures=True)
 
     def _run(self, ledger: _Ledger) -> None:
         queue: deque[int] = deque(range(len(ledger.tasks)))
@@ -749,7 +770,7 @@ class ProcessExecutor(_ExecutorBase):
             # Ctrl-C or a bug: do not leave workers running orphaned tasks.
             for fut in inflight:
                 fut.cancel()
-            self._restart_pool()
+            self._restart_pool(kill=True)
             raise
 
     def close(self) -> None:
@@ -894,24 +915,34 @@ class DaskExecutor(_ExecutorBase):
             submitted[fut] = (i, time.perf_counter())
             return fut
 
-        def outcome(fut: Any) -> tuple[int, _Attempt | None]:
+        def outcome(fut: Any, result: Any) -> tuple[int, _Attempt | None]:
             """The task index and its attempt; ``None`` when a worker died under it."""
             i, t0 = submitted.pop(fut)
-            try:
-                attempt = fut.result()
-            except distributed.KilledWorker:
-                return i, None
-            except Exception as exc:  # e.g. a result the client cannot unpickle
-                attempt = _failed_attempt(_exception_text(exc), time.perf_counter() - t0)
-            finally:
-                fut.release()
-            return i, attempt
+            if not isinstance(result, _Attempt):
+                # An error outside the task function: a dead worker (KilledWorker), a result
+                # the client cannot unpickle, a cancelled future. Ask the future itself.
+                try:
+                    exc = fut.exception()
+                except BaseException as err:  # CancelledError is raised, not returned
+                    exc = err
+                if isinstance(exc, distributed.KilledWorker):
+                    fut.release()
+                    return i, None
+                text = _exception_text(exc) if exc is not None else repr(result)
+                result = _failed_attempt(text, time.perf_counter() - t0)
+            fut.release()
+            return i, result
 
         try:
-            # Normal pass: everything at once; the scheduler queues and balances.
-            pending = distributed.as_completed([submit(i) for i in range(len(ledger.tasks))])
-            for fut in pending:
-                i, attempt = outcome(fut)
+            # Normal pass: everything at once; the scheduler queues and balances. Results are
+            # gathered in the background as futures finish (one round trip each is slow).
+            pending = distributed.as_completed(
+                [submit(i) for i in range(len(ledger.tasks))],
+                with_results=True,
+                raise_errors=False,
+            )
+            for fut, result in pending:
+                i, attempt = outcome(fut, result)
                 if attempt is None:
                     # Every task on a dying worker is "killed", innocent or not: re-run alone.
                     suspects.append(i)
@@ -923,7 +954,7 @@ class DaskExecutor(_ExecutorBase):
                 t0 = time.perf_counter()
                 fut = submit(i)
                 distributed.wait(fut)
-                i, attempt = outcome(fut)
+                i, attempt = outcome(fut, fut.result() if fut.status == "finished" else None)
                 if attempt is None:
                     attempt = _failed_attempt(
                         f"the dask worker died while running task {ledger.tasks[i].key!r} "
