@@ -30,9 +30,10 @@ class ComparisonError(HybridflowError, ValueError):
 
 
 def _observed(idata: az.InferenceData) -> np.ndarray:
-    if "observed_data" not in idata.groups() or "y" not in idata.observed_data:
+    obs = getattr(idata, "observed_data", None)
+    if obs is None or "y" not in obs:
         raise ComparisonError("fit has no observed_data 'y'")
-    return np.asarray(idata.observed_data["y"].values)
+    return np.asarray(obs["y"].values)
 
 
 def loo_summary(idata: az.InferenceData) -> dict[str, float]:

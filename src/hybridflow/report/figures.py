@@ -24,11 +24,8 @@ OBSERVED = "#222222"
 MODEL = "#1f5fa8"
 COUNTERFACTUAL = "#c2571a"
 PLACEBO = "#9a9a9a"
-GRID = {"color": "#dddddd", "linewidth": 0.6}
-
-
 def _style(ax: plt.Axes) -> None:
-    ax.grid(True, **GRID)
+    ax.grid(True, color="#dddddd", linewidth=0.6)
     ax.spines[["top", "right"]].set_visible(False)
     ax.tick_params(labelsize=8)
 
@@ -42,7 +39,7 @@ def to_png(fig: Figure, dpi: int = 110) -> bytes:
 
 
 def counterfactual_plot(
-    months: Sequence[pd.Timestamp],
+    months: Sequence[pd.Timestamp] | pd.DatetimeIndex,
     observed: np.ndarray,
     fitted: np.ndarray,
     counterfactual: np.ndarray,
@@ -56,7 +53,7 @@ def counterfactual_plot(
     ``fitted`` and ``counterfactual`` are arrays of shape (3, month): lower, mean, upper of
     the expected monthly detections (e.g. a 90% interval).
     """
-    x = pd.DatetimeIndex(months)
+    x = pd.DatetimeIndex(list(months))
     fig, ax = plt.subplots(figsize=(8.0, 3.0))
     ax.fill_between(x, fitted[0], fitted[2], color=MODEL, alpha=0.2, lw=0)
     ax.plot(x, fitted[1], color=MODEL, lw=1.4, label="model, with driver")
@@ -66,7 +63,7 @@ def counterfactual_plot(
             label="counterfactual, driver removed")
     ax.plot(x, observed, "o", color=OBSERVED, ms=2.5, label="observed")
     for ev in events:
-        ax.axvline(pd.Timestamp(ev), color=PLACEBO, lw=0.6, alpha=0.7)
+        ax.axvline(mdates.date2num(pd.Timestamp(ev)), color=PLACEBO, lw=0.6, alpha=0.7)
     ax.set_title(title, fontsize=10, loc="left")
     ax.set_ylabel(ylabel, fontsize=8)
     ax.xaxis.set_major_locator(mdates.YearLocator())
@@ -157,7 +154,7 @@ def placebo_histogram(placebo: np.ndarray, observed: float, *, title: str,
 
 
 def ppc_plot(
-    months: Sequence[pd.Timestamp],
+    months: Sequence[pd.Timestamp] | pd.DatetimeIndex,
     observed: np.ndarray,
     bands: np.ndarray,
     *,
@@ -167,7 +164,7 @@ def ppc_plot(
 
     ``bands`` has shape (5, month): 5%, 25%, 50%, 75%, 95% quantiles.
     """
-    x = pd.DatetimeIndex(months)
+    x = pd.DatetimeIndex(list(months))
     fig, ax = plt.subplots(figsize=(8.0, 2.6))
     ax.fill_between(x, bands[0], bands[4], color=MODEL, alpha=0.15, lw=0, label="90%")
     ax.fill_between(x, bands[1], bands[3], color=MODEL, alpha=0.3, lw=0, label="50%")
@@ -195,9 +192,9 @@ def pit_histogram(pit: np.ndarray, *, title: str, bins: int = 10) -> Figure:
 
 
 def fan_chart(
-    history_months: Sequence[pd.Timestamp],
+    history_months: Sequence[pd.Timestamp] | pd.DatetimeIndex | pd.DatetimeIndex,
     history: np.ndarray,
-    months: Sequence[pd.Timestamp],
+    months: Sequence[pd.Timestamp] | pd.DatetimeIndex,
     quantiles: np.ndarray,
     *,
     title: str,
@@ -207,7 +204,7 @@ def fan_chart(
 ) -> Figure:
     """Recent history and a forecast fan (quantiles 5, 25, 50, 75, 95 by month)."""
     fig, ax = plt.subplots(figsize=(6.0, 2.8))
-    hx, fx = pd.DatetimeIndex(history_months), pd.DatetimeIndex(months)
+    hx, fx = pd.DatetimeIndex(list(history_months)), pd.DatetimeIndex(list(months))
     ax.plot(hx, history, "o-", color=OBSERVED, ms=2.5, lw=1, label="observed")
     ax.fill_between(fx, quantiles[0], quantiles[4], color=MODEL, alpha=0.15, lw=0, label="90%")
     ax.fill_between(fx, quantiles[1], quantiles[3], color=MODEL, alpha=0.3, lw=0, label="50%")
