@@ -493,7 +493,14 @@ def _continuous_design(
                 f"{spec.data.start}; set fill_before (e.g. 0 for 'none yet') with a step regime "
                 "at the data start, or move data.start"
             )
-        _check_fill_regime(spec, driver, first)
+        if fill == "centre":
+            notes.append(
+                f"driver '{driver.name}': months before its data start {format_month(first)} "
+                "set to the series mean (neutral): its effect is identified from "
+                f"{format_month(first)} on"
+            )
+        else:
+            _check_fill_regime(spec, driver, first)
     # Values over history + window. Months before the data take the spec's fill (raw
     # units) or, for "centre" and for unfilled pre-window history, the series' mean over
     # the window (neutral: such months neither add nor remove exposure).
@@ -878,10 +885,21 @@ def build_model(
         # -- trend
         if spec.baseline.trend == "ar1":
             eta = eta + comp.ar1_trend(
-                "trend", T, sigma_scale=pri.trend_sd, rho_prior=pri.ar_rho
+                "trend",
+                T,
+                step=spec.baseline.trend_step,
+                sigma_scale=pri.trend_sd,
+                rho_prior=pri.ar_rho,
+                centred=spec.baseline.trend_parametrisation == "centred",
             )
         elif spec.baseline.trend == "local_level":
-            eta = eta + comp.local_level_trend("trend", T, sigma_scale=pri.trend_sd)
+            eta = eta + comp.local_level_trend(
+                "trend",
+                T,
+                step=spec.baseline.trend_step,
+                sigma_scale=pri.trend_sd,
+                centred=spec.baseline.trend_parametrisation == "centred",
+            )
 
         # -- seasonality
         if order > 0:

@@ -11,7 +11,7 @@ which removes the funnels that otherwise cause divergences with few series.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -21,6 +21,8 @@ from pytensor.tensor.variable import TensorVariable
 
 __all__ = [
     "ar1_trend",
+    "interpolation_matrix",
+    "knot_positions",
     "fourier_features",
     "fourier_labels",
     "lag_matrix",
@@ -90,45 +92,152 @@ def lag_matrix(x_ext: np.ndarray, history: int, n_lags: int) -> np.ndarray:
 # --------------------------------------------------------------------------- model pieces
 
 
+def knot_positions(n_month: int, step: int) -> np.ndarray:
+    """Month positions of the trend knots: every ``step`` months, always incl. the last."""
+    knots = list(range(0, n_month, step))
+    if knots[-1] != n_month - 1:
+        knots.append(n_month - 1)
+    return np.asarray(knots)
+
+
+def interpolation_matrix(n_month: int, step: int) -> np.ndarray:
+    """``(month, knot)`` weights of piecewise-linear interpolation between the knots."""
+    knots = knot_positions(n_month, step)
+    B = np.zeros((n_month, len(knots)))
+    for t in range(n_month):
+        j = int(np.searchsorted(knots, t, side="right")) - 1
+        if j >= len(knots) - 1:
+            B[t, -1] = 1.0
+            continue
+        lo, hi = knots[j], knots[j + 1]
+        frac = (t - lo) / (hi - lo)
+        B[t, j] = 1.0 - frac
+        B[t, j + 1] = frac
+    return B
+
+
+def _to_months(name: str, knots_val: TensorVariable, n_month: int, step: int) -> TensorVariable:
+    """Interpolate ``(knot, route, group)`` values to ``(month, route, group)``."""
+    if step == 1:
+        trend = knots_val
+    else:
+        B = interpolation_matrix(n_month, step)
+        trend = pt.tensordot(B, knots_val, axes=[[1], [0]])
+    return pm.Deterministic(name, trend, dims=("month", *SERIES_DIMS))
+
+
+def _ar1_logp(
+    value: TensorVariable, rho: TensorVariable, sigma: TensorVariable, knots: TensorVariable
+) -> TensorVariable:
+    """log density of ``u[0] ~ N(0, sigma)``, ``u[k] ~ N(rho u[k-1], sigma)`` (time last).
+
+    ``knots`` only carries the support length (a CustomDist needs it among its params)."""
+    first = pm.logp(pm.Normal.dist(0.0, sigma), value[..., 0])
+    rest = pm.logp(
+        pm.Normal.dist(rho[..., None] * value[..., :-1], sigma[..., None]), value[..., 1:]
+    ).sum(axis=-1)
+    return first + rest
+
+
+def _ar1_random(n_knot: int) -> Callable[..., np.ndarray]:
+    def random(
+        rho: np.ndarray,
+        sigma: np.ndarray,
+        knots: np.ndarray,
+        rng: np.random.Generator | None = None,
+        size: tuple[int, ...] | None = None,
+    ) -> np.ndarray:
+        rng = rng if rng is not None else np.random.default_rng()
+        batch = np.broadcast_shapes(np.shape(rho), np.shape(sigma), tuple(size or ()))
+        out = np.empty((*batch, n_knot))
+        eps = rng.normal(size=out.shape) * np.asarray(sigma)[..., None]
+        out[..., 0] = eps[..., 0]
+        for k in range(1, n_knot):
+            out[..., k] = np.asarray(rho) * out[..., k - 1] + eps[..., k]
+        return out
+
+    return random
+
+
+def _knot_process(
+    name: str,
+    n_month: int,
+    *,
+    step: int,
+    rho: TensorVariable,
+    sigma: TensorVariable,
+    centred: bool,
+) -> TensorVariable:
+    """The AR(1) / random-walk knot process, interpolated to ``(month, route, group)``."""
+    knots = knot_positions(n_month, step)
+    K = len(knots)
+    model = pm.modelcontext(None)
+    if "trend_knot" not in model.coords:
+        model.add_coord("trend_knot", knots)
+    if centred:
+        u_sk = pm.CustomDist(
+            f"{name}_u",
+            rho,
+            sigma,
+            np.arange(K, dtype=float),
+            logp=_ar1_logp,
+            random=_ar1_random(K),
+            signature="(),(),(k)->(k)",
+            dims=(*SERIES_DIMS, "trend_knot"),
+        )
+        u = u_sk.transpose(2, 0, 1)
+    else:
+        z = pm.Normal(f"{name}_z", 0.0, 1.0, dims=("trend_knot", *SERIES_DIMS))
+        dist = np.subtract.outer(np.arange(K), np.arange(K)).astype(float)
+        lower = dist >= 0
+        L = pt.switch(lower, rho ** np.where(lower, dist, 0.0), 0.0)
+        u = pt.tensordot(L, sigma[None, :, :] * z, axes=[[1], [0]])
+    return _to_months(name, u, n_month, step)
+
+
 def ar1_trend(
     name: str,
     n_month: int,
     *,
+    step: int,
     sigma_scale: float,
     rho_prior: tuple[float, float],
+    centred: bool = True,
 ) -> TensorVariable:
-    """Stationary AR(1) latent trend per series, non-centred, shape ``(month, route, group)``.
+    """AR(1) latent trend per series, shape ``(month, route, group)``.
 
-    ``trend[0] = sigma / sqrt(1 - rho**2) * z[0]``, ``trend[t] = rho * trend[t-1] +
-    sigma * z[t]``, with ``z ~ Normal(0, 1)``, ``sigma[series] ~ HalfNormal(sigma_scale)``
-    and one ``rho ~ Beta(a, b)`` shared by all series. Written as ``L(rho) @ (sigma * z)``
-    with ``L[t, k] = rho**(t - k)`` for ``k <= t``: a dense ``(month, month)`` product is
-    cheaper to differentiate than a scan for a few hundred months.
+    The process lives on knots every ``step`` months (``step = 1``: every month) and is
+    linearly interpolated in between: ``u[0] ~ N(0, sigma)``, ``u[k] ~ N(rho u[k-1],
+    sigma)``, with ``sigma[series] ~ HalfNormal(sigma_scale)`` and one ``rho ~ Beta(a, b)``
+    shared by all series (both per knot step). The first state has sd ``sigma``, not the
+    stationary ``sigma / sqrt(1 - rho**2)``: the intercept sets the level, and the
+    stationary scaling makes a funnel as ``rho`` approaches 1.
+
+    ``centred`` samples the knot values themselves (best when the counts inform every
+    knot, as on the eastern borders); otherwise ``u = L(rho) @ (sigma * z)`` with
+    ``z ~ Normal(0, 1)`` and ``L[k, j] = rho**(k - j)`` (best for sparse data).
     """
     rho = pm.Beta(f"{name}_rho", alpha=rho_prior[0], beta=rho_prior[1])
     sigma = pm.HalfNormal(f"{name}_sigma", sigma=sigma_scale, dims=SERIES_DIMS)
-    z = pm.Normal(f"{name}_z", 0.0, 1.0, dims=("month", *SERIES_DIMS))
-    dist = np.subtract.outer(np.arange(n_month), np.arange(n_month)).astype(float)
-    lower = dist >= 0
-    L = pt.switch(lower, rho ** np.where(lower, dist, 0.0), 0.0)
-    innov = sigma[None, :, :] * z
-    # Stationary start: the first state has the AR(1)'s marginal sd.
-    innov = pt.set_subtensor(innov[0], innov[0] / pt.sqrt(1.0 - rho**2))
-    trend = pt.tensordot(L, innov, axes=[[1], [0]])
-    return pm.Deterministic(name, trend, dims=("month", *SERIES_DIMS))
+    return _knot_process(name, n_month, step=step, rho=rho, sigma=sigma, centred=centred)
 
 
-def local_level_trend(name: str, n_month: int, *, sigma_scale: float) -> TensorVariable:
-    """Random-walk (local level) trend per series, non-centred, zero in the first month.
+def local_level_trend(
+    name: str,
+    n_month: int,
+    *,
+    step: int,
+    sigma_scale: float,
+    centred: bool = True,
+) -> TensorVariable:
+    """Random-walk (local level) trend per series: the AR(1) above with ``rho = 1``.
 
-    ``trend[0] = 0``, ``trend[t] = trend[t-1] + sigma * z[t]``; the series intercept is
-    therefore the level in the window's first month.
+    Knots every ``step`` months, linearly interpolated: ``u[0] ~ N(0, sigma)``,
+    ``u[k] ~ N(u[k-1], sigma)``.
     """
     sigma = pm.HalfNormal(f"{name}_sigma", sigma=sigma_scale, dims=SERIES_DIMS)
-    z = pm.Normal(f"{name}_z", 0.0, 1.0, shape=(n_month - 1, *_series_shape()))
-    steps = sigma[None, :, :] * z
-    trend = pt.concatenate([pt.zeros_like(steps[:1]), pt.cumsum(steps, axis=0)], axis=0)
-    return pm.Deterministic(name, trend, dims=("month", *SERIES_DIMS))
+    rho = pt.as_tensor_variable(np.float64(1.0))
+    return _knot_process(name, n_month, step=step, rho=rho, sigma=sigma, centred=centred)
 
 
 def _series_shape() -> tuple[int, int]:
@@ -180,7 +289,8 @@ def pooled_effects(
     For item ``d`` with prior ``Normal(mu_d, sigma_d)`` (``StudentT(nu_d)`` where
     ``nu_d > 0``):
 
-    - ``"partial"``: ``mean_d = mu_d + sigma_d * raw_d``; ``tau_d ~ HalfNormal(group_sd_d)``;
+    - ``"partial"``: ``mean_d = mu_d + sigma_d * raw_d``; ``tau_d ~ Gamma(2, 2 / group_sd_d)``
+      (mean ``group_sd_d``, boundary-avoiding);
       ``effect[d, s] = mean_d + tau_d * z[d, s]``;
     - ``"complete"``: ``effect[d, s] = mean_d`` for every series;
     - ``"none"``: ``effect[d, s] = mu_d + sigma_d * z[d, s]`` independently per series, and
@@ -211,7 +321,11 @@ def pooled_effects(
         scale = prior_sigma * none
         centre = mean * (1.0 - none) + prior_mu * none
         if partial.any():
-            tau = pm.HalfNormal(f"{name}_group_sd", sigma=group_sd, dims=dim)
+            # Gamma(2, 2 / group_sd): mean group_sd, zero density at 0. With few groups a
+            # half-normal puts the posterior mass against tau = 0, where the non-centred
+            # effects of a strongly identified driver form a funnel (divergences); this
+            # boundary-avoiding prior (Chung et al. 2013) removes it.
+            tau = pm.Gamma(f"{name}_group_sd", alpha=2.0, beta=2.0 / group_sd, dims=dim)
             scale = scale + tau * partial
         eff = centre[:, None, None] + scale[:, None, None] * z
         if none.any():

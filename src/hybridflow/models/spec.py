@@ -178,7 +178,7 @@ class Priors(_Strict):
     """Baseline priors; every value is a scale (> 0) except the Beta shape pair.
 
     intercept_sd: Normal sd of per-series intercepts around log(mean count).
-    trend_sd: HalfNormal scale of the latent trend's monthly innovation sd.
+    trend_sd: HalfNormal scale of the latent trend's innovation sd (per knot step).
     ar_rho: Beta(a, b) prior of the AR(1) coefficient (mean a/(a+b)).
     season_sd: Normal sd of the pooled Fourier coefficients.
     season_dev_sd: HalfNormal scale of the per-series Fourier deviations' sd.
@@ -191,7 +191,7 @@ class Priors(_Strict):
     """
 
     intercept_sd: float = 2.0
-    trend_sd: float = 0.25
+    trend_sd: float = 0.5
     ar_rho: tuple[float, float] = (6.0, 2.0)
     season_sd: float = 0.5
     season_dev_sd: float = 0.2
@@ -337,12 +337,21 @@ class Baseline(_Strict):
 
     trend: "ar1" (stationary AR(1) around the intercept, non-centred), "local_level"
         (random walk, non-centred), or "none".
+    trend_step: months between trend knots (linear in between). 1 = a monthly latent
+        process; the default 6 keeps the trend slow, so it cannot absorb the few-month
+        pulses that drivers produce, nor compete with the negative binomial's month-level
+        noise (and the model samples much faster).
+    trend_parametrisation: "centred" (default; sample the knot values, right when counts
+        inform every knot) or "non_centred" (standard-normal innovations, right for sparse
+        series). On the eastern-border data the non-centred trend diverges.
     fourier_order: harmonics of the 12-month cycle (0 = no seasonality).
     seasonality: "hierarchical" (pooled coefficients plus per-series deviations) or
         "pooled" (one seasonal shape for every series).
     """
 
     trend: Literal["ar1", "local_level", "none"] = "ar1"
+    trend_step: int = Field(default=6, ge=1, le=24)
+    trend_parametrisation: Literal["centred", "non_centred"] = "centred"
     fourier_order: int = Field(default=2, ge=0, le=6)
     seasonality: Literal["hierarchical", "pooled"] = "hierarchical"
     regimes: list[Regime] = Field(default_factory=list)

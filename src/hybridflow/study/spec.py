@@ -1,0 +1,166 @@
+"""Study specs: ``studies/<name>/study.toml``, validated by pydantic.
+
+A study names the model specs it fits, the hypotheses they test (which driver, which
+predicted direction), the checks to run and how hard to sample. Profiles (``default``,
+``quick``) override sampling and check sizes; everything else is the same in every profile,
+so a quick run is a smaller version of the same study, not a different one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from hybridflow.errors import SpecError
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Sampling(_Strict):
+    """How hard to sample. ``draws``/``tune`` per chain."""
+
+    draws: int = Field(1000, ge=10)
+    tune: int = Field(1000, ge=10)
+    chains: int = Field(4, ge=1, le=16)
+    seed: int = 20250601
+    sampler: Literal["nutpie", "pymc"] = "nutpie"
+    target_accept: float = Field(0.9, gt=0.5, lt=1.0)
+
+
+class Hypothesis(_Strict):
+    """One of the report's hypotheses and the model term that tests it.
+
+    ``driver`` is the driver in ``model`` whose cumulative effect is the headline;
+    ``direction`` is what the report claims ("+" raises detections, "-" lowers them);
+    ``group`` selects the headline group (default: the population mean across groups).
+    """
+
+    id: str
+    title: str
+    claim: str
+    model: str
+    driver: str
+    direction: Literal["+", "-"] = "+"
+    group: str | None = None
+    placebo: bool = False
+
+
+class Episode(_Strict):
+    """A documented episode used to validate anomaly scores (never given to the model)."""
+
+    name: str
+    start: str
+    end: str
+    route: str = "Eastern Borders Route"
+
+
+class Sensitivity(_Strict):
+    """Variants of the headline models: each changes one choice at a time."""
+
+    hypotheses: list[str] = Field(default_factory=list)
+    prior_scales: list[float] = Field(default_factory=lambda: [0.5, 2.0])
+    kernels: list[str] = Field(default_factory=lambda: ["immediate", "delayed", "fdl"])
+    window_starts: list[str] = Field(default_factory=lambda: ["2021-01", "2022-02"])
+    groupings: list[Any] = Field(default_factory=lambda: [{"top_k": 5}])
+
+
+class Checks(_Strict):
+    """Which checks to run and how large they are."""
+
+    placebo_n: int = Field(100, ge=0)
+    negative_control_routes: list[str] = Field(
+        default_factory=lambda: ["Western Mediterranean Route", "Western African Route"]
+    )
+    negative_control_hypotheses: list[str] = Field(default_factory=list)
+    episodes: list[Episode] = Field(default_factory=list)
+    episode_model: str = "null"
+    sensitivity: Sensitivity = Field(default_factory=Sensitivity)
+    ppc: bool = True
+    lfo_folds: int = Field(6, ge=0)
+    forecast_horizon: int = Field(3, ge=1, le=6)
+    backtest_origins: int = Field(24, ge=0)
+
+
+class Profile(_Strict):
+    """Overrides for one profile; fields left out keep the study's values."""
+
+    sampling: dict[str, Any] = Field(default_factory=dict)
+    checks: dict[str, Any] = Field(default_factory=dict)
+
+
+class StudySpec(_Strict):
+    """A whole study."""
+
+    name: str
+    title: str
+    subtitle: str = ""
+    models_dir: str = "../../models"
+    null_model: str = "null"
+    models: list[str]
+    hypotheses: list[Hypothesis]
+    sampling: Sampling = Field(default_factory=Sampling)
+    checks: Checks = Field(default_factory=Checks)
+    profiles: dict[str, Profile] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> StudySpec:
+        missing = {h.model for h in self.hypotheses} - set(self.models)
+        if missing:
+            raise ValueError(f"hypotheses use models not listed in 'models': {sorted(missing)}")
+        if self.null_model not in self.models:
+            raise ValueError(f"null_model {self.null_model!r} is not listed in 'models'")
+        ids = [h.id for h in self.hypotheses]
+        if len(set(ids)) != len(ids):
+            raise ValueError("hypothesis ids must be unique")
+        return self
+
+    def with_profile(self, profile: str) -> StudySpec:
+        """This study with a profile's overrides applied (``default``: unchanged)."""
+        if profile == "default":
+            return self
+        if profile not in self.profiles:
+            raise SpecError(
+                f"unknown profile {profile!r}; this study has: default, "
+                + ", ".join(sorted(self.profiles))
+            )
+        p = self.profiles[profile]
+        data = self.model_dump()
+        data["sampling"].update(p.sampling)
+        data["checks"].update(p.checks)
+        try:
+            return StudySpec.model_validate(data)
+        except ValidationError as exc:
+            raise SpecError(f"profile {profile!r}: {exc.errors()[0]['msg']}") from exc
+
+
+def load_study(path: str | Path) -> tuple[StudySpec, Path]:
+    """Read ``study.toml`` (``path`` may be the folder); return the spec and its folder."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / "study.toml"
+    if not path.is_file():
+        raise SpecError(f"{path}: study spec not found")
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise SpecError(f"{path}: not valid TOML: {exc}") from exc
+    try:
+        spec = StudySpec.model_validate(raw)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = ".".join(str(p) for p in err["loc"])
+        raise SpecError(f"{path}: {loc}: {err['msg']}") from exc
+    return spec, path.parent
+
+
+def study_hash(spec: StudySpec) -> str:
+    """A stable hash of a study's content."""
+    text = json.dumps(spec.model_dump(mode="json"), sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()
