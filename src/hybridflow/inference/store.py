@@ -1,0 +1,111 @@
+"""Results on disk: one folder per fit, written atomically.
+
+Layout of a result folder::
+
+    fit.nc            InferenceData (netCDF, h5netcdf): posterior, sample_stats,
+                      observed_data, constant_data, log_likelihood. Provenance and
+                      diagnostics in the posterior group's attrs: spec (TOML text),
+                      spec_json, spec_hash, data_hash, seed, sampler, draws/tune/chains,
+                      version_<package>, converged, max_rhat, min_ess_*, n_divergences...
+    effects.csv       the effects table (:func:`hybridflow.analysis.effects.effects_table`)
+    spec.toml         the spec as given (or its canonical JSON when built in Python)
+    diagnostics.csv   R-hat and ESS of every reported parameter value
+    diagnostics.txt   the convergence gate's verdict in words
+
+The whole folder is replaced at once (:func:`hybridflow.io.atomic_dir`): a crash leaves the
+previous result, never half of a new one.
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import arviz as az
+import pandas as pd
+
+from hybridflow.errors import InputError
+from hybridflow.inference.diagnostics import DiagnosticsReport, warn_if_unconverged
+from hybridflow.inference.sample import FitResult
+from hybridflow.io import atomic_dir
+from hybridflow.models.spec import spec_from_json
+
+__all__ = ["FIT_FILE", "load_result", "save_result"]
+
+FIT_FILE = "fit.nc"
+EFFECTS_FILE = "effects.csv"
+
+
+def save_result(
+    result: FitResult,
+    out: str | Path,
+    *,
+    effects: pd.DataFrame | None = None,
+) -> Path:
+    """Write a fit to the folder ``out`` (replacing it atomically).
+
+    Parameters
+    ----------
+    result
+        From :func:`hybridflow.inference.sample.fit_spec`.
+    out
+        Result folder (created; an existing one is replaced as a whole).
+    effects
+        The effects table to write as ``effects.csv``; by default it is computed with
+        :func:`hybridflow.analysis.effects.effects_table` (defaults: 90% HDI, ROPE +-10%).
+
+    Returns
+    -------
+    Path
+        The folder.
+    """
+    out = Path(out)
+    if effects is None:
+        # Imported here: analysis sits downstream of inference.
+        from hybridflow.analysis.effects import effects_table
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the gate's verdict is already reported
+            effects = effects_table(result.idata)
+    with atomic_dir(out) as tmp:
+        result.idata.to_netcdf(str(tmp / FIT_FILE))
+        effects.to_csv(tmp / EFFECTS_FILE, index=False, lineterminator="\n")
+        text = result.spec.source_text or str(result.idata.posterior.attrs.get("spec_json", ""))
+        (tmp / "spec.toml").write_text(text, encoding="utf-8")
+        result.diagnostics.table.to_csv(
+            tmp / "diagnostics.csv", index_label="parameter", lineterminator="\n"
+        )
+        (tmp / "diagnostics.txt").write_text(result.diagnostics.summary_text() + "\n", encoding="utf-8")
+    return out
+
+
+def load_result(path: str | Path, *, warn: bool = True) -> FitResult:
+    """Load a result folder written by :func:`save_result` (or a ``fit.nc`` file).
+
+    A fit that failed the convergence gate is loaded, with a loud ``UnconvergedWarning``
+    (unless ``warn=False``).
+
+    Raises
+    ------
+    InputError
+        The folder or file is missing or was not written by hybridflow.
+    """
+    path = Path(path)
+    nc = path / FIT_FILE if path.is_dir() else path
+    if not nc.is_file():
+        raise InputError(nc, "no hybridflow result here (expected a folder holding fit.nc)")
+    idata = az.from_netcdf(str(nc))
+    # Read fully into memory so the file handle is closed (results are small).
+    idata = idata.map(lambda ds: ds.load(), groups=list(idata.groups()))
+    attrs = dict(idata.posterior.attrs)
+    if "spec_json" not in attrs:
+        raise InputError(nc, "not a hybridflow result: posterior attrs lack 'spec_json'")
+    spec = spec_from_json(str(attrs["spec_json"]))
+    spec._source_text = str(attrs.get("spec", "")) or None
+    report = DiagnosticsReport.from_attrs(attrs)
+    diag_csv = nc.parent / "diagnostics.csv"
+    if diag_csv.is_file():
+        report.table = pd.read_csv(diag_csv, index_col=0)
+    if warn:
+        warn_if_unconverged(attrs, where=str(nc))
+    return FitResult(idata=idata, spec=spec, diagnostics=report, path=nc.parent)
