@@ -224,6 +224,118 @@ def replicate_cmd(
         console.print(result.render_text(), highlight=False)
 
 
+study_app = typer.Typer(help="Run studies: fits, checks and the briefing.", no_args_is_help=True)
+app.add_typer(study_app, name="study")
+
+WorkersOpt = Annotated[
+    int | None, typer.Option("--workers", help="Local worker processes for many-fit checks.")
+]
+SchedulerOpt = Annotated[
+    str | None, typer.Option("--scheduler", help="A dask scheduler address, tcp://HOST:PORT.")
+]
+DaskLocalOpt = Annotated[
+    int | None, typer.Option("--dask-local", help="Start a local dask cluster of N workers.")
+]
+
+
+@app.command("fit")
+@handle_errors
+def fit_cmd(
+    spec: Annotated[Path, typer.Argument(help="A model spec (TOML), e.g. models/full.toml.")],
+    out: Annotated[Path | None, typer.Option("--out", help="Result folder.")] = None,
+    data: DetectionsOpt = None,
+    drivers: DriversOpt = None,
+    events: Annotated[
+        Path | None, typer.Option("--events", help="Your own event catalogue CSV.")
+    ] = None,
+    draws: Annotated[int, typer.Option(help="Posterior draws per chain.")] = 1000,
+    tune: Annotated[int, typer.Option(help="Tuning steps per chain.")] = 1000,
+    chains: Annotated[int, typer.Option(help="Number of chains.")] = 4,
+    seed: Annotated[int, typer.Option(help="Random seed (same seed, same numbers).")] = 1,
+    sampler: Annotated[str, typer.Option(help="nutpie (default) or pymc.")] = "nutpie",
+    strict: Annotated[
+        bool, typer.Option("--strict", help="Exit with an error if the fit did not converge.")
+    ] = False,
+) -> None:
+    """Fit a model spec and write InferenceData, effects.csv and diagnostics."""
+    from hybridflow.data.events import load_events
+    from hybridflow.data.panel import load_panel
+    from hybridflow.inference.sample import fit_spec
+    from hybridflow.models.spec import load_spec
+
+    model = load_spec(spec)
+    out = out or Path("results") / "fits" / model.name
+    result = fit_spec(
+        model, load_panel(detections=data, drivers=drivers), load_events(events),
+        draws=draws, tune=tune, chains=chains, seed=seed, sampler=sampler,  # type: ignore[arg-type]
+        out=out, strict=strict, progress=sys.stderr.isatty(),
+    )
+    style = "green" if result.converged else "bold red"
+    console.print(f"[{style}]{result.diagnostics.summary_text()}[/]", highlight=False)
+    console.print(f"result written to {result.path}")
+
+
+@app.command("effects")
+@handle_errors
+def effects_cmd(
+    result: Annotated[Path, typer.Argument(help="A result folder written by `hybridflow fit`.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+    hdi: Annotated[float, typer.Option("--hdi", help="HDI probability.")] = 0.9,
+    rope: Annotated[float, typer.Option("--rope", help="ROPE half-width in percent.")] = 10.0,
+) -> None:
+    """Per driver and group: percent change, HDI, P(effect > 0), P(|effect| < ROPE)."""
+    from hybridflow.analysis.effects import effects_table
+    from hybridflow.inference.store import load_result
+
+    fit = load_result(result)
+    table = effects_table(fit.idata, hdi_prob=hdi, rope=rope)
+    if not fit.converged:
+        err_console.print(
+            "[bold red]WARNING: this fit did NOT pass the convergence gate; "
+            "do not rely on these numbers.[/]\n" + fit.diagnostics.summary_text(),
+            highlight=False,
+        )
+    if as_json:
+        _print_json({"converged": fit.converged, "effects": table.to_dict(orient="records")})
+        return
+    cols = ["level", "driver", "event", "group", "unit", "pct_mean", "pct_hdi_low",
+            "pct_hdi_high", "p_positive", "p_rope", "peak_lag"]
+    t = Table(title=f"Effects: {fit.spec.name} (% change in expected monthly detections, "
+                    f"{int(hdi * 100)}% HDI)")
+    for c in cols:
+        t.add_column(c)
+    for rec in table[[c for c in cols if c in table]].itertuples(index=False):
+        t.add_row(*[f"{v:.2f}" if isinstance(v, float) else str(v) for v in rec])
+    console.print(t)
+
+
+@study_app.command("run")
+@handle_errors
+def study_run(
+    study: Annotated[Path, typer.Argument(help="A study folder, e.g. studies/hjs-2025.")],
+    quick: Annotated[
+        bool, typer.Option("--quick", help="The quick profile: minutes, not for citing.")
+    ] = False,
+    profile: Annotated[str | None, typer.Option("--profile", help="A named profile.")] = None,
+    out: Annotated[Path | None, typer.Option("--out", help="Results folder.")] = None,
+    data: DetectionsOpt = None,
+    drivers: DriversOpt = None,
+    workers: WorkersOpt = None,
+    scheduler: SchedulerOpt = None,
+    dask_local: DaskLocalOpt = None,
+) -> None:
+    """Replication, fits, checks, comparison and the briefing; resumes where it stopped."""
+    from hybridflow.study.runner import run_study
+
+    name = profile or ("quick" if quick else "default")
+    run = run_study(study, profile=name, out=out, data=data, drivers=drivers,
+                    workers=workers, scheduler=scheduler, dask_local=dask_local,
+                    console=err_console)
+    paths = run.artefacts["briefing"]
+    console.print(f"Briefing: {paths['html']}\nMarkdown: {paths['markdown']}\n"
+                  f"Results folder: {run.out}")
+
+
 def main() -> None:  # pragma: no cover - console entry point
     app()
 

@@ -74,6 +74,10 @@ class Refitter:
         self.compiled = compile_model(bundle, sampler)
         self._key = structure_key(bundle)
         self._base = data_values(bundle)
+        self._dims = {
+            name: tuple(bundle.model.named_vars_to_dims.get(name, ())) for name in self._base
+        }
+        #: Refits done with this compiled model (it was compiled once, in ``__init__``).
         self.n_refits = 0
 
     def check(self, other: ModelBundle) -> None:
@@ -96,23 +100,35 @@ class Refitter:
         log_likelihood: bool = False,
         progress: bool = False,
     ) -> az.InferenceData:
-        """Sample the compiled model with some or all data containers replaced."""
-        unknown = set(values) - set(self._base)
-        if unknown:
-            raise RefitShapeError(f"unknown data containers {sorted(unknown)}; "
-                                  f"known: {sorted(self._base)}")
-        new = {}
-        for name, value in values.items():
-            arr = np.asarray(value, dtype=self._base[name].dtype)
-            if arr.ndim != self._base[name].ndim:
-                raise RefitShapeError(f"data '{name}' must have rank {self._base[name].ndim}")
-            new[name] = arr
-        coords = {}
-        if "y_obs" in new:
-            # The observed cells may change (held-out folds): give the obs dim new labels.
-            coords["obs"] = np.arange(len(new["y_obs"]))
+        """Sample the compiled model with some or all data containers replaced.
+
+        Parameters
+        ----------
+        values
+            New values by container name (see :func:`data_values`). Containers not given
+            take the *original* bundle's values, whatever earlier refits set, so each refit
+            depends only on its own arguments. Every container keeps its shape, except
+            along the ``obs`` dim: ``y_obs``, ``obs_cell`` and ``obs_series`` (and
+            ``n_trials``) may change length together (held-out folds).
+        draws, tune, chains, seed, target_accept, log_likelihood, progress
+            As for :func:`hybridflow.inference.sample.sample_model`.
+
+        Returns
+        -------
+        arviz.InferenceData
+            The same groups as a fresh fit; deterministics and ``observed_data`` come from
+            the new data.
+
+        Raises
+        ------
+        RefitShapeError
+            Unknown container names, a changed shape along a fixed dim, ``obs``-dim
+            containers of different lengths, or non-integer values for an integer container.
+        """
+        new = self._merged(values)
+        coords = {"obs": np.arange(len(new["y_obs"]))} if "y_obs" in new else None
         with self.bundle.model:
-            pm.set_data(new, coords=coords or None)
+            pm.set_data(new, coords=coords)
         compiled = self.compiled.with_data(**new) if self.compiled is not None else None
         idata = sample_model(
             self.bundle,
@@ -128,6 +144,51 @@ class Refitter:
         )
         self.n_refits += 1
         return idata
+
+    def _merged(self, values: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """The base data with ``values`` put in, checked against the compiled structure."""
+        unknown = set(values) - set(self._base)
+        if unknown:
+            raise RefitShapeError(
+                f"unknown data containers {sorted(unknown)}; known: {sorted(self._base)}"
+            )
+        out = dict(self._base)
+        for name, value in values.items():
+            base = self._base[name]
+            raw = np.asarray(value)
+            # A float outcome with NaN or fractions would be silently truncated.
+            if (
+                np.issubdtype(base.dtype, np.integer)
+                and raw.dtype.kind not in "iub"
+                and (not np.all(np.isfinite(raw)) or np.any(raw != np.round(raw)))
+            ):
+                raise RefitShapeError(
+                    f"data '{name}' must hold whole numbers (no NaN): it is an integer container"
+                )
+            arr = raw.astype(base.dtype, copy=False)
+            if arr.ndim != base.ndim:
+                raise RefitShapeError(
+                    f"data '{name}' must have rank {base.ndim} (dims {self._dims[name]}); "
+                    f"got shape {arr.shape}"
+                )
+            for axis, dim in enumerate(self._dims[name]):
+                if dim not in FREE_DIMS and arr.shape[axis] != base.shape[axis]:
+                    raise RefitShapeError(
+                        f"data '{name}' has length {arr.shape[axis]} along '{dim}'; the compiled "
+                        f"model has {base.shape[axis]} (dims {self._dims[name]}, shape {base.shape})"
+                    )
+            out[name] = arr
+        for dim in FREE_DIMS:
+            lengths = {
+                name: out[name].shape[self._dims[name].index(dim)]
+                for name in out
+                if dim in self._dims[name]
+            }
+            if len(set(lengths.values())) > 1:
+                raise RefitShapeError(
+                    f"data on the '{dim}' dim must change length together; got lengths {lengths}"
+                )
+        return out
 
     def refit_bundle(self, other: ModelBundle, **kwargs: Any) -> az.InferenceData:
         """Refit on the data of another built model with the same structure."""

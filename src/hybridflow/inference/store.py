@@ -64,9 +64,13 @@ def save_result(
         # Imported here: analysis sits downstream of inference.
         from hybridflow.analysis.effects import effects_table
 
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # the gate's verdict is already reported
-            effects = effects_table(result.idata)
+        if "effect" not in result.idata.posterior:
+            # A baseline-only (null) model has no driver effects: an empty table.
+            effects = pd.DataFrame(columns=["level", "driver", "route", "group", "pct_mean"])
+        else:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # the gate's verdict is already reported
+                effects = effects_table(result.idata)
     with atomic_dir(out) as tmp:
         result.idata.to_netcdf(str(tmp / FIT_FILE))
         effects.to_csv(tmp / EFFECTS_FILE, index=False, lineterminator="\n")

@@ -93,6 +93,8 @@ class Profile(_Strict):
 
     sampling: dict[str, Any] = Field(default_factory=dict)
     checks: dict[str, Any] = Field(default_factory=dict)
+    models: list[str] | None = None
+    fallback_model: str = "full"
 
 
 class StudySpec(_Strict):
@@ -108,10 +110,17 @@ class StudySpec(_Strict):
     sampling: Sampling = Field(default_factory=Sampling)
     checks: Checks = Field(default_factory=Checks)
     profiles: dict[str, Profile] = Field(default_factory=dict)
+    #: Set by a profile that fits fewer models: hypotheses whose own model is not fitted
+    #: are read from this model instead (and the briefing says so).
+    fallback_model: str | None = None
 
     @model_validator(mode="after")
     def _consistent(self) -> StudySpec:
         missing = {h.model for h in self.hypotheses} - set(self.models)
+        if self.fallback_model is not None:
+            if self.fallback_model not in self.models:
+                raise ValueError(f"fallback_model {self.fallback_model!r} is not in 'models'")
+            missing = set()
         if missing:
             raise ValueError(f"hypotheses use models not listed in 'models': {sorted(missing)}")
         if self.null_model not in self.models:
@@ -134,6 +143,9 @@ class StudySpec(_Strict):
         data = self.model_dump()
         data["sampling"].update(p.sampling)
         data["checks"].update(p.checks)
+        if p.models is not None:
+            data["models"] = list(p.models)
+            data["fallback_model"] = p.fallback_model
         try:
             return StudySpec.model_validate(data)
         except ValidationError as exc:

@@ -1,0 +1,298 @@
+"""Shared pieces of the checks: headline effects, sampling settings, executor tasks.
+
+Checks that refit a model many times hand their work to an executor
+(:mod:`hybridflow.inference.executor`) as :class:`~hybridflow.inference.executor.Task`
+objects. The task functions live here, at module level, so worker processes can import them
+by reference. Every task receives a :class:`~hybridflow.models.build.ModelData` (a few tens
+of kB pickled) rather than the panel, and returns a small dict of numbers, never a whole
+``InferenceData``.
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import arviz as az
+import numpy as np
+
+from hybridflow.inference.executor import (
+    Executor,
+    SerialExecutor,
+    Task,
+    TaskResult,
+    cached,
+)
+from hybridflow.models.build import ModelData, build_model
+from hybridflow.models.spec import spec_hash
+
+Direction = Literal["+", "-"]
+SAMPLE_DIMS = ("chain", "draw")
+
+
+@dataclass(frozen=True)
+class Sampling:
+    """How hard each refit samples (checks usually sample less than the headline fits).
+
+    Attributes
+    ----------
+    draws, tune, chains
+        Posterior draws and tuning steps per chain, number of chains.
+    sampler
+        ``"nutpie"`` (compile once, refit with ``with_data``) or ``"pymc"``.
+    target_accept
+        NUTS target acceptance.
+    """
+
+    draws: int = 200
+    tune: int = 200
+    chains: int = 2
+    sampler: Literal["nutpie", "pymc"] = "nutpie"
+    target_accept: float = 0.9
+
+    def __post_init__(self) -> None:
+        if self.draws < 1 or self.tune < 0 or self.chains < 1:
+            raise ValueError(
+                f"draws and chains must be >= 1 and tune >= 0; got draws={self.draws}, "
+                f"tune={self.tune}, chains={self.chains}"
+            )
+
+
+@dataclass(frozen=True)
+class Headline:
+    """Which effect a check reports: a driver's pooled effect, or one series' effect.
+
+    Attributes
+    ----------
+    driver
+        The driver name.
+    group, route
+        ``group=None``: the driver's population mean across series (``effect_mean``).
+        Otherwise the effect in ``(route, group)``; ``route=None`` means the model's only
+        route.
+    direction
+        The direction the hypothesis predicts (``"+"`` raises detections).
+    """
+
+    driver: str
+    group: str | None = None
+    route: str | None = None
+    direction: Direction = "+"
+
+    def __post_init__(self) -> None:
+        if self.direction not in ("+", "-"):
+            raise ValueError(f"direction must be '+' or '-', got {self.direction!r}")
+
+
+def percent(log_effect: Any) -> Any:
+    """Log-rate effect -> percent change, ``100 * (exp(x) - 1)``."""
+    return 100.0 * np.expm1(log_effect)
+
+
+def as_idata(source: Any) -> az.InferenceData:
+    """An ``InferenceData`` from a fit result (``.idata``) or an ``InferenceData``."""
+    if isinstance(source, az.InferenceData):
+        return source
+    idata = getattr(source, "idata", None)
+    if isinstance(idata, az.InferenceData):
+        return idata
+    raise TypeError(f"expected an InferenceData or a FitResult, got {type(source).__name__}")
+
+
+def headline_draws(idata: az.InferenceData, headline: Headline) -> np.ndarray:
+    """Posterior draws (flattened over chain and draw) of a headline percent effect.
+
+    Raises
+    ------
+    KeyError
+        The fit has no such driver, route or group.
+    """
+    post = idata.posterior
+    if "effect" not in post:
+        raise KeyError("the fit has no drivers (no 'effect' in the posterior)")
+    drivers = [str(d) for d in post["driver"].values]
+    if headline.driver not in drivers:
+        raise KeyError(f"no driver {headline.driver!r} in the fit; drivers: {drivers}")
+    if headline.group is None:
+        da = post["effect_mean"].sel(driver=headline.driver)
+    else:
+        routes = [str(r) for r in post["route"].values]
+        groups = [str(g) for g in post["group"].values]
+        route = headline.route
+        if route is None:
+            if len(routes) != 1:
+                raise KeyError(f"the fit has several routes {routes}; name the headline's route")
+            route = routes[0]
+        if route not in routes:
+            raise KeyError(f"no route {route!r} in the fit; routes: {routes}")
+        if headline.group not in groups:
+            raise KeyError(f"no group {headline.group!r} in the fit; groups: {groups}")
+        da = post["effect"].sel(driver=headline.driver, route=route, group=headline.group)
+    return np.asarray(percent(da.values), dtype=float).reshape(-1)
+
+
+def hdi(values: np.ndarray, prob: float = 0.9) -> tuple[float, float]:
+    """Highest-density interval of a 1-D sample (NaN, NaN when empty)."""
+    v = np.asarray(values, dtype=float)
+    v = v[np.isfinite(v)]
+    if v.size < 2:
+        return float("nan"), float("nan")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        lo, hi = az.hdi(v, hdi_prob=prob)
+    return float(lo), float(hi)
+
+
+def p_direction(values: np.ndarray, direction: Direction) -> float:
+    """P(effect has the predicted sign): share of draws > 0 (``+``) or < 0 (``-``)."""
+    v = np.asarray(values, dtype=float)
+    if v.size == 0:
+        return float("nan")
+    return float(np.mean(v > 0) if direction == "+" else np.mean(v < 0))
+
+
+def summarise_draws(
+    values: np.ndarray, *, direction: Direction = "+", hdi_prob: float = 0.9
+) -> dict[str, float]:
+    """Mean, HDI, ``P(>0)`` and ``P(direction)`` of percent-effect draws."""
+    lo, hi = hdi(values, hdi_prob)
+    v = np.asarray(values, dtype=float)
+    return {
+        "mean": float(np.mean(v)) if v.size else float("nan"),
+        "low": lo,
+        "high": hi,
+        "p_positive": float(np.mean(v > 0)) if v.size else float("nan"),
+        "p_direction": p_direction(v, direction),
+    }
+
+
+def divergences(idata: az.InferenceData) -> int:
+    """Number of divergent transitions (0 when the sampler does not report them)."""
+    stats = idata.sample_stats if "sample_stats" in idata.groups() else None
+    if stats is None or "diverging" not in stats:
+        return 0
+    return int(stats["diverging"].values.sum())
+
+
+# ---------------------------------------------------------------------------- executors
+
+
+def run_tasks(
+    tasks: Sequence[Task], executor: Executor | None, *, progress: bool = False
+) -> list[TaskResult]:
+    """Run ``tasks`` on ``executor`` (in this process, one by one, when None)."""
+    if not tasks:
+        return []
+    if executor is None:
+        with SerialExecutor() as serial:
+            return serial.map(tasks, progress=progress)
+    return executor.map(tasks, progress=progress)
+
+
+def error_line(result: TaskResult) -> str:
+    """The last line of a failed task's traceback (its ``ExceptionType: message``)."""
+    lines = [ln.strip() for ln in (result.error or "").splitlines() if ln.strip()]
+    return lines[-1] if lines else "unknown error"
+
+
+def refitter_key(data: ModelData, sampler: str) -> tuple[str, str, str, str]:
+    """Worker-cache key of a compiled model: spec, data and sampler."""
+    return ("hybridflow.checks.refitter", spec_hash(data.spec), data.data_hash(), sampler)
+
+
+def get_refitter(data: ModelData, sampler: Literal["nutpie", "pymc"]) -> Any:
+    """The compiled model for ``data`` in this process, compiled on first use."""
+    from hybridflow.inference.refit import Refitter
+
+    return cached(refitter_key(data, sampler), lambda: Refitter(build_model(data.spec, data), sampler))
+
+
+def refit_task(
+    data: ModelData,
+    values: Mapping[str, np.ndarray],
+    headline: Headline,
+    sampling: Sampling,
+    *,
+    seed: int,
+) -> dict[str, Any]:
+    """Executor task: refit the (cached, compiled) model of ``data`` on new data values.
+
+    Returns the headline's posterior mean and ``P(>0)`` plus the divergence count.
+    """
+    t0 = time.perf_counter()
+    refitter = get_refitter(data, sampling.sampler)
+    idata = refitter.refit(
+        dict(values),
+        draws=sampling.draws,
+        tune=sampling.tune,
+        chains=sampling.chains,
+        seed=seed,
+        target_accept=sampling.target_accept,
+    )
+    draws = headline_draws(idata, headline)
+    return {
+        "mean": float(np.mean(draws)),
+        "p_positive": float(np.mean(draws > 0)),
+        "divergences": divergences(idata),
+        "seconds": time.perf_counter() - t0,
+    }
+
+
+def fit_task(
+    data: ModelData,
+    drivers: Sequence[str] | None,
+    group: str | None,
+    route: str | None,
+    sampling: Sampling,
+    *,
+    seed: int,
+) -> dict[str, Any]:
+    """Executor task: build, compile and sample one model; return effect draws.
+
+    Parameters
+    ----------
+    drivers
+        Drivers whose percent-effect draws to return (None: all).
+    group, route
+        As in :class:`Headline` (None: pooled effects).
+
+    Returns
+    -------
+    dict
+        ``draws`` ({driver: flat percent draws}), ``converged`` (the convergence gate over
+        the model's reported variables), ``divergences``, ``max_rhat``, ``notes`` (the
+        builder's notes), ``seconds``.
+    """
+    from hybridflow.inference.diagnostics import check_convergence
+    from hybridflow.inference.sample import sample_model
+
+    t0 = time.perf_counter()
+    bundle = build_model(data.spec, data)
+    idata = sample_model(
+        bundle,
+        draws=sampling.draws,
+        tune=sampling.tune,
+        chains=sampling.chains,
+        seed=seed,
+        sampler=sampling.sampler,
+        target_accept=sampling.target_accept,
+        log_likelihood=False,
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        report = check_convergence(idata, bundle.reported_vars)
+    names = list(drivers) if drivers is not None else data.driver_names
+    out: dict[str, np.ndarray] = {}
+    for name in names:
+        out[name] = headline_draws(idata, Headline(name, group=group, route=route))
+    return {
+        "draws": out,
+        "converged": bool(report.converged),
+        "divergences": int(report.n_divergences),
+        "max_rhat": float(report.max_rhat),
+        "notes": list(data.notes),
+        "seconds": time.perf_counter() - t0,
+    }
