@@ -65,7 +65,7 @@ def _hypotheses_frame(hyp: pd.DataFrame) -> pd.DataFrame:
             "interval": f"{_pct(r['pct_hdi_low'])} to {_pct(r['pct_hdi_high'])}",
             "p_direction": f"{r['p_direction']:.2f}",
             "grade": r["grade"],
-            "reading": _reading(r),
+            "reading": _reading({str(k): v for k, v in r.items()}),
             "converged": bool(r["converged"]),
         })
     return pd.DataFrame(rows)
@@ -105,7 +105,7 @@ def _counterfactual_figures(run: StudyRun, model: str) -> list[FigureItem]:
     post = fit.idata.posterior
     log_mu = post["log_mu"]
     contrib = contributions(fit.idata)
-    y = fit.idata.constant_data["y"] if "y" in fit.idata.constant_data else None
+    y = fit.idata.constant_data.get("y", None)
     if y is None:
         return []
     months = pd.DatetimeIndex(post["month"].values)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -46,7 +47,7 @@ class StudyState:
             return False
         return all((self.out / f).exists() for f in rec.get("files", []))
 
-    def mark(self, name: str, key: str, files: list[str | Path], **info: Any) -> None:
+    def mark(self, name: str, key: str, files: Sequence[str | Path], **info: Any) -> None:
         """Record ``name`` as done with ``key`` (files relative to the results folder)."""
         rel = [str(Path(f).relative_to(self.out)) if Path(f).is_absolute() else str(f)
                for f in files]

@@ -26,12 +26,12 @@ class _Strict(BaseModel):
 class Sampling(_Strict):
     """How hard to sample. ``draws``/``tune`` per chain."""
 
-    draws: int = Field(1000, ge=10)
-    tune: int = Field(1000, ge=10)
-    chains: int = Field(4, ge=1, le=16)
+    draws: int = Field(default=1000, ge=10)
+    tune: int = Field(default=1000, ge=10)
+    chains: int = Field(default=4, ge=1, le=16)
     seed: int = 20250601
     sampler: Literal["nutpie", "pymc"] = "nutpie"
-    target_accept: float = Field(0.9, gt=0.5, lt=1.0)
+    target_accept: float = Field(default=0.9, gt=0.5, lt=1.0)
 
 
 class Hypothesis(_Strict):
@@ -74,18 +74,18 @@ class Sensitivity(_Strict):
 class Checks(_Strict):
     """Which checks to run and how large they are."""
 
-    placebo_n: int = Field(100, ge=0)
+    placebo_n: int = Field(default=100, ge=0)
     negative_control_routes: list[str] = Field(
         default_factory=lambda: ["Western Mediterranean Route", "Western African Route"]
     )
     negative_control_hypotheses: list[str] = Field(default_factory=list)
     episodes: list[Episode] = Field(default_factory=list)
     episode_model: str = "null"
-    sensitivity: Sensitivity = Field(default_factory=Sensitivity)
+    sensitivity: Sensitivity = Field(default_factory=lambda: Sensitivity())
     ppc: bool = True
-    lfo_folds: int = Field(6, ge=0)
-    forecast_horizon: int = Field(3, ge=1, le=6)
-    backtest_origins: int = Field(24, ge=0)
+    lfo_folds: int = Field(default=6, ge=0)
+    forecast_horizon: int = Field(default=3, ge=1, le=6)
+    backtest_origins: int = Field(default=24, ge=0)
 
 
 class Profile(_Strict):
@@ -107,8 +107,8 @@ class StudySpec(_Strict):
     null_model: str = "null"
     models: list[str]
     hypotheses: list[Hypothesis]
-    sampling: Sampling = Field(default_factory=Sampling)
-    checks: Checks = Field(default_factory=Checks)
+    sampling: Sampling = Field(default_factory=lambda: Sampling())
+    checks: Checks = Field(default_factory=lambda: Checks())
     profiles: dict[str, Profile] = Field(default_factory=dict)
     #: Set by a profile that fits fewer models: hypotheses whose own model is not fitted
     #: are read from this model instead (and the briefing says so).

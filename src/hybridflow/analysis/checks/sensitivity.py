@@ -1,0 +1,321 @@
+"""Sensitivity of a headline effect to the analyst's choices, one choice at a time.
+
+Starting from a headline model (a spec and one of its drivers), each variant changes one
+choice and is refitted:
+
+- ``prior xS``: every driver's effect prior scale (``prior.sigma``) multiplied by ``S``;
+- ``kernel K``: the headline driver's lag kernel replaced by ``K`` (same ``max_lag``,
+  default kernel options);
+- ``start YYYY-MM``: the window starts then (same end). A regime that is constant in the
+  shorter window (e.g. the war onset in a window starting Feb 2022) cannot be estimated:
+  :func:`~hybridflow.models.build.prepare_data` drops it and says so in the variant's
+  ``note``;
+- ``grouping G``: nationalities grouped by ``G`` (``"ukrrussbel"``, ``"none"``,
+  ``{"top_k": k}`` or a CSV path). The pooled effect then averages over other groups,
+  and a group-specific headline needs its group to exist.
+
+A variant identical to the baseline (say ``start 2016-01`` when the spec starts in 2016) is
+left out. Each variant has its own structure, hence its own compile; they run in parallel
+on the executor. The result is the table :func:`hybridflow.report.figures.forest_plot`
+draws: ``panel``, ``label``, ``mean``, ``low``, ``high`` (percent, HDI), ``converged``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import pandas as pd
+import xarray as xr
+
+from hybridflow.analysis.checks._common import (
+    Direction,
+    Headline,
+    Sampling,
+    as_idata,
+    divergences,
+    error_line,
+    fit_task,
+    headline_draws,
+    run_tasks,
+    summarise_draws,
+)
+from hybridflow.errors import SpecError
+from hybridflow.inference.executor import Executor, Task, spawn_seeds
+from hybridflow.models.build import ModelData, prepare_data
+from hybridflow.models.spec import ModelSpec, TopK, parse_spec, spec_hash
+from hybridflow.months import format_month
+
+__all__ = [
+    "SENSITIVITY_COLUMNS",
+    "Variant",
+    "grouping_label",
+    "sensitivity_grid",
+    "sensitivity_variants",
+]
+
+SENSITIVITY_COLUMNS = [
+    "panel",
+    "label",
+    "kind",
+    "mean",
+    "low",
+    "high",
+    "p_direction",
+    "p_positive",
+    "converged",
+    "divergences",
+    "window",
+    "groups",
+    "seconds",
+    "spec_hash",
+    "note",
+]
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One model of the grid: a label (``"prior x0.5"``), its kind (``baseline``,
+    ``prior``, ``kernel``, ``window``, ``grouping``), the spec (None if the variant could
+    not be built) and a note (why not)."""
+
+    label: str
+    kind: str
+    spec: ModelSpec | None
+    note: str = ""
+
+
+def grouping_label(grouping: Any) -> str:
+    """``"ukrrussbel"``, ``"none"``, ``"top_5"`` or the CSV file's stem."""
+    if isinstance(grouping, TopK):
+        return f"top_{grouping.top_k}"
+    if isinstance(grouping, dict) and "top_k" in grouping:
+        return f"top_{int(grouping['top_k'])}"
+    text = str(grouping)
+    return Path(text).stem if text.endswith(".csv") else text
+
+
+def _normal_grouping(grouping: Any) -> Any:
+    if isinstance(grouping, TopK):
+        return grouping.model_dump(mode="python")
+    return grouping
+
+
+def sensitivity_variants(
+    spec: ModelSpec,
+    driver: str,
+    *,
+    prior_scales: Sequence[float] = (0.5, 2.0),
+    kernels: Sequence[str] = ("immediate", "delayed", "fdl"),
+    window_starts: Sequence[str] = ("2016-01", "2021-01", "2022-02"),
+    groupings: Sequence[Any] = ("ukrrussbel", {"top_k": 5}),
+) -> list[Variant]:
+    """The baseline and every one-choice-at-a-time variant of ``spec``.
+
+    Raises
+    ------
+    KeyError
+        ``driver`` is not in the spec.
+    """
+    head = spec.driver(driver)
+    out = [Variant("baseline", "baseline", spec)]
+    seen = {spec_hash(spec)}
+
+    def add(label: str, kind: str, dumped: dict[str, Any]) -> None:
+        dumped["name"] = spec.name
+        try:
+            new = parse_spec(dumped)
+        except SpecError as exc:
+            out.append(Variant(label, kind, None, str(exc)))
+            return
+        h = spec_hash(new)
+        if h in seen:  # same model as the baseline or an earlier variant
+            return
+        seen.add(h)
+        out.append(Variant(label, kind, new))
+
+    for s in prior_scales:
+        if not s > 0:
+            raise ValueError(f"prior scales must be > 0, got {s}")
+        d = spec.model_dump(mode="python")
+        for drv in d["drivers"]:
+            drv["prior"]["sigma"] = float(drv["prior"]["sigma"]) * float(s)
+        add(f"prior x{s:g}", "prior", d)
+    for k in kernels:
+        d = spec.model_dump(mode="python")
+        for drv in d["drivers"]:
+            if drv["name"] == driver:
+                drv["kernel"] = {"name": k, "max_lag": head.kernel.max_lag}
+        add(f"kernel {k}", "kernel", d)
+    for ws in window_starts:
+        d = spec.model_dump(mode="python")
+        d["data"]["start"] = str(ws)
+        add(f"start {ws}", "window", d)
+    for g in groupings:
+        d = spec.model_dump(mode="python")
+        d["data"]["grouping"] = _normal_grouping(g)
+        add(f"grouping {grouping_label(g)}", "grouping", d)
+    return out
+
+
+def _idata_converged(idata: Any) -> bool:
+    attrs = as_idata(idata).posterior.attrs
+    return bool(int(attrs.get("converged", 0)))
+
+
+def sensitivity_grid(
+    spec: ModelSpec,
+    driver: str,
+    panel: xr.Dataset,
+    events: pd.DataFrame | None,
+    *,
+    prior_scales: Sequence[float] = (0.5, 2.0),
+    kernels: Sequence[str] = ("immediate", "delayed", "fdl"),
+    window_starts: Sequence[str] = ("2016-01", "2021-01", "2022-02"),
+    groupings: Sequence[Any] = ("ukrrussbel", {"top_k": 5}),
+    direction: Direction = "+",
+    group: str | None = None,
+    route: str | None = None,
+    panel_label: str | None = None,
+    baseline: Any = None,
+    draws: int = 500,
+    tune: int = 500,
+    chains: int = 2,
+    seed: int = 0,
+    sampler: Literal["nutpie", "pymc"] = "nutpie",
+    target_accept: float = 0.9,
+    hdi_prob: float = 0.9,
+    executor: Executor | None = None,
+    progress: bool = False,
+) -> pd.DataFrame:
+    """Refit a headline model under each variant; one row per variant.
+
+    Parameters
+    ----------
+    spec, driver
+        The headline model and its driver.
+    panel, events
+        Panel and event catalogue.
+    prior_scales, kernels, window_starts, groupings
+        The variants (see the module docstring); each changes one choice.
+    direction
+        Predicted direction, for ``p_direction``.
+    group, route
+        Effect reported (None: the driver's pooled effect).
+    panel_label
+        The ``panel`` column (default ``"<hypothesis or spec name> <driver>"``).
+    baseline
+        An existing fit of ``spec`` (FitResult or InferenceData) to use for the baseline
+        row instead of refitting it.
+    draws, tune, chains, seed, sampler, target_accept
+        Sampler settings of each variant's fit.
+    hdi_prob
+        HDI mass of ``low``/``high``.
+    executor
+        Runs the fits (default: in this process, one after another).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns :data:`SENSITIVITY_COLUMNS`: ``panel``, ``label`` (``baseline``,
+        ``prior x0.5``, ``kernel delayed``, ``start 2022-02``, ``grouping top_5``...),
+        ``kind``, ``mean``, ``low``, ``high`` (percent change, ``hdi_prob`` HDI),
+        ``p_direction``, ``p_positive``, ``converged``, ``divergences``, ``window``,
+        ``groups``, ``seconds``, ``spec_hash``, ``note`` (the builder's notes, e.g.
+        dropped regimes, or why a variant has no estimate).
+    """
+    t0 = time.perf_counter()
+    label = panel_label or f"{spec.hypothesis or spec.name} {driver}"
+    variants = sensitivity_variants(
+        spec,
+        driver,
+        prior_scales=prior_scales,
+        kernels=kernels,
+        window_starts=window_starts,
+        groupings=groupings,
+    )
+    headline = Headline(driver, group=group, route=route, direction=direction)
+    sampling = Sampling(
+        draws=draws, tune=tune, chains=chains, sampler=sampler, target_accept=target_accept
+    )
+    seeds = spawn_seeds(seed, len(variants))
+    datas: list[ModelData | None] = []
+    notes: list[str] = []
+    tasks: list[Task] = []
+    for i, v in enumerate(variants):
+        data: ModelData | None = None
+        note = v.note
+        if v.spec is not None:
+            try:
+                data = prepare_data(v.spec, panel, events)
+            except SpecError as exc:
+                note = str(exc)
+        if data is not None and group is not None and group not in data.groups:
+            note = f"group {group!r} does not exist under this variant (groups: {data.groups})"
+            data = None
+        datas.append(data)
+        notes.append(note)
+        if data is None or (v.kind == "baseline" and baseline is not None):
+            continue
+        tasks.append(
+            Task(f"variant-{i:02d}", fit_task, (data, [driver], group, route, sampling), seed=seeds[i])
+        )
+    results = {r.key: r for r in run_tasks(tasks, executor, progress=progress)}
+    rows: list[dict[str, Any]] = []
+    nan = float("nan")
+    for i, (v, data, note) in enumerate(zip(variants, datas, notes, strict=True)):
+        row: dict[str, Any] = {
+            "panel": label,
+            "label": v.label,
+            "kind": v.kind,
+            "window": (
+                f"{format_month(data.months[0])}..{format_month(data.months[-1])}" if data else ""
+            ),
+            "groups": ",".join(data.groups) if data else "",
+            "spec_hash": spec_hash(v.spec) if v.spec is not None else "",
+        }
+        empty = {
+            "mean": nan, "low": nan, "high": nan, "p_direction": nan, "p_positive": nan,
+            "converged": False, "divergences": -1, "seconds": nan,
+        }  # fmt: skip
+        if data is None:
+            rows.append(row | empty | {"note": note})
+            continue
+        if v.kind == "baseline" and baseline is not None:
+            base_idata = as_idata(baseline)
+            s = summarise_draws(
+                headline_draws(base_idata, headline), direction=direction, hdi_prob=hdi_prob
+            )
+            rows.append(
+                row
+                | s
+                | {
+                    "converged": _idata_converged(base_idata),
+                    "divergences": divergences(base_idata),
+                    "seconds": 0.0,
+                    "note": "; ".join(["existing fit", *data.notes]),
+                }
+            )
+            continue
+        res = results[f"variant-{i:02d}"]
+        if not res.ok:
+            rows.append(row | empty | {"note": f"fit failed: {error_line(res)}"})
+            continue
+        s = summarise_draws(res.value["draws"][driver], direction=direction, hdi_prob=hdi_prob)
+        rows.append(
+            row
+            | s
+            | {
+                "converged": bool(res.value["converged"]),
+                "divergences": int(res.value["divergences"]),
+                "seconds": float(res.value["seconds"]),
+                "note": "; ".join(res.value["notes"]),
+            }
+        )
+    table = pd.DataFrame(rows)[SENSITIVITY_COLUMNS]
+    table["converged"] = table["converged"].astype(bool)
+    table.attrs.update(hdi_prob=hdi_prob, seconds=time.perf_counter() - t0)
+    return table
