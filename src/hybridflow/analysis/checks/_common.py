@@ -207,7 +207,9 @@ def get_refitter(data: ModelData, sampler: Literal["nutpie", "pymc"]) -> Any:
     """The compiled model for ``data`` in this process, compiled on first use."""
     from hybridflow.inference.refit import Refitter
 
-    return cached(refitter_key(data, sampler), lambda: Refitter(build_model(data.spec, data), sampler))
+    return cached(
+        refitter_key(data, sampler), lambda: Refitter(build_model(data.spec, data), sampler)
+    )
 
 
 def refit_task(

@@ -78,9 +78,7 @@ def total_panel(panel: xr.Dataset, label: str = TOTAL_GROUP) -> xr.Dataset:
 def _check_route(spec: ModelSpec, panel: xr.Dataset, route: str) -> None:
     routes = [str(r) for r in panel["route"].values]
     if route not in routes:
-        raise SpecError(
-            f"negative-control route {route!r} is not in the panel; routes: {routes}"
-        )
+        raise SpecError(f"negative-control route {route!r} is not in the panel; routes: {routes}")
     if route in spec.data.routes:
         raise SpecError(
             f"negative-control route {route!r} is modelled by spec '{spec.name}'; a control "
@@ -223,7 +221,9 @@ def negative_controls(
                 "n_months": n_months,
             }
             if res.ok:
-                s = summarise_draws(res.value["draws"][name], direction=direction, hdi_prob=hdi_prob)
+                s = summarise_draws(
+                    res.value["draws"][name], direction=direction, hdi_prob=hdi_prob
+                )
                 rows.append(
                     base
                     | s

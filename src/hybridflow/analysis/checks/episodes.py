@@ -38,7 +38,6 @@ from scipy import special, stats
 from hybridflow.analysis.checks._common import Sampling, error_line, run_tasks
 from hybridflow.analysis.checks.ppc import (
     CELL_DIMS,
-    TOTAL,
     posterior_predictive,
     with_route_totals,
 )
@@ -90,7 +89,9 @@ class Episode:
         try:
             first, last = pd.Timestamp(ep.start + "-01"), pd.Timestamp(ep.end + "-01")
         except ValueError:
-            raise ValueError(f"episode {ep.name!r}: months must be YYYY-MM, got {ep.start!r}, {ep.end!r}") from None
+            raise ValueError(
+                f"episode {ep.name!r}: months must be YYYY-MM, got {ep.start!r}, {ep.end!r}"
+            ) from None
         if last < first:
             raise ValueError(f"episode {ep.name!r}: end {ep.end} is before start {ep.start}")
         return ep
@@ -186,10 +187,16 @@ def strip_episodes(
             assert r.start is not None
             start = pd.Timestamp(r.start + "-01")
             bounded = r.end is not None or r.shape == "pulse"
-            end = start if r.shape == "pulse" else (
-                pd.Timestamp(r.end + "-01") if r.end is not None else spec.end_month
+            end = (
+                start
+                if r.shape == "pulse"
+                else (pd.Timestamp(r.end + "-01") if r.end is not None else spec.end_month)
             )
-            hit = [e.name for e in eps if _starts_in(start, e) or (bounded and _overlaps(start, end, e))]
+            hit = [
+                e.name
+                for e in eps
+                if _starts_in(start, e) or (bounded and _overlaps(start, end, e))
+            ]
             if hit:
                 notes.append(
                     f"regime '{r.name}' ({r.start}..{r.end or 'on'}) removed: it covers the "
@@ -210,8 +217,14 @@ def strip_episodes(
             start = pd.Timestamp(ev["effective_date"]).to_period("M").to_timestamp()
             end_raw = ev.get("end_date")
             bounded = r.shape == "pulse" or pd.notna(end_raw)
-            end = start if r.shape == "pulse" else (
-                pd.Timestamp(end_raw).to_period("M").to_timestamp() if pd.notna(end_raw) else spec.end_month
+            end = (
+                start
+                if r.shape == "pulse"
+                else (
+                    pd.Timestamp(end_raw).to_period("M").to_timestamp()
+                    if pd.notna(end_raw)
+                    else spec.end_month
+                )
             )
             if any(_starts_in(start, e) or (bounded and _overlaps(start, end, e)) for e in eps):
                 drop.append(str(ev["event_id"]))
@@ -219,11 +232,15 @@ def strip_episodes(
             kept.append(r.model_dump(mode="python"))
             continue
         if len(drop) == len(sel):
-            notes.append(f"regime '{r.name}' removed: all its events ({', '.join(drop)}) are in an episode")
+            notes.append(
+                f"regime '{r.name}' removed: all its events ({', '.join(drop)}) are in an episode"
+            )
             changed = True
             continue
         dumped = r.model_dump(mode="python")
-        dumped["filter"]["exclude_ids"] = sorted(set(dumped["filter"].get("exclude_ids") or []) | set(drop))
+        dumped["filter"]["exclude_ids"] = sorted(
+            set(dumped["filter"].get("exclude_ids") or []) | set(drop)
+        )
         notes.append(f"regime '{r.name}': events {', '.join(drop)} removed (inside an episode)")
         kept.append(dumped)
         changed = True
@@ -232,7 +249,8 @@ def strip_episodes(
             sel = _filter_events(events, d.filter)
             months = pd.to_datetime(sel["effective_date"]).dt.to_period("M").dt.to_timestamp()
             inside = [
-                str(i) for i, m in zip(sel["event_id"], months, strict=True)
+                str(i)
+                for i, m in zip(sel["event_id"], months, strict=True)
                 if any(m in e.months for e in eps)
             ]
             if inside:
@@ -242,9 +260,7 @@ def strip_episodes(
                 )
     if not changed:
         return spec, notes
-    new = spec.with_updates(
-        name=f"{spec.name}.no_episodes", baseline={"regimes": kept}
-    )
+    new = spec.with_updates(name=f"{spec.name}.no_episodes", baseline={"regimes": kept})
     return new, notes
 
 
@@ -326,7 +342,9 @@ def score_anomalies(ppd: xr.Dataset, *, totals: bool = True) -> pd.DataFrame:
                 }
             )
             # Most anomalous first: smallest tail probability, ties by the largest z.
-            order = np.lexsort((-np.nan_to_num(df["z"].to_numpy(), nan=-np.inf), df["tail_p"].to_numpy()))
+            order = np.lexsort(
+                (-np.nan_to_num(df["z"].to_numpy(), nan=-np.inf), df["tail_p"].to_numpy())
+            )
             rank = np.empty(len(df), dtype=int)
             rank[order] = np.arange(1, len(df) + 1)
             df["rank"] = rank
@@ -377,7 +395,9 @@ def flag_episodes(
     rows = []
     for ep in eps:
         if ep.route is not None and ep.route not in routes:
-            raise ValueError(f"episode {ep.name!r}: route {ep.route!r} is not scored; routes: {routes}")
+            raise ValueError(
+                f"episode {ep.name!r}: route {ep.route!r} is not scored; routes: {routes}"
+            )
         ep_months = [format_month(m) for m in ep.months]
         for route in [ep.route] if ep.route is not None else routes:
             sub_route = scores[scores["route"] == route]
@@ -391,7 +411,7 @@ def flag_episodes(
                     )
                 n_months = int(sub["n_months"].iloc[0])
                 top_cut = max(1, math.ceil(top_share * n_months))
-                peak = inside.loc[inside["rank"].idxmin()]
+                peak = inside.iloc[int(np.argmin(inside["rank"].to_numpy()))]
                 flagged_tail = bool(inside["tail_p"].min() < alpha)
                 flagged_rank = bool(int(peak["rank"]) <= top_cut)
                 rows.append(

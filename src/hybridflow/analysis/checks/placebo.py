@@ -215,7 +215,9 @@ def _events_driver(spec: ModelSpec, driver: str) -> EventsDriver:
     return d
 
 
-def driver_events(spec: ModelSpec, driver: str, events: pd.DataFrame, data: ModelData) -> pd.DataFrame:
+def driver_events(
+    spec: ModelSpec, driver: str, events: pd.DataFrame, data: ModelData
+) -> pd.DataFrame:
     """The catalogue events a driver uses in the model (exposure in window or history).
 
     Returns the selected rows (with a numeric ``_sign``) in the order the model uses
@@ -299,9 +301,7 @@ def candidate_months(
     return pd.DatetimeIndex(months)
 
 
-def placebo_arrays(
-    data: ModelData, driver: str, redated: pd.DataFrame
-) -> dict[str, np.ndarray]:
+def placebo_arrays(data: ModelData, driver: str, redated: pd.DataFrame) -> dict[str, np.ndarray]:
     """The ``pm.Data`` values that change when ``driver``'s events are ``redated``.
 
     ``driver_lagged`` (and ``event_lagged`` for a per-event driver), built as

@@ -364,9 +364,7 @@ def pit_values(ppd: xr.Dataset, *, seed: int = 0) -> xr.DataArray:
     with np.errstate(invalid="ignore", divide="ignore"):
         u = (less + v * equal) / n
     u = np.where(obs & (n > 0), u, np.nan)
-    return xr.DataArray(
-        u, dims=CELL_DIMS, coords={d: ppd[d].values for d in CELL_DIMS}, name="pit"
-    )
+    return xr.DataArray(u, dims=CELL_DIMS, coords={d: ppd[d].values for d in CELL_DIMS}, name="pit")
 
 
 def _interval(y_rep: np.ndarray, mass: float) -> tuple[np.ndarray, np.ndarray]:
@@ -377,9 +375,7 @@ def _interval(y_rep: np.ndarray, mass: float) -> tuple[np.ndarray, np.ndarray]:
     return lo, hi
 
 
-def predictive_bands(
-    ppd: xr.Dataset, quantiles: Sequence[float] = BAND_QUANTILES
-) -> xr.DataArray:
+def predictive_bands(ppd: xr.Dataset, quantiles: Sequence[float] = BAND_QUANTILES) -> xr.DataArray:
     """Quantiles of the replicated counts by cell: ``(quantile, month, route, group)``.
 
     The default 5/25/50/75/95% is the ``bands`` array
@@ -515,15 +511,15 @@ class PredictiveCheck:
     def bands_table(self) -> pd.DataFrame:
         """Wide table per cell: ``month, route, group, observed, q05 .. q95``."""
         wide = self.bands.to_dataset(dim="quantile")
-        wide = wide.rename({q: f"q{round(float(q) * 100):02d}" for q in self.bands["quantile"].values})
+        wide = wide.rename(
+            {q: f"q{round(float(q) * 100):02d}" for q in self.bands["quantile"].values}
+        )
         df = wide.to_dataframe().reset_index()
         obs = self.observed.rename("observed").to_dataframe().reset_index()
         return obs.merge(df, on=list(CELL_DIMS), how="right")
 
 
-def predictive_check(
-    ppd: xr.Dataset, *, seed: int = 0, totals: bool = False
-) -> PredictiveCheck:
+def predictive_check(ppd: xr.Dataset, *, seed: int = 0, totals: bool = False) -> PredictiveCheck:
     """Coverage, PIT and bands of one predictive dataset (``totals``: add route totals)."""
     if totals:
         ppd = with_route_totals(ppd)

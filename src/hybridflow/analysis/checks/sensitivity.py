@@ -261,7 +261,12 @@ def sensitivity_grid(
         if data is None or (v.kind == "baseline" and baseline is not None):
             continue
         tasks.append(
-            Task(f"variant-{i:02d}", fit_task, (data, [driver], group, route, sampling), seed=seeds[i])
+            Task(
+                f"variant-{i:02d}",
+                fit_task,
+                (data, [driver], group, route, sampling),
+                seed=seeds[i],
+            )
         )
     results = {r.key: r for r in run_tasks(tasks, executor, progress=progress)}
     rows: list[dict[str, Any]] = []

@@ -1,0 +1,688 @@
+"""Benchmark: NUTS samplers on the flagship model, and compile-once placebo refits.
+
+One run on one machine measures, for ``models/full.toml`` on the real panel:
+
+1. **Samplers** (same draws, tune, chains, seed and ``target_accept`` for each): PyMC's own
+   NUTS (``nuts_sampler="pymc"``, the baseline), nutpie, and numpyro (through PyMC's
+   ``nuts_sampler="numpyro"``) when ``numpyro`` imports; otherwise that row is skipped with
+   the reason. For each: time to first draw (compilation), sampling wall time, bulk ESS
+   of the effect parameters (``effect_mean`` and ``effect``, every component; min and
+   median), ESS per second (sampling only, and including compilation), divergences and
+   the largest R-hat of those parameters.
+2. **Placebo refits**: ``--placebo-n`` placebo re-datings of the catalogue events the
+   spec's event drivers use (each event moved to a uniformly random month of the window),
+   each one fitted with small draws, the same for both arms: (a) per-fit compilation
+   (prepare data, build, compile, sample; measured on ``--per-fit-k`` fits and
+   extrapolated linearly to ``--placebo-n``, labelled as such, since 100 compiles take
+   over an hour), and (b) compile once (one :class:`~hybridflow.inference.refit.Refitter`,
+   then prepare data, build, swap the data in and sample, for all ``--placebo-n`` fits).
+
+It prints a table with ratios against the baselines measured in the same run (PyMC NUTS
+for ESS/s, per-fit compilation for placebo) and writes
+``benchmarks/results/<name>-<YYYY-MM-DD>.json`` with the figures, the settings and machine
+information (CPU count and model, load average before and after each phase, Python and
+package versions).
+
+Usage::
+
+    .venv/bin/python benchmarks/bench_samplers.py [--draws 1000] [--tune 1000] [--chains 2]
+        [--samplers pymc,nutpie,numpyro] [--placebo-n 100] [--per-fit-k 5]
+        [--placebo-draws 200] [--placebo-tune 200] [--placebo-chains 2]
+        [--skip-samplers] [--skip-placebo] [--seed 1] [--name samplers] [--out DIR]
+    .venv/bin/python benchmarks/bench_samplers.py --smoke      # a tiny model, about a minute
+
+numpyro is not a hybridflow dependency. To measure it without adding it to the project's
+environment, install it into a separate folder and put that on ``PYTHONPATH``::
+
+    .venv/bin/python -m pip install --target /tmp/jaxsite --no-deps jax jaxlib numpyro \\
+        ml_dtypes opt_einsum tqdm
+    PYTHONPATH=/tmp/jaxsite .venv/bin/python benchmarks/bench_samplers.py
+
+Targets (issue 5): nutpie at least 3x PyMC's NUTS in ESS per second; compile-once placebo
+refits at least 5x faster than per-fit compilation.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime as dt
+import importlib.util
+import io
+import json
+import logging
+import os
+import platform
+import sys
+import tempfile
+import time
+import warnings
+from collections.abc import Callable, Iterator
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+REPO = Path(__file__).resolve().parents[1]
+RESULTS = REPO / "benchmarks" / "results"
+EFFECT_VARS = ("effect_mean", "effect")
+TARGET_ESS_RATIO = 3.0
+TARGET_PLACEBO_SPEEDUP = 5.0
+
+
+# --------------------------------------------------------------------------- machine
+
+
+def cpu_model() -> str:
+    """The CPU's model name from /proc/cpuinfo (or platform.processor())."""
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.lower().startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return platform.processor() or "unknown"
+
+
+def load() -> list[float]:
+    """1, 5 and 15 minute load averages (how busy the machine is with anyone's work)."""
+    try:
+        return [round(x, 2) for x in os.getloadavg()]
+    except OSError:
+        return []
+
+
+def machine_info() -> dict[str, Any]:
+    versions: dict[str, str] = {}
+    for name in (
+        "hybridflow",
+        "pymc",
+        "pytensor",
+        "nutpie",
+        "arviz",
+        "numpy",
+        "numba",
+        "jax",
+        "jaxlib",
+        "numpyro",
+    ):
+        try:
+            versions[name] = version(name)
+        except PackageNotFoundError:
+            versions[name] = "not installed"
+    info: dict[str, Any] = {
+        "cpu_count": os.cpu_count(),
+        "cpu_model": cpu_model(),
+        "platform": platform.platform(),
+        "python": sys.version.split()[0],
+        "packages": versions,
+        "load_average_at_start": load(),
+    }
+    spec = importlib.util.find_spec("numpyro")
+    if spec is not None and spec.origin:
+        # Say where numpyro came from: it is not a project dependency.
+        info["numpyro_location"] = str(Path(spec.origin).parent.parent)
+    with contextlib.suppress(OSError, ValueError):
+        mem_kb = int(Path("/proc/meminfo").read_text().split()[1])
+        info["memory_gib"] = round(mem_kb / 2**20, 1)
+    return info
+
+
+# --------------------------------------------------------------------------- inputs
+
+
+def smoke_inputs() -> tuple[Any, xr.Dataset, pd.DataFrame, str]:
+    """A tiny spec (one EU-sanctions events driver, 3 years, no trend or seasonality) on a
+    synthetic two-group panel, with the real event catalogue."""
+    from hybridflow.data.events import load_events
+    from hybridflow.models.spec import parse_spec
+    from hybridflow.months import month_range
+
+    rng = np.random.default_rng(0)
+    months = month_range("2020-01", "2023-12")
+    det = rng.negative_binomial(10, 10 / (10 + np.array([40.0, 15.0])), size=(len(months), 2))
+    panel = xr.Dataset(
+        {"detections": (("month", "route", "group"), det.astype(float)[:, None, :])},
+        coords={"month": months, "route": ["Eastern Borders Route"], "group": ["A", "B"]},
+    )
+    spec = parse_spec(
+        {
+            "name": "smoke",
+            "data": {"start": "2021-01", "end": "2023-12"},
+            "baseline": {"trend": "none", "fourier_order": 0},
+            "drivers": [
+                {
+                    "name": "eu_sanctions",
+                    "source": "events",
+                    "filter": {"family": "sanctions", "actor": ["EU"], "target": ["Russia"]},
+                    "kernel": {"name": "geometric", "max_lag": 2},
+                }
+            ],
+        }
+    )
+    return spec, panel, load_events(), "synthetic two-group panel (smoke)"
+
+
+def real_inputs(spec_path: Path) -> tuple[Any, xr.Dataset, pd.DataFrame, str]:
+    from hybridflow.data.events import load_events
+    from hybridflow.data.panel import load_panel
+    from hybridflow.models.spec import load_spec
+
+    panel = load_panel()
+    source = f"real panel ({panel.attrs.get('detections_source', 'snapshot')})"
+    return load_spec(spec_path), panel, load_events(), source
+
+
+@contextlib.contextmanager
+def quiet() -> Iterator[None]:
+    """Silence sampler chatter and warnings (the figures are what matters here)."""
+    loggers = [logging.getLogger(n) for n in ("pymc", "pytensor", "jax", "numpyro")]
+    levels = [lg.level for lg in loggers]
+    for lg in loggers:
+        lg.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        for lg, lvl in zip(loggers, levels, strict=True):
+            lg.setLevel(lvl)
+
+
+# --------------------------------------------------------------------------- samplers
+
+
+def effect_stats(bundle: Any, idata: Any) -> dict[str, Any]:
+    """Bulk ESS (min, median over components) and max R-hat of the effect parameters."""
+    import arviz as az
+    import pymc as pm
+
+    free = [v.name for v in bundle.model.free_RVs]
+    post = idata.posterior[free]
+    with quiet():
+        dets = pm.compute_deterministics(
+            post, var_names=list(EFFECT_VARS), model=bundle.model, progressbar=False
+        )
+        ess = az.ess(dets, method="bulk")
+        rhat = az.rhat(dets)
+    ess_vals = np.concatenate([ess[v].values.ravel() for v in EFFECT_VARS])
+    rhat_vals = np.concatenate([rhat[v].values.ravel() for v in EFFECT_VARS])
+    div = int(idata.sample_stats["diverging"].values.sum())
+    return {
+        "n_effect_components": int(ess_vals.size),
+        "ess_bulk_min": float(ess_vals.min()),
+        "ess_bulk_median": float(np.median(ess_vals)),
+        "rhat_max": float(rhat_vals.max()),
+        "divergences": div,
+    }
+
+
+def _row(name: str, ttfd: float, sampling: float, total: float, st: dict[str, Any]) -> dict:
+    return {
+        "sampler": name,
+        "time_to_first_draw_s": round(ttfd, 2),
+        "sampling_s": round(sampling, 2),
+        "total_s": round(total, 2),
+        **{k: round(v, 4) if isinstance(v, float) else v for k, v in st.items()},
+        "ess_per_s_min": round(st["ess_bulk_min"] / sampling, 3),
+        "ess_per_s_median": round(st["ess_bulk_median"] / sampling, 3),
+        "ess_per_s_min_incl_compile": round(st["ess_bulk_min"] / total, 3),
+        "ess_per_s_median_incl_compile": round(st["ess_bulk_median"] / total, 3),
+    }
+
+
+def bench_pymc(bundle: Any, a: argparse.Namespace) -> dict[str, Any]:
+    """PyMC's NUTS; time to first draw = until the first (tuning) draw reaches the caller."""
+    import pymc as pm
+
+    first: list[float] = []
+
+    def on_draw(trace: Any, draw: Any) -> None:
+        if not first:
+            first.append(time.perf_counter())
+
+    free = [v.name for v in bundle.model.free_RVs]
+    t0 = time.perf_counter()
+    with bundle.model, quiet():
+        idata = pm.sample(
+            draws=a.draws,
+            tune=a.tune,
+            chains=a.chains,
+            cores=a.cores,
+            random_seed=a.seed,
+            target_accept=a.target_accept,
+            progressbar=False,
+            compute_convergence_checks=False,
+            var_names=free,
+            nuts_sampler="pymc",
+            callback=on_draw,
+        )
+    t1 = time.perf_counter()
+    ttfd = (first[0] if first else t0) - t0
+    row = _row("pymc", ttfd, t1 - t0 - ttfd, t1 - t0, effect_stats(bundle, idata))
+    row["time_to_first_draw_how"] = "until PyMC's first draw callback (compile + start)"
+    return row
+
+
+def bench_nutpie(bundle: Any, a: argparse.Namespace) -> dict[str, Any]:
+    """nutpie; time to first draw = numba compilation of the log-density."""
+    import nutpie
+
+    from hybridflow.inference.sample import compile_model
+
+    t0 = time.perf_counter()
+    with quiet():
+        compiled = compile_model(bundle, "nutpie")
+    t1 = time.perf_counter()
+    with quiet():
+        idata = nutpie.sample(
+            compiled,
+            draws=a.draws,
+            tune=a.tune,
+            chains=a.chains,
+            cores=a.cores,
+            seed=a.seed,
+            progress_bar=False,
+            target_accept=a.target_accept,
+        )
+    t2 = time.perf_counter()
+    row = _row("nutpie", t1 - t0, t2 - t1, t2 - t0, effect_stats(bundle, idata))
+    row["time_to_first_draw_how"] = "numba compilation (nutpie.compile_pymc_model)"
+    return row
+
+
+def numpyro_missing() -> str | None:
+    for mod in ("jax", "numpyro"):
+        if importlib.util.find_spec(mod) is None:
+            return f"{mod} is not installed (optional; see this script's docstring)"
+    return None
+
+
+def bench_numpyro(bundle: Any, a: argparse.Namespace) -> dict[str, Any]:
+    """numpyro via PyMC. JAX compiles inside each ``pm.sample`` call, so the time to first
+    draw is estimated as the wall time of a 1-tune, 1-draw run and subtracted from the full
+    run's wall time to give the sampling time."""
+    import jax
+    import pymc as pm
+
+    free = [v.name for v in bundle.model.free_RVs]
+    chain_method = "parallel" if jax.local_device_count() >= a.chains else "vectorized"
+    kwargs: dict[str, Any] = {
+        "chains": a.chains,
+        "random_seed": a.seed,
+        "target_accept": a.target_accept,
+        "progressbar": False,
+        "compute_convergence_checks": False,
+        "var_names": free,
+        "nuts_sampler": "numpyro",
+        "nuts_sampler_kwargs": {"chain_method": chain_method},
+        "idata_kwargs": {"log_likelihood": False},
+    }
+    t0 = time.perf_counter()
+    with bundle.model, quiet():
+        pm.sample(draws=1, tune=1, **kwargs)
+    t1 = time.perf_counter()
+    with bundle.model, quiet():
+        idata = pm.sample(draws=a.draws, tune=a.tune, **kwargs)
+    t2 = time.perf_counter()
+    ttfd = t1 - t0
+    full = t2 - t1
+    row = _row("numpyro", ttfd, max(full - ttfd, 1e-9), full, effect_stats(bundle, idata))
+    row["time_to_first_draw_how"] = "wall time of a 1-tune 1-draw run (estimate)"
+    row["chain_method"] = chain_method
+    row["jax_devices"] = jax.local_device_count()
+    return row
+
+
+SAMPLERS: dict[str, Callable[[Any, argparse.Namespace], dict[str, Any]]] = {
+    "pymc": bench_pymc,
+    "nutpie": bench_nutpie,
+    "numpyro": bench_numpyro,
+}
+
+
+def run_samplers(spec: Any, panel: xr.Dataset, events: pd.DataFrame, a: argparse.Namespace) -> list:
+    from hybridflow.models.build import build_model, prepare_data
+
+    rows: list[dict[str, Any]] = []
+    for name in a.samplers:
+        if name == "numpyro" and (reason := numpyro_missing()):
+            rows.append({"sampler": name, "skipped": reason})
+            print(f"  {name}: skipped ({reason})", flush=True)
+            continue
+        # A fresh model per sampler: nothing compiled by one is reused by another.
+        with quiet():
+            bundle = build_model(spec, prepare_data(spec, panel, events))
+        before = load()
+        print(f"  {name}: sampling ...", flush=True)
+        try:
+            row = SAMPLERS[name](bundle, a)
+        except Exception as exc:  # one failing backend must not lose the others' figures
+            row = {"sampler": name, "skipped": f"failed: {type(exc).__name__}: {exc}"}
+        row["load_average_before"] = before
+        row["load_average_after"] = load()
+        rows.append(row)
+        print(f"  {name}: {json.dumps(row)}", flush=True)
+    return rows
+
+
+# --------------------------------------------------------------------------- placebo
+
+
+def placebo_events(spec: Any, events: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
+    """Re-date the events the spec's event drivers draw on: each event of those families
+    moves to a uniformly random month of the window (day of month and the spacing of its
+    announced/start/end dates kept)."""
+    families = {d.filter.family for d in spec.drivers if d.source == "events"}
+    pick = events["family"].isin(families) if None not in families else events["family"].notna()
+    months = pd.date_range(spec.start_month, spec.end_month, freq="MS")
+    out = events.copy()
+    eff = pd.to_datetime(out["effective_date"])
+    target = months[rng.integers(0, len(months), size=len(out))]
+    shift = (target.year - eff.dt.year) * 12 + (target.month - eff.dt.month)
+    for col in ("announced_date", "start_date", "end_date", "effective_date"):
+        if col not in out:
+            continue
+        col_dates = pd.to_datetime(out[col])
+        moved = [
+            d + pd.DateOffset(months=int(s)) if (p and pd.notna(d) and pd.notna(s)) else d
+            for d, s, p in zip(col_dates, shift, pick, strict=True)
+        ]
+        out[col] = pd.to_datetime(pd.Series(moved, index=out.index))
+    return out
+
+
+def run_placebo(spec: Any, panel: xr.Dataset, events: pd.DataFrame, a: argparse.Namespace) -> dict:
+    import arviz as az
+
+    from hybridflow.inference.refit import Refitter
+    from hybridflow.inference.sample import sample_model
+    from hybridflow.models.build import build_model, prepare_data
+
+    n, k = a.placebo_n, min(a.per_fit_k, a.placebo_n)
+    fit_kw = {
+        "draws": a.placebo_draws,
+        "tune": a.placebo_tune,
+        "chains": a.placebo_chains,
+        "target_accept": a.target_accept,
+        "log_likelihood": False,
+    }
+    seeds = np.random.SeedSequence(a.seed).spawn(n)
+    catalogues = [placebo_events(spec, events, np.random.default_rng(s)) for s in seeds]
+
+    def diag(idata: Any) -> tuple[int, float]:
+        rhat = az.rhat(idata.posterior[["effect_mean"]])["effect_mean"].values
+        return int(idata.sample_stats["diverging"].values.sum()), float(np.nanmax(rhat))
+
+    # (a) per-fit compilation: what a loop over fit_spec costs.
+    per_fit: list[dict[str, float]] = []
+    load_a = load()
+    for i in range(k):
+        t0 = time.perf_counter()
+        with quiet():
+            bundle = build_model(spec, prepare_data(spec, panel, catalogues[i]))
+            tm: dict[str, float] = {}
+            idata = sample_model(bundle, seed=i, sampler="nutpie", timings=tm, **fit_kw)
+        div, rhat = diag(idata)
+        per_fit.append(
+            {
+                "total_s": round(time.perf_counter() - t0, 2),
+                "compile_s": round(tm["compile_s"], 2),
+                "sample_s": round(tm["sample_s"], 2),
+                "divergences": div,
+                "rhat_max_effect_mean": round(rhat, 4),
+            }
+        )
+        print(f"  per-fit compile {i + 1}/{k}: {per_fit[-1]}", flush=True)
+    load_b = load()
+
+    # (b) compile once, refit all n.
+    t0 = time.perf_counter()
+    with quiet():
+        refitter = Refitter(build_model(spec, prepare_data(spec, panel, events)))
+    compile_s = time.perf_counter() - t0
+    print(f"  compile once: {compile_s:.1f} s", flush=True)
+    refits: list[dict[str, float]] = []
+    for i in range(n):
+        t1 = time.perf_counter()
+        with quiet():
+            bundle = build_model(spec, prepare_data(spec, panel, catalogues[i]))
+            t2 = time.perf_counter()
+            idata = refitter.refit_bundle(bundle, seed=i, **fit_kw)
+        div, rhat = diag(idata)
+        refits.append(
+            {
+                "total_s": round(time.perf_counter() - t1, 2),
+                "build_s": round(t2 - t1, 2),
+                "divergences": div,
+                "rhat_max_effect_mean": round(rhat, 4),
+            }
+        )
+        if (i + 1) % 10 == 0 or i + 1 == n:
+            done = sum(r["total_s"] for r in refits)
+            print(f"  compile-once refits {i + 1}/{n}: {done:.0f} s so far", flush=True)
+    once_total = compile_s + sum(r["total_s"] for r in refits)
+    per_fit_mean = float(np.mean([r["total_s"] for r in per_fit]))
+    per_fit_total = per_fit_mean * n
+    return {
+        "placebo_n": n,
+        "fit_settings": {k_: v for k_, v in fit_kw.items() if k_ != "log_likelihood"},
+        "placebo": "each catalogue event of the event drivers' families moved to a uniformly "
+        "random month of the window; same catalogues and seeds in both arms",
+        "per_fit_compile": {
+            "measured_fits": k,
+            "mean_fit_s": round(per_fit_mean, 2),
+            "mean_compile_s": round(float(np.mean([r["compile_s"] for r in per_fit])), 2),
+            "total_s": round(per_fit_total, 1),
+            "total_is": f"extrapolated from {k} fits" if k < n else f"measured ({n} fits)",
+            "fits": per_fit,
+            "load_average_before": load_a,
+            "load_average_after": load_b,
+        },
+        "compile_once": {
+            "compile_s": round(compile_s, 2),
+            "mean_refit_s": round(float(np.mean([r["total_s"] for r in refits])), 2),
+            "total_s": round(once_total, 1),
+            "total_is": f"measured ({n} refits + 1 compile)",
+            "refits_with_divergences": int(sum(r["divergences"] > 0 for r in refits)),
+            "refits": refits,
+            "load_average_after": load(),
+        },
+        "speedup": round(per_fit_total / once_total, 2),
+    }
+
+
+# --------------------------------------------------------------------------- report
+
+
+def sampler_table(rows: list[dict[str, Any]]) -> tuple[str, dict[str, Any]]:
+    base = next((r for r in rows if r["sampler"] == "pymc" and "skipped" not in r), None)
+    head = (
+        f"{'sampler':<9}{'1st draw s':>11}{'sample s':>10}{'ESS min':>9}{'ESS med':>9}"
+        f"{'ESS/s min':>11}{'x pymc':>8}{'ESS/s med':>11}{'x pymc':>8}{'incl. comp':>11}"
+        f"{'x pymc':>8}{'div':>5}{'R-hat':>7}"
+    )
+    lines = [head, "-" * len(head)]
+    ratios: dict[str, Any] = {}
+    for r in rows:
+        if "skipped" in r:
+            lines.append(f"{r['sampler']:<9}skipped: {r['skipped']}")
+            continue
+
+        def x(key: str, r: dict[str, Any] = r) -> float:
+            return r[key] / base[key] if base else float("nan")
+
+        ratios[r["sampler"]] = {
+            "ess_per_s_min": round(x("ess_per_s_min"), 2),
+            "ess_per_s_median": round(x("ess_per_s_median"), 2),
+            "ess_per_s_min_incl_compile": round(x("ess_per_s_min_incl_compile"), 2),
+            "ess_per_s_median_incl_compile": round(x("ess_per_s_median_incl_compile"), 2),
+        }
+        lines.append(
+            f"{r['sampler']:<9}{r['time_to_first_draw_s']:>11.1f}{r['sampling_s']:>10.1f}"
+            f"{r['ess_bulk_min']:>9.0f}{r['ess_bulk_median']:>9.0f}"
+            f"{r['ess_per_s_min']:>11.2f}{x('ess_per_s_min'):>8.2f}"
+            f"{r['ess_per_s_median']:>11.2f}{x('ess_per_s_median'):>8.2f}"
+            f"{r['ess_per_s_min_incl_compile']:>11.2f}{x('ess_per_s_min_incl_compile'):>8.2f}"
+            f"{r['divergences']:>5d}{r['rhat_max']:>7.3f}"
+        )
+    return "\n".join(lines), ratios
+
+
+def placebo_table(p: dict[str, Any]) -> str:
+    pf, co = p["per_fit_compile"], p["compile_once"]
+    n = p["placebo_n"]
+    return "\n".join(
+        [
+            f"{n} placebo refits ({p['fit_settings']['draws']} draws / "
+            f"{p['fit_settings']['tune']} tune x {p['fit_settings']['chains']} chains):",
+            f"  per-fit compilation: {pf['total_s']:.0f} s ({pf['total_is']}; "
+            f"{pf['mean_fit_s']:.1f} s per fit of which compile {pf['mean_compile_s']:.1f} s)",
+            f"  compile once:        {co['total_s']:.0f} s ({co['total_is']}; compile "
+            f"{co['compile_s']:.1f} s, {co['mean_refit_s']:.1f} s per refit)",
+            f"  speedup: {p['speedup']:.1f}x (target >= {TARGET_PLACEBO_SPEEDUP:.0f}x)",
+        ]
+    )
+
+
+def write_json(payload: dict[str, Any], out_dir: Path, name: str) -> Path:
+    from hybridflow.io import atomic_open
+
+    path = out_dir / f"{name}-{dt.date.today():%Y-%m-%d}.json"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with atomic_open(path, "w") as fh:
+        json.dump(payload, fh, indent=2, default=str)
+        fh.write("\n")
+    return path
+
+
+# --------------------------------------------------------------------------- main
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    p.add_argument("--spec", type=Path, default=REPO / "models" / "full.toml")
+    p.add_argument("--draws", type=int, default=1000)
+    p.add_argument("--tune", type=int, default=1000)
+    p.add_argument("--chains", type=int, default=2)
+    p.add_argument("--cores", type=int, default=None, help="default: min(chains, CPUs)")
+    p.add_argument("--target-accept", type=float, default=0.9)
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--samplers", default="pymc,nutpie,numpyro")
+    p.add_argument("--placebo-n", type=int, default=100)
+    p.add_argument("--per-fit-k", type=int, default=5)
+    p.add_argument("--placebo-draws", type=int, default=200)
+    p.add_argument("--placebo-tune", type=int, default=200)
+    p.add_argument("--placebo-chains", type=int, default=2)
+    p.add_argument("--skip-samplers", action="store_true")
+    p.add_argument("--skip-placebo", action="store_true")
+    p.add_argument("--name", default=None, help="results file prefix (default: samplers)")
+    p.add_argument("--out", type=Path, default=None, help=f"results folder (default {RESULTS})")
+    p.add_argument("--note", default="", help="free text stored in the JSON (e.g. machine state)")
+    p.add_argument(
+        "--smoke",
+        action="store_true",
+        help="tiny synthetic model and few draws: checks the script runs (results go to a "
+        "temporary folder unless --out is given)",
+    )
+    a = p.parse_args(argv)
+    a.samplers = [s.strip() for s in a.samplers.split(",") if s.strip()]
+    unknown = [s for s in a.samplers if s not in SAMPLERS]
+    if unknown:
+        p.error(f"unknown sampler(s) {unknown}; valid: {', '.join(SAMPLERS)}")
+    if a.smoke:
+        a.draws, a.tune = min(a.draws, 100), min(a.tune, 100)
+        a.placebo_n, a.per_fit_k = min(a.placebo_n, 3), min(a.per_fit_k, 1)
+        a.placebo_draws, a.placebo_tune = min(a.placebo_draws, 50), min(a.placebo_tune, 50)
+        if a.out is None:
+            a.out = Path(tempfile.mkdtemp(prefix="hybridflow-bench-"))
+    a.name = a.name or ("smoke" if a.smoke else "samplers")
+    a.out = a.out or RESULTS
+    a.cores = a.cores or max(1, min(a.chains, os.cpu_count() or 1))
+    for key in ("draws", "chains", "placebo_n", "per_fit_k", "placebo_draws", "placebo_chains"):
+        if getattr(a, key) < 1:
+            p.error(f"--{key.replace('_', '-')} must be >= 1")
+    return a
+
+
+def main(argv: list[str] | None = None) -> int:
+    a = parse_args(argv)
+    if "numpyro" in a.samplers and "XLA_FLAGS" not in os.environ:
+        # One XLA CPU device per core so numpyro can run chains in parallel like the others.
+        os.environ["XLA_FLAGS"] = f"--xla_force_host_platform_device_count={os.cpu_count() or 1}"
+    started = dt.datetime.now().astimezone()
+    machine = machine_info()
+    spec, panel, events, source = smoke_inputs() if a.smoke else real_inputs(a.spec)
+    print(
+        f"machine: {machine['cpu_model']}, {machine['cpu_count']} CPUs, "
+        f"load {machine['load_average_at_start']}; python {machine['python']}"
+    )
+    print(f"model: {spec.name} on {source}")
+    settings = {
+        k: getattr(a, k)
+        for k in (
+            "draws",
+            "tune",
+            "chains",
+            "cores",
+            "target_accept",
+            "seed",
+            "samplers",
+            "placebo_n",
+            "per_fit_k",
+            "placebo_draws",
+            "placebo_tune",
+            "placebo_chains",
+            "smoke",
+        )
+    }
+    print(f"settings: {settings}")
+    payload: dict[str, Any] = {
+        "benchmark": "samplers and compile-once placebo refits",
+        "name": a.name,
+        "started": started.isoformat(timespec="seconds"),
+        "spec": spec.name,
+        "data": source,
+        "settings": settings,
+        "machine": machine,
+        "note": a.note,
+        "targets": {},
+    }
+    if not a.skip_samplers:
+        print(f"samplers ({a.draws} draws / {a.tune} tune x {a.chains} chains, {a.cores} cores):")
+        rows = run_samplers(spec, panel, events, a)
+        table, ratios = sampler_table(rows)
+        payload["samplers"] = rows
+        payload["ratios_vs_pymc"] = ratios
+        if "nutpie" in ratios and any(r["sampler"] == "pymc" and "skipped" not in r for r in rows):
+            got = ratios["nutpie"]["ess_per_s_min"]
+            payload["targets"]["nutpie_ess_per_s_vs_pymc"] = {
+                "target": TARGET_ESS_RATIO,
+                "measured_min_component": got,
+                "measured_median_component": ratios["nutpie"]["ess_per_s_median"],
+                "met": bool(got >= TARGET_ESS_RATIO),
+            }
+        print("\n" + table + "\n")
+    if not a.skip_placebo:
+        print(f"placebo refits (n={a.placebo_n}, per-fit compilation measured on {a.per_fit_k}):")
+        placebo = run_placebo(spec, panel, events, a)
+        payload["placebo"] = placebo
+        payload["targets"]["compile_once_placebo_speedup"] = {
+            "target": TARGET_PLACEBO_SPEEDUP,
+            "measured": placebo["speedup"],
+            "per_fit_side": placebo["per_fit_compile"]["total_is"],
+            "met": bool(placebo["speedup"] >= TARGET_PLACEBO_SPEEDUP),
+        }
+        print("\n" + placebo_table(placebo) + "\n")
+    payload["finished"] = dt.datetime.now().astimezone().isoformat(timespec="seconds")
+    payload["machine"]["load_average_at_end"] = load()
+    for name, t in payload["targets"].items():
+        print(f"target {name}: {'MET' if t['met'] else 'MISSED'} {t}")
+    path = write_json(payload, a.out, a.name)
+    print(f"wrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
