@@ -262,6 +262,7 @@ def bench_pymc(bundle: Any, a: argparse.Namespace) -> dict[str, Any]:
     ttfd = (first[0] if first else t0) - t0
     row = _row("pymc", ttfd, t1 - t0 - ttfd, t1 - t0, effect_stats(bundle, idata))
     row["time_to_first_draw_how"] = "until PyMC's first draw callback (compile + start)"
+    row["total_how"] = "pm.sample wall time"
     return row
 
 
@@ -289,6 +290,7 @@ def bench_nutpie(bundle: Any, a: argparse.Namespace) -> dict[str, Any]:
     t2 = time.perf_counter()
     row = _row("nutpie", t1 - t0, t2 - t1, t2 - t0, effect_stats(bundle, idata))
     row["time_to_first_draw_how"] = "numba compilation (nutpie.compile_pymc_model)"
+    row["total_how"] = "compilation + nutpie.sample wall time"
     return row
 
 
@@ -300,9 +302,11 @@ def numpyro_missing() -> str | None:
 
 
 def bench_numpyro(bundle: Any, a: argparse.Namespace) -> dict[str, Any]:
-    """numpyro via PyMC. JAX compiles inside each ``pm.sample`` call, so the time to first
-    draw is estimated as the wall time of a 1-tune, 1-draw run and subtracted from the full
-    run's wall time to give the sampling time."""
+    """numpyro via PyMC. JAX compiles inside every ``pm.sample`` call (a new jitted function
+    each time), so compilation is measured with 1-tune, 1-draw runs: the first one's wall
+    time is the time to first draw (it also pays JAX's one-off start-up); a second one
+    measures the per-call compilation, which is subtracted from the full run's wall time
+    to give the sampling time."""
     import jax
     import pymc as pm
 
@@ -319,17 +323,19 @@ def bench_numpyro(bundle: Any, a: argparse.Namespace) -> dict[str, Any]:
         "nuts_sampler_kwargs": {"chain_method": chain_method},
         "idata_kwargs": {"log_likelihood": False},
     }
-    t0 = time.perf_counter()
-    with bundle.model, quiet():
-        pm.sample(draws=1, tune=1, **kwargs)
-    t1 = time.perf_counter()
-    with bundle.model, quiet():
-        idata = pm.sample(draws=a.draws, tune=a.tune, **kwargs)
-    t2 = time.perf_counter()
-    ttfd = t1 - t0
-    full = t2 - t1
-    row = _row("numpyro", ttfd, max(full - ttfd, 1e-9), full, effect_stats(bundle, idata))
-    row["time_to_first_draw_how"] = "wall time of a 1-tune 1-draw run (estimate)"
+    walls = []
+    for draws, tune in ((1, 1), (1, 1), (a.draws, a.tune)):
+        t0 = time.perf_counter()
+        with bundle.model, quiet():
+            idata = pm.sample(draws=draws, tune=tune, **kwargs)
+        walls.append(time.perf_counter() - t0)
+    first, per_call, full = walls
+    sampling = max(full - per_call, 1e-3)
+    row = _row("numpyro", first, sampling, full, effect_stats(bundle, idata))
+    row["time_to_first_draw_how"] = "wall time of a first 1-tune 1-draw run (cold)"
+    row["compile_per_call_s"] = round(per_call, 2)
+    row["sampling_how"] = "full run wall time minus a warm 1-tune 1-draw run's wall time"
+    row["total_how"] = "full run wall time (its own compile included, JAX start-up not)"
     row["chain_method"] = chain_method
     row["jax_devices"] = jax.local_device_count()
     return row
@@ -500,10 +506,13 @@ def sampler_table(rows: list[dict[str, Any]]) -> tuple[str, dict[str, Any]]:
     base = next((r for r in rows if r["sampler"] == "pymc" and "skipped" not in r), None)
     head = (
         f"{'sampler':<9}{'1st draw s':>11}{'sample s':>10}{'ESS min':>9}{'ESS med':>9}"
-        f"{'ESS/s min':>11}{'x pymc':>8}{'ESS/s med':>11}{'x pymc':>8}{'incl. comp':>11}"
+        f"{'ESS/s min':>11}{'x pymc':>8}{'ESS/s med':>11}{'x pymc':>8}{'w/ comp':>9}"
         f"{'x pymc':>8}{'div':>5}{'R-hat':>7}"
     )
-    lines = [head, "-" * len(head)]
+    lines = [
+        head,
+        "-" * len(head),
+    ]
     ratios: dict[str, Any] = {}
     for r in rows:
         if "skipped" in r:
@@ -524,9 +533,15 @@ def sampler_table(rows: list[dict[str, Any]]) -> tuple[str, dict[str, Any]]:
             f"{r['ess_bulk_min']:>9.0f}{r['ess_bulk_median']:>9.0f}"
             f"{r['ess_per_s_min']:>11.2f}{x('ess_per_s_min'):>8.2f}"
             f"{r['ess_per_s_median']:>11.2f}{x('ess_per_s_median'):>8.2f}"
-            f"{r['ess_per_s_min_incl_compile']:>11.2f}{x('ess_per_s_min_incl_compile'):>8.2f}"
+            f"{r['ess_per_s_min_incl_compile']:>9.2f}{x('ess_per_s_min_incl_compile'):>8.2f}"
             f"{r['divergences']:>5d}{r['rhat_max']:>7.3f}"
         )
+    lines += [
+        "ESS: bulk ESS over every component of effect_mean and effect (min / median); "
+        "ESS/s: per second of sampling; w/ comp: min ESS per second including compilation;",
+        "x pymc: ratio to PyMC's NUTS measured in this run; div: divergences; R-hat: max over "
+        "the same components.",
+    ]
     return "\n".join(lines), ratios
 
 
@@ -677,6 +692,9 @@ def main(argv: list[str] | None = None) -> int:
         print("\n" + placebo_table(placebo) + "\n")
     payload["finished"] = dt.datetime.now().astimezone().isoformat(timespec="seconds")
     payload["machine"]["load_average_at_end"] = load()
+    if a.smoke:
+        for t in payload["targets"].values():
+            t["note"] = "--smoke run: tiny model and draws, the targets do not apply"
     for name, t in payload["targets"].items():
         print(f"target {name}: {'MET' if t['met'] else 'MISSED'} {t}")
     path = write_json(payload, a.out, a.name)

@@ -44,7 +44,7 @@ import pytensor.tensor as pt
 import xarray as xr
 
 from hybridflow.design import drivers as dd
-from hybridflow.design.kernels import LagKernel, make_kernel
+from hybridflow.design.kernels import GeometricKernel, LagKernel, make_kernel
 from hybridflow.errors import InputError, SpecError
 from hybridflow.models import components as comp
 from hybridflow.models.spec import (
@@ -788,6 +788,53 @@ def _prior_arrays(spec: ModelSpec, names: list[str]) -> dict[str, np.ndarray]:
     }
 
 
+def _kernel_weights(
+    model: pm.Model, drivers: list[DriverDesign], n_lags: int, reported: list[str]
+) -> Any:
+    """``(driver, lag)`` kernel weights, zero beyond each driver's ``max_lag``.
+
+    Learned geometric kernels (the common case) are built as one vector of decays
+    (``geometric_decay(geometric_driver)``, the kernel's own Beta prior per driver) so the
+    graph stays small: numba compile time grows with the number of nodes. Every other
+    kernel creates its own parameters (``{driver}_{param}``) through the kernel API.
+    """
+    geo = [
+        i
+        for i, d in enumerate(drivers)
+        if isinstance(d.kernel, GeometricKernel) and not d.kernel.is_fixed
+    ]
+    rows: list[Any] = [None] * len(drivers)
+    if geo:
+        names = [drivers[i].name for i in geo]
+        model.add_coord("geometric_driver", names)
+        a = np.array([drivers[i].kernel.decay_prior[0] for i in geo], dtype=float)
+        b = np.array([drivers[i].kernel.decay_prior[1] for i in geo], dtype=float)
+        decay = pm.Beta("geometric_decay", alpha=a, beta=b, dims="geometric_driver")
+        reported.append("geometric_decay")
+        lags = np.arange(n_lags, dtype=float)
+        inside = np.array([lags <= drivers[i].kernel.max_lag for i in geo], dtype=float)
+        raw = (decay[:, None] ** lags[None, :]) * inside
+        w_geo = raw / raw.sum(axis=-1, keepdims=True)
+        for j, i in enumerate(geo):
+            rows[i] = w_geo[j]
+    for i, d in enumerate(drivers):
+        if rows[i] is not None:
+            continue
+        before = set(model.named_vars)
+        params = d.kernel.create_params(d.name)
+        reported.extend(
+            n for n in model.named_vars if n not in before and model.named_vars[n] in model.free_RVs
+        )
+        w = d.kernel.weights(params)
+        pad = n_lags - d.kernel.n_lags
+        if pad:
+            w = pt.concatenate([w, pt.zeros((pad,))])
+        rows[i] = w
+    if len(geo) == len(drivers):
+        return w_geo
+    return pt.stack(rows)
+
+
 def build_model(
     spec: ModelSpec,
     data: ModelData | xr.Dataset,
@@ -938,20 +985,8 @@ def build_model(
             x_lag = comp.lag_matrix(x_ext, data.history, n_lags)  # (driver, month, lag)
             X = data_var("driver_lagged", x_lag, ("driver", "month", "lag"))
             constant["driver_exposure"] = data.exposure_matrix().rename(month="month_ext")
-            w_rows = []
-            for d in data.drivers:
-                before = set(model.named_vars)
-                params = d.kernel.create_params(d.name)
-                reported.extend(
-                    n for n in model.named_vars if n not in before and n in model.named_vars
-                    and model.named_vars[n] in model.free_RVs
-                )
-                w = d.kernel.weights(params)
-                pad = n_lags - d.kernel.n_lags
-                if pad:
-                    w = pt.concatenate([w, pt.zeros((pad,))])
-                w_rows.append(w)
-            weights = pm.Deterministic("kernel_weights", pt.stack(w_rows), dims=("driver", "lag"))
+            weights_pt = _kernel_weights(model, data.drivers, n_lags, reported)
+            weights = pm.Deterministic("kernel_weights", weights_pt, dims=("driver", "lag"))
             conv = (X * weights[:, None, :]).sum(axis=-1)  # (driver, month)
             pa = _prior_arrays(spec, driver_names)
             pooling = [spec.driver(n).pooling for n in driver_names]

@@ -219,3 +219,60 @@ def fan_chart(
     fig.autofmt_xdate()
     _style(ax)
     return fig
+
+
+def sbc_rank_histogram(
+    ranks: dict[str, np.ndarray],
+    *,
+    n_ranks: int,
+    bins: int = 10,
+    title: str = "SBC rank histograms",
+    max_panels: int = 48,
+    ncols: int = 4,
+) -> Figure:
+    """Simulation-based calibration rank histograms, one panel per parameter component.
+
+    ``ranks`` maps a label to the ranks (0..``n_ranks``) of the prior draws among the
+    posterior draws over replicates. A calibrated fit gives flat histograms: the grey band
+    is where 99% of a uniform histogram's bin counts fall (binomial quantiles), the dashed
+    line the expected count. At most ``max_panels`` panels are drawn (the first ones).
+    """
+    from scipy import stats
+
+    items = list(ranks.items())[:max_panels]
+    ncols = max(1, min(ncols, len(items)))
+    nrows = max(1, -(-len(items) // ncols))
+    fig, axes = plt.subplots(nrows, ncols, figsize=(2.4 * ncols, 1.7 * nrows + 0.5), squeeze=False)
+    # Bin b holds the ranks r with floor(r * bins / (n_ranks + 1)) == b (as in the test).
+    starts = np.ceil(np.arange(bins + 1) * (n_ranks + 1) / bins)
+    edges = starts - 0.5
+    share = np.diff(starts) / (n_ranks + 1)  # exact share of rank values in each bin
+    for ax, (label, vals) in zip(axes.ravel(), items, strict=False):
+        r = np.asarray(vals, dtype=float)
+        r = r[np.isfinite(r)]
+        n = r.size
+        if n:
+            lo = stats.binom.ppf(0.005, n, share)
+            hi = stats.binom.ppf(0.995, n, share)
+            ax.bar(
+                edges[:-1],
+                hi - lo,
+                bottom=lo,
+                width=np.diff(edges),
+                align="edge",
+                color="#dddddd",
+                lw=0,
+            )
+            ax.hist(r, bins=edges, color=MODEL, alpha=0.75)
+            ax.plot(edges[:-1] + np.diff(edges) / 2, n * share, color=OBSERVED, lw=0.8, ls="--")
+        ax.set_title(str(label), fontsize=7, loc="left")
+        ax.set_xlim(edges[0], edges[-1])
+        ax.set_yticks([])
+        _style(ax)
+    for ax in axes.ravel()[len(items) :]:
+        ax.set_visible(False)
+    for ax in axes[-1]:
+        ax.set_xlabel(f"rank (0..{n_ranks})", fontsize=7)
+    fig.suptitle(title, fontsize=10, x=0.01, ha="left")
+    fig.tight_layout()
+    return fig

@@ -111,8 +111,8 @@ def headline_draws(idata: az.InferenceData, headline: Headline) -> np.ndarray:
         The fit has no such driver, route or group.
     """
     post = idata.posterior
-    if "effect" not in post:
-        raise KeyError("the fit has no drivers (no 'effect' in the posterior)")
+    if "effect_mean" not in post:
+        raise KeyError("the fit has no drivers (no 'effect_mean' in the posterior)")
     drivers = [str(d) for d in post["driver"].values]
     if headline.driver not in drivers:
         raise KeyError(f"no driver {headline.driver!r} in the fit; drivers: {drivers}")

@@ -14,8 +14,11 @@ months surprising. The check:
    ``z = (y_obs - E[y_rep]) / sd(y_rep)`` and the log score ``-log p(y_obs)`` (the
    predictive probability averaged over posterior draws; groups only);
 4. flags an episode in a series when some month of it has ``tail_p < alpha`` (default
-   0.05) or when its most anomalous month ranks in the top ``top_share`` (default 5%) of
-   all months of that series by anomaly (ranked by ``tail_p``, ties by ``z``).
+   0.05; ``rule="tail"``). The rank of the episode's most anomalous month among all months
+   of the series (by ``tail_p``, ties by ``z``) is reported too, with whether it is in the
+   top ``top_share`` (default 5%). The rank rule alone (``rule="rank"``) is not the
+   default because every series has a top 5%: it "flags" the most surprising months
+   even of a series the model describes well (``"either"``/``"both"`` combine the two).
 
 The score is in-sample: the model has seen the episode's counts (only not as an event), so
 a flexible trend can absorb part of a long episode and the check is conservative.
@@ -359,6 +362,7 @@ def flag_episodes(
     *,
     alpha: float = 0.05,
     top_share: float = 0.05,
+    rule: Literal["tail", "rank", "either", "both"] = "tail",
 ) -> pd.DataFrame:
     """Is each episode flagged by the anomaly scores?
 
@@ -371,7 +375,11 @@ def flag_episodes(
     alpha
         A month is anomalous when ``tail_p < alpha``.
     top_share
-        ... or when it ranks in the top ``ceil(top_share * n_months)`` months.
+        A month ranks high when it is among the ``ceil(top_share * n_months)`` most
+        anomalous months of its series.
+    rule
+        ``flagged`` is ``flagged_tail`` (``"tail"``, default), ``flagged_rank``
+        (``"rank"``), either or both.
 
     Returns
     -------
@@ -380,7 +388,8 @@ def flag_episodes(
         ``start``, ``end``, ``months`` and ``tail_p`` (``;``-joined, one per scored
         month), ``min_tail_p``, ``max_z``, ``peak_month`` (the episode's most anomalous
         month), ``peak_rank`` (its rank among all ``n_months`` months), ``top_cut``,
-        ``flagged_tail``, ``flagged_rank``, ``flagged`` (either rule), ``missing_months``
+        ``flagged_tail`` (some month has ``tail_p < alpha``), ``flagged_rank`` (the peak is
+        in the top ``top_share``), ``flagged`` (by ``rule``), ``rule``, ``missing_months``
         (episode months outside the scored window).
 
     Raises
@@ -390,6 +399,8 @@ def flag_episodes(
     """
     if not 0 < alpha < 1 or not 0 < top_share < 1:
         raise ValueError("alpha and top_share must be in (0, 1)")
+    if rule not in ("tail", "rank", "either", "both"):
+        raise ValueError(f"rule must be 'tail', 'rank', 'either' or 'both', got {rule!r}")
     eps = [Episode.coerce(e) for e in episodes]
     routes = list(dict.fromkeys(scores["route"]))
     rows = []
@@ -431,7 +442,13 @@ def flag_episodes(
                         "top_cut": top_cut,
                         "flagged_tail": flagged_tail,
                         "flagged_rank": flagged_rank,
-                        "flagged": flagged_tail or flagged_rank,
+                        "flagged": {
+                            "tail": flagged_tail,
+                            "rank": flagged_rank,
+                            "either": flagged_tail or flagged_rank,
+                            "both": flagged_tail and flagged_rank,
+                        }[rule],
+                        "rule": rule,
                         "missing_months": ";".join(missing),
                     }
                 )
@@ -499,6 +516,7 @@ def episode_anomaly(
     n_draws: int = 1000,
     alpha: float = 0.05,
     top_share: float = 0.05,
+    rule: Literal["tail", "rank", "either", "both"] = "tail",
     totals: bool = True,
     drop_regimes: Sequence[str] = (),
     executor: Executor | None = None,
@@ -520,7 +538,7 @@ def episode_anomaly(
         Sampler settings of the one fit.
     n_draws
         Posterior draws used for the predictive simulation.
-    alpha, top_share
+    alpha, top_share, rule
         Flagging rules (see :func:`flag_episodes`).
     totals
         Score route totals too (where the Finnish episode shows, if anywhere).
@@ -561,7 +579,7 @@ def episode_anomaly(
     if not res.ok:
         raise RuntimeError(f"episode check: the fit failed: {error_line(res)}")
     scores = res.value["scores"]
-    summary = flag_episodes(scores, eps, alpha=alpha, top_share=top_share)
+    summary = flag_episodes(scores, eps, alpha=alpha, top_share=top_share, rule=rule)
     return EpisodeResult(
         spec=stripped,
         removed=removed,

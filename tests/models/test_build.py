@@ -1,0 +1,247 @@
+"""Spec + synthetic panel -> design arrays -> PyMC model (no sampling here)."""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from hybridflow.design.kernels import convolve_numpy
+from hybridflow.errors import SpecError
+from hybridflow.models.build import build_model, prepare_data
+from hybridflow.models.spec import parse_spec
+from tests.models.synthetic import make_events, make_panel
+
+
+def _spec(**over: Any) -> Any:
+    base: dict[str, Any] = {
+        "name": "t",
+        "data": {"start": "2019-01", "end": "2024-09"},
+        "baseline": {
+            "fourier_order": 2,
+            "regimes": [
+                {"name": "war_onset", "start": "2022-02"},
+                {"name": "belarus_2021", "start": "2021-06", "end": "2021-11"},
+            ],
+        },
+        "drivers": [
+            {
+                "name": "eu",
+                "source": "events",
+                "filter": {"family": "sanctions", "actor": "EU"},
+                "per_event": True,
+                "kernel": {"name": "geometric", "max_lag": 3},
+            },
+            {"name": "losses", "source": "losses", "fill_before": 0},
+            {
+                "name": "strikes",
+                "source": "acled",
+                "fill_before": "centre",
+                "kernel": {"name": "delayed", "max_lag": 4},
+            },
+        ],
+    }
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(base.get(key), dict):
+            base[key] = {**base[key], **value}
+        else:
+            base[key] = value
+    return parse_spec(base)
+
+
+def test_model_has_named_dims_and_reported_vars() -> None:
+    spec = _spec()
+    bundle = build_model(spec, make_panel(), make_events())
+    model = bundle.model
+    months = pd.date_range("2019-01-01", "2024-09-01", freq="MS")
+    assert list(model.coords["month"]) == list(months)
+    assert list(model.coords["route"]) == ["Eastern Borders Route"]
+    assert list(model.coords["group"]) == ["UkrRussBel", "Others"]
+    assert list(model.coords["driver"]) == ["eu", "losses", "strikes"]
+    assert list(model.coords["lag"]) == list(range(7))  # default max_lag 6 is the longest
+    assert list(model.coords["regime"]) == ["war_onset", "belarus_2021"]
+    assert list(model.coords["fourier"]) == ["sin1", "cos1", "sin2", "cos2"]
+    # Events up to the window end (plus pre-window history) get a column each.
+    assert list(model.coords["event"]) == [f"EU-RU-{i:02d}" for i in range(1, 9)]
+    assert model.named_vars_to_dims["effect"] == ("driver", "route", "group")
+    assert model.named_vars_to_dims["kernel_weights"] == ("driver", "lag")
+    assert model.named_vars_to_dims["log_mu"] == ("month", "route", "group")
+    assert model.named_vars_to_dims["event_effect"] == ("event", "route", "group")
+    for name in ("effect", "effect_mean", "effect_group_sd", "geometric_decay", "event_effect",
+                 "strikes_peak", "strikes_spread"):
+        assert name in bundle.reported_vars
+    assert {"y_obs", "driver_lagged", "event_lagged", "regime_design"} <= set(bundle.data_names)
+    # The model evaluates to a finite log density at its initial point.
+    logp = model.point_logps()
+    assert all(np.isfinite(v) for v in logp.values())
+
+
+def test_kernel_weights_sum_to_one_and_respect_max_lag() -> None:
+    bundle = build_model(_spec(), make_panel(), make_events())
+    import pymc as pm
+
+    with bundle.model:
+        draw = pm.draw(bundle.model["kernel_weights"], random_seed=1)
+    assert draw.shape == (3, 7)
+    np.testing.assert_allclose(draw.sum(axis=1), 1.0)
+    assert np.all(draw[0, 4:] == 0)  # eu: max_lag 3
+    assert np.all(draw[2, 5:] == 0)  # strikes: delayed, max_lag 4
+
+
+def test_missing_outcome_is_masked_not_imputed() -> None:
+    panel = make_panel()
+    det = panel["detections"].values.copy()
+    det[40, 0, 1] = np.nan
+    det[41, 0, 0] = np.nan
+    panel["detections"] = (("month", "route", "group"), det)
+    spec = _spec()
+    data = prepare_data(spec, panel, make_events())
+    bundle = build_model(spec, data)
+    n_cells = data.y.size
+    assert int(np.isfinite(data.y.values).sum()) == n_cells - 2
+    assert bundle.model["y_obs"].get_value().shape == (n_cells - 2,)
+    assert not any(v.name.endswith("_missing") for v in bundle.model.free_RVs)
+
+
+def test_exposures_match_the_kernel_convolution() -> None:
+    spec = _spec()
+    data = prepare_data(spec, make_panel(), make_events())
+    bundle = build_model(spec, data)
+    x_lag = bundle.model["driver_lagged"].get_value()  # driver, month, lag
+    x_ext = data.exposure_matrix().values
+    w = np.array([0.4, 0.3, 0.2, 0.1, 0.0, 0.0, 0.0])
+    manual = convolve_numpy(x_ext[1], w, history=data.history)
+    np.testing.assert_allclose(x_lag[1] @ w, manual)
+    # A sanctions package adopted 2022-02-25 is one pulse in Feb 2022.
+    eu = data.drivers[0].event_exposure
+    assert eu is not None
+    assert float(eu.sel(event="EU-RU-01", month="2022-02-01")) == 1.0
+    assert float(eu.sel(event="EU-RU-01").sum()) == 1.0
+
+
+def test_losses_fill_before_needs_a_regime_at_the_data_start() -> None:
+    spec = _spec(baseline={"regimes": []})
+    with pytest.raises(SpecError) as exc:
+        prepare_data(spec, make_panel(), make_events())
+    msg = str(exc.value)
+    assert "drivers 'losses'" in msg and "2022-02" in msg and "step regime" in msg
+
+
+def test_losses_without_fill_before_is_an_error() -> None:
+    spec = _spec(drivers=[{"name": "losses", "source": "losses"}])
+    with pytest.raises(SpecError, match="data start 2022-02, after data.start 2019-01; set fill_before"):
+        prepare_data(spec, make_panel(), make_events())
+
+
+def test_standardised_driver_is_scaled_over_observed_window_months() -> None:
+    spec = _spec()
+    data = prepare_data(spec, make_panel(), make_events())
+    losses = data.drivers[1]
+    window = losses.exposure.sel(month=slice("2022-02-01", "2024-09-01"))
+    assert float(window.mean()) == pytest.approx(0.0, abs=1e-9)
+    assert float(window.std()) == pytest.approx(1.0)
+    assert "1 SD" in losses.unit
+    # "centre" fill: months before the ACLED data are neutral (0 after standardising).
+    strikes = data.drivers[2].exposure
+    assert np.all(strikes.sel(month=slice(None, "2020-12-01")).values == pytest.approx(0.0))
+    assert any("strikes" in n and "neutral" in n for n in data.notes)
+
+
+def test_driver_ending_inside_the_window_is_an_error_or_a_loud_clip() -> None:
+    spec = _spec(data={"end": "2025-03"})
+    with pytest.raises(SpecError) as exc:
+        prepare_data(spec, make_panel(), make_events())
+    assert "driver 'strikes' ends 2024-09" in str(exc.value)
+    assert "never imputed silently" in str(exc.value)
+    clipped = _spec(data={"end": "2025-03", "on_missing": "clip"})
+    with pytest.warns(UserWarning, match="window clipped from 2025-03 to 2024-09"):
+        data = prepare_data(clipped, make_panel(), make_events())
+    assert data.months[-1] == pd.Timestamp("2024-09-01")
+    assert any("clipped" in n for n in data.notes)
+
+
+def test_regime_always_on_is_dropped_with_a_note() -> None:
+    spec = _spec(
+        data={"start": "2022-03"},
+        drivers=[],
+        baseline={"regimes": [{"name": "war_onset", "start": "2022-02"}]},
+    )
+    data = prepare_data(spec, make_panel(), make_events())
+    assert data.regimes.sizes["regime"] == 0
+    assert any("war_onset" in n and "always on" in n for n in data.notes)
+
+
+def test_event_regimes_one_column_per_event() -> None:
+    spec = _spec(
+        drivers=[],
+        baseline={
+            "regimes": [
+                {
+                    "name": "border",
+                    "source": "events",
+                    "filter": {"family": "border_policy", "kinds": ["barrier", "closure"]},
+                }
+            ]
+        },
+    )
+    data = prepare_data(spec, make_panel(), make_events())
+    assert list(data.regimes["regime"].values) == ["border[BP-002]", "border[BP-003]"]
+    col = data.regimes.sel(regime="border[BP-003]").to_series()
+    assert col.loc[:"2023-10-01"].eq(0).all() and col.loc["2023-11-01":].eq(1).all()
+
+
+def test_unknown_route_and_unmatched_filter() -> None:
+    with pytest.raises(SpecError, match="unknown route\\(s\\) \\['Nowhere'\\]"):
+        prepare_data(_spec(data={"routes": ["Nowhere"]}), make_panel(), make_events())
+    spec = _spec(
+        drivers=[
+            {"name": "us", "source": "events", "filter": {"family": "sanctions", "actor": "US"}}
+        ]
+    )
+    with pytest.raises(SpecError, match="drivers 'us': the filter matches no events"):
+        prepare_data(spec, make_panel(), make_events())
+
+
+def test_single_series_uses_complete_pooling_and_share_outcome() -> None:
+    panel = make_panel(groups=("UkrRussBel", "Others"))
+    spec = _spec(
+        data={"outcome": "share", "share_group": "Others"},
+        likelihood={"family": "binomial"},
+        drivers=[{"name": "losses", "source": "losses", "fill_before": "centre"}],
+    )
+    data = prepare_data(spec, panel, make_events())
+    assert data.groups == ["Others"]
+    assert data.trials is not None
+    np.testing.assert_allclose(
+        data.trials.values[..., 0], panel["detections"].sel(month=data.months).sum("group").values
+    )
+    bundle = build_model(spec, data)
+    assert "effect_group_sd" not in bundle.model.named_vars
+    assert "n_trials" in bundle.data_names
+
+
+def test_data_hash_tracks_the_arrays_used() -> None:
+    spec = _spec()
+    h1 = prepare_data(spec, make_panel(seed=0), make_events()).data_hash()
+    h2 = prepare_data(spec, make_panel(seed=0), make_events()).data_hash()
+    h3 = prepare_data(spec, make_panel(seed=1), make_events()).data_hash()
+    assert h1 == h2 != h3
+
+
+def test_grouping_from_nationality_panel() -> None:
+    # A nationality-level panel is grouped with the data layer's helper.
+    panel = make_panel(groups=("UKR", "SYR", "IRQ"))
+    panel = panel.rename(group="nationality")
+    spec = _spec(drivers=[])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        data = prepare_data(spec, panel, make_events())
+    assert data.groups == ["UkrRussBel", "Others"]
+    det = panel["detections"].sel(month=data.months)
+    np.testing.assert_allclose(
+        data.y.sel(group="Others").values[:, 0],
+        det.sel(nationality=["SYR", "IRQ"]).sum("nationality").values[:, 0],
+    )
