@@ -15,6 +15,7 @@ from hybridflow.analysis.checks.ppc import (
     predictive_bands,
     predictive_check,
     predictive_coverage,
+    prior_predictive,
     simulate_counts,
     with_route_totals,
 )
@@ -197,4 +198,24 @@ def test_posterior_predictive_draws_every_cell_from_the_fit() -> None:
     assert float(means.sel(group="Others")) == pytest.approx(400, rel=0.01)
     assert "log_mu" in ppd and "dispersion" in ppd
     same = posterior_predictive(_idata(log_mu, disp, y), n_draws=150, seed=3)
+    np.testing.assert_array_equal(same["y_rep"].values, ppd["y_rep"].values)
+
+
+def test_prior_predictive_covers_the_data_widely() -> None:
+    from tests.analysis._checks_sim import sim_events, sim_panel, sim_spec
+
+    ppd = prior_predictive(sim_spec(), sim_panel(), sim_events(), n_draws=200, seed=4)
+    assert ppd.attrs["kind"] == "prior" and ppd.attrs["family"] == "negbin"
+    assert ppd["y_rep"].dims == ("sample", "month", "route", "group")
+    assert ppd.sizes["sample"] == 200 and ppd.sizes["month"] == 72
+    assert list(ppd["group"].values) == ["UkrRussBel", "Others"]
+    table = predictive_coverage(ppd)
+    assert (table["kind"] == "prior").all()
+    # Priors are wide: nearly every observed count is inside the 90% prior interval, and
+    # the prior interval is far wider than the counts' own spread.
+    assert table.iloc[-1]["cover90"] > 0.9
+    bands = predictive_bands(ppd)
+    width = (bands.sel(quantile=0.95) - bands.sel(quantile=0.05)).median()
+    assert float(width) > 3 * float(ppd["y"].std())
+    same = prior_predictive(sim_spec(), sim_panel(), sim_events(), n_draws=200, seed=4)
     np.testing.assert_array_equal(same["y_rep"].values, ppd["y_rep"].values)

@@ -151,7 +151,7 @@ def test_scenario_errors_name_field_and_options(tmp_path: Path) -> None:
         parse_scenario({"name": "s", "regimes": [{"name": "r", "state": "closed"}]})
     bad = tmp_path / "bad.toml"
     bad.write_text('name = "s"\n[[events]]\nmonth = "2025-13"\n', encoding="utf-8")
-    with pytest.raises(SpecError, match=r"bad\.toml: invalid scenario .*month must be a calendar month"):
+    with pytest.raises(SpecError, match=r"(?s)bad\.toml: invalid scenario .*events\[0\]\.month: month must be a calendar month"):
         load_scenario(bad)
     with pytest.raises(SpecError, match="scenario file not found"):
         load_scenario(tmp_path / "missing.toml")

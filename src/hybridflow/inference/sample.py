@@ -73,6 +73,9 @@ class FitResult:
         Where the result was written (None if not written).
     timings
         Seconds spent building, compiling, sampling and post-processing.
+    compiled
+        The compiled nutpie model (None for PyMC or when loaded), reusable with
+        :func:`sample_model` to refit data of the same shape without recompiling.
     """
 
     idata: az.InferenceData
@@ -81,6 +84,7 @@ class FitResult:
     bundle: ModelBundle | None = None
     path: Path | None = None
     timings: dict[str, float] = field(default_factory=dict)
+    compiled: Any = None
 
     @property
     def converged(self) -> bool:
@@ -333,6 +337,9 @@ def fit_spec(
     data = prepare_data(spec, panel, events)
     bundle = build_model(spec, data)
     timings["build_s"] = time.perf_counter() - t0
+    t1 = time.perf_counter()
+    compiled = compile_model(bundle, sampler)
+    compile_s = time.perf_counter() - t1
     idata = sample_model(
         bundle,
         draws=draws,
@@ -344,7 +351,10 @@ def fit_spec(
         progress=progress,
         log_likelihood=log_likelihood,
         timings=timings,
+        compiled=compiled,
     )
+    if sampler == "nutpie":
+        timings["compile_s"] = compile_s
     report = check_convergence(idata, bundle.reported_vars)
     attrs: dict[str, Any] = {
         "hybridflow_result": 1,
@@ -379,7 +389,14 @@ def fit_spec(
             UserWarning,
             stacklevel=2,
         )
-    result = FitResult(idata=idata, spec=spec, diagnostics=report, bundle=bundle, timings=timings)
+    result = FitResult(
+        idata=idata,
+        spec=spec,
+        diagnostics=report,
+        bundle=bundle,
+        timings=timings,
+        compiled=compiled,
+    )
     if out is not None:
         from hybridflow.inference.store import save_result
 

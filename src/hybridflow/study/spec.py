@@ -85,6 +85,15 @@ class Checks(_Strict):
     ppc: bool = True
     lfo_folds: int = Field(default=6, ge=0)
     forecast_horizon: int = Field(default=3, ge=1, le=6)
+    #: Sampling for the many refits of the checks (placebo, controls, sensitivity,
+    #: backtests): smaller than the main fits; each check reports its own diagnostics.
+    refit_draws: int = Field(default=300, ge=10)
+    refit_tune: int = Field(default=300, ge=10)
+    refit_chains: int = Field(default=2, ge=1)
+    sensitivity_enabled: bool = True
+    placebo_enabled: bool = True
+    controls_enabled: bool = True
+    episodes_enabled: bool = True
     backtest_origins: int = Field(default=24, ge=0)
 
 
