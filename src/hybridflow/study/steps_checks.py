@@ -127,17 +127,17 @@ def placebo(run: StudyRun) -> None:
         return
     placebo_p: dict[str, float] = {}
     summaries = []
+    s = _refit_sampling(run)
     for h in run.spec.hypotheses:
         if not h.placebo:
             continue
         model = _hyp_model(run, h.model)
         spec = resolve_model(run, model)
-        s = _refit_sampling(run)
         key = step_key("placebo", spec_hash(spec), h.driver, h.direction, c.placebo_n, s,
                        run.data_key())
         name = f"placebo_{h.id}"
 
-        def compute(spec: Any = spec, h: Any = h) -> dict[str, pd.DataFrame]:
+        def compute(spec: Any = spec, h: Any = h, name: str = name) -> dict[str, pd.DataFrame]:
             res = placebo_in_time(
                 spec, h.driver, run.panel, run.events, n=c.placebo_n, seed=s["seed"],
                 draws=s["draws"], tune=s["tune"], chains=s["chains"], sampler=s["sampler"],
@@ -259,12 +259,12 @@ def sensitivity(run: StudyRun) -> None:
     if not c.sensitivity_enabled or not sens.hypotheses:
         return
     frames = []
+    s = _refit_sampling(run)
     for h in run.spec.hypotheses:
         if h.id not in sens.hypotheses:
             continue
         model = _hyp_model(run, h.model)
         spec = resolve_model(run, model)
-        s = _refit_sampling(run)
         starts = [spec.data.start, *[w for w in sens.window_starts if w != spec.data.start]]
         groupings = ["ukrrussbel", *sens.groupings]
         key = step_key("sensitivity", spec_hash(spec), h.driver, sens.model_dump(), s,
