@@ -20,7 +20,16 @@ WMED = "Western Mediterranean Route"
 WAFR = "Western African Route"
 START, END = "2016-01", "2021-12"
 #: Months of the simulated driver's events (the true dates).
-EVENT_MONTHS = ("2016-09", "2017-05", "2018-02", "2018-10", "2019-06", "2020-03", "2020-11", "2021-07")
+EVENT_MONTHS = (
+    "2016-09",
+    "2017-05",
+    "2018-02",
+    "2018-10",
+    "2019-06",
+    "2020-03",
+    "2020-11",
+    "2021-07",
+)
 #: True cumulative log-rate effect of one event on the Eastern Borders route.
 TRUE_EFFECT = 1.2
 

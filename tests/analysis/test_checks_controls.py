@@ -14,12 +14,22 @@ from hybridflow.analysis.checks.controls import (
 )
 from hybridflow.errors import SpecError
 from hybridflow.models.spec import parse_spec
-from tests.analysis._checks_sim import EB, WAFR, WMED, sim_events, sim_panel, sim_spec, sim_spec_dict
+from tests.analysis._checks_sim import (
+    EB,
+    WAFR,
+    WMED,
+    sim_events,
+    sim_panel,
+    sim_spec,
+    sim_spec_dict,
+)
 
 
 def test_unknown_or_unusable_control_routes_are_errors() -> None:
     panel, events, spec = sim_panel(), sim_events(), sim_spec()
-    with pytest.raises(SpecError, match=r"'Central Atlantic' is not in the panel; routes: \[.*Western African"):
+    with pytest.raises(
+        SpecError, match=r"'Central Atlantic' is not in the panel; routes: \[.*Western African"
+    ):
         negative_controls(spec, panel, events, routes=("Central Atlantic",))
     with pytest.raises(SpecError, match="is modelled by spec 'sim'"):
         negative_controls(spec, panel, events, routes=(EB,))
@@ -43,7 +53,8 @@ def test_total_panel_sums_nationalities_into_one_group() -> None:
     assert tot["detections"].dims == ("month", "route", "group")
     assert list(tot["group"].values) == [TOTAL_GROUP]
     np.testing.assert_array_equal(
-        tot["detections"].sel(group=TOTAL_GROUP).values, panel["detections"].sum("nationality").values
+        tot["detections"].sel(group=TOTAL_GROUP).values,
+        panel["detections"].sum("nationality").values,
     )
     # Already grouped panels are summed over groups.
     again = total_panel(tot)
@@ -60,7 +71,10 @@ def test_control_data_swaps_the_route_and_keeps_the_design() -> None:
     assert list(data.regimes["regime"].values) == ["late"]
     np.testing.assert_array_equal(
         data.y.values[:, 0, 0],
-        panel["detections"].sel(route=WMED, month=slice("2016-01-01", "2021-12-01")).sum("nationality").values,
+        panel["detections"]
+        .sel(route=WMED, month=slice("2016-01-01", "2021-12-01"))
+        .sum("nationality")
+        .values,
     )
     # The spec's grouping leaves an all-zero UkrRussBel series there: why totals are used.
     keep = control_data(spec, panel, events, WMED, grouping="spec")

@@ -99,7 +99,10 @@ def _ppd_with_spike(seed: int = 0) -> xr.Dataset:
         {
             "y_rep": (("sample", "month", "route", "group"), y_rep),
             "y": (("month", "route", "group"), y),
-            "log_mu": (("sample", "month", "route", "group"), np.log(np.broadcast_to(mu, y_rep.shape))),
+            "log_mu": (
+                ("sample", "month", "route", "group"),
+                np.log(np.broadcast_to(mu, y_rep.shape)),
+            ),
             "dispersion": (("sample", "route", "group"), np.full((800, 1, 2), alpha)),
         },
         coords={"month": months, "route": [EB], "group": ["UkrRussBel", "Others"]},

@@ -98,7 +98,10 @@ def test_placebo_arrays_rebuild_exactly_what_the_builder_builds() -> None:
 def test_placebo_arrays_leave_other_drivers_alone_and_handle_per_event() -> None:
     panel = sim_panel()
     events = pd.concat(
-        [sim_events(), sim_events(("2017-01", "2019-01")).assign(actor="US", event_id=["U1", "U2"])],
+        [
+            sim_events(),
+            sim_events(("2017-01", "2019-01")).assign(actor="US", event_id=["U1", "U2"]),
+        ],
         ignore_index=True,
     )
     d = sim_spec_dict()
@@ -148,7 +151,14 @@ def test_strong_effect_at_the_true_dates_ranks_above_placebos() -> None:
         assert len(dating) == 8 and len(set(dating)) == 8
         assert not set(dating) & set(EVENT_MONTHS)
     table = result.table()
-    assert list(table.columns) == ["placebo", "months", "pct_mean", "p_positive", "ok", "divergences"]
+    assert list(table.columns) == [
+        "placebo",
+        "months",
+        "pct_mean",
+        "p_positive",
+        "ok",
+        "divergences",
+    ]
     assert table["ok"].all()
     assert result.summary()["n_events"] == 8
     assert "without replacement" in result.rule

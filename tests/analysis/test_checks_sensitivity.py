@@ -35,8 +35,14 @@ class FakeExecutor:
         for i, t in enumerate(tasks):
             data, drivers = t.args[0], t.args[1]
             draws = {d: np.linspace(-5, 25, 101) + i for d in drivers}
-            value = {"draws": draws, "converged": i % 2 == 0, "divergences": i,
-                     "max_rhat": 1.0, "notes": list(data.notes), "seconds": 1.5}
+            value = {
+                "draws": draws,
+                "converged": i % 2 == 0,
+                "divergences": i,
+                "max_rhat": 1.0,
+                "notes": list(data.notes),
+                "seconds": 1.5,
+            }
             out.append(TaskResult(key=t.key, ok=True, value=value))
         return out
 
@@ -80,7 +86,12 @@ def test_grid_table_has_one_row_per_variant_for_the_forest_plot() -> None:
     spec = load_spec(FULL)
     fake = FakeExecutor()
     table = sensitivity_grid(
-        spec, "eu_sanctions", load_panel(), load_events(), executor=fake, panel_label="H1 eu_sanctions"
+        spec,
+        "eu_sanctions",
+        load_panel(),
+        load_events(),
+        executor=fake,
+        panel_label="H1 eu_sanctions",
     )
     assert list(table.columns) == SENSITIVITY_COLUMNS
     assert list(table["label"]) == [

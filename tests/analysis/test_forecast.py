@@ -74,11 +74,21 @@ SPEC = {
         "regimes": [{"name": "war", "start": "2022-02"}, {"name": "late", "start": "2024-06"}],
     },
     "drivers": [
-        {"name": "x", "source": "panel", "variable": "x", "kernel": {"name": "geometric", "max_lag": 3}},
+        {
+            "name": "x",
+            "source": "panel",
+            "variable": "x",
+            "kernel": {"name": "geometric", "max_lag": 3},
+        },
         {
             "name": "eu",
             "source": "events",
-            "filter": {"family": "sanctions", "actor": ["EU"], "target": ["Russia"], "kinds": ["sanctions_package"]},
+            "filter": {
+                "family": "sanctions",
+                "actor": ["EU"],
+                "target": ["Russia"],
+                "kinds": ["sanctions_package"],
+            },
             "kernel": {"name": "geometric", "max_lag": 3},
         },
         {
@@ -92,7 +102,9 @@ SPEC = {
 }
 
 
-def fake_result(spec_dict: dict, panel: xr.Dataset, events: pd.DataFrame, draws: int = 200) -> types.SimpleNamespace:
+def fake_result(
+    spec_dict: dict, panel: xr.Dataset, events: pd.DataFrame, draws: int = 200
+) -> types.SimpleNamespace:
     """Prior draws of the model, dressed as a fit result (spec + idata with posterior)."""
     spec = parse_spec(spec_dict)
     data = prepare_data(spec, panel, events)
@@ -123,7 +135,13 @@ def result(panel: xr.Dataset, events: pd.DataFrame) -> types.SimpleNamespace:
     return fake_result(SPEC, panel, events)
 
 
-EU_EVENT = {"month": "+1", "actor": "EU", "target": "Russia", "kind": "sanctions_package", "sectors": ["energy_oil"]}
+EU_EVENT = {
+    "month": "+1",
+    "actor": "EU",
+    "target": "Russia",
+    "kind": "sanctions_package",
+    "sectors": ["energy_oil"],
+}
 
 
 # --------------------------------------------------------------------------- scenario files
@@ -134,24 +152,37 @@ def test_example_scenarios_load() -> None:
     names = {load_scenario(f).name for f in files}
     assert {"baseline", "eu_package_energy", "losses_high"} <= names
     eu = load_scenario(REPO / "scenarios" / "eu_package_energy.toml")
-    assert eu.events[0].family == "sanctions" and eu.events[0].sectors == ["energy_oil", "shadow_fleet"]
+    assert eu.events[0].family == "sanctions" and eu.events[0].sectors == [
+        "energy_oil",
+        "shadow_fleet",
+    ]
     assert load_scenario(REPO / "scenarios" / "baseline.toml").is_empty
 
 
 def test_scenario_errors_name_field_and_options(tmp_path: Path) -> None:
-    with pytest.raises(SpecError, match=r"events\[0\]\.sectors: unknown sector 'enrgy_oil' \(did you mean 'energy_oil'\?\)"):
+    with pytest.raises(
+        SpecError,
+        match=r"events\[0\]\.sectors: unknown sector 'enrgy_oil' \(did you mean 'energy_oil'\?\)",
+    ):
         parse_scenario({"name": "s", "events": [{**EU_EVENT, "sectors": ["enrgy_oil"]}]})
-    with pytest.raises(SpecError, match=r"levels\[0\]: unknown field 'frm' \(did you mean 'from'\?\)"):
+    with pytest.raises(
+        SpecError, match=r"levels\[0\]: unknown field 'frm' \(did you mean 'from'\?\)"
+    ):
         parse_scenario({"name": "s", "levels": [{"driver": "x", "value": 1, "frm": "+1"}]})
     with pytest.raises(SpecError, match="needs a target"):
-        parse_scenario({"name": "s", "events": [{k: v for k, v in EU_EVENT.items() if k != "target"}]})
+        parse_scenario(
+            {"name": "s", "events": [{k: v for k, v in EU_EVENT.items() if k != "target"}]}
+        )
     with pytest.raises(SpecError, match=r"value must be a number, 'last' or 'observed'"):
         parse_scenario({"name": "s", "levels": [{"driver": "x", "value": "high"}]})
     with pytest.raises(SpecError, match=r"regimes\[0\]\.state: got 'closed'"):
         parse_scenario({"name": "s", "regimes": [{"name": "r", "state": "closed"}]})
     bad = tmp_path / "bad.toml"
     bad.write_text('name = "s"\n[[events]]\nmonth = "2025-13"\n', encoding="utf-8")
-    with pytest.raises(SpecError, match=r"(?s)bad\.toml: invalid scenario .*events\[0\]\.month: month must be a calendar month"):
+    with pytest.raises(
+        SpecError,
+        match=r"(?s)bad\.toml: invalid scenario .*events\[0\]\.month: month must be a calendar month",
+    ):
         load_scenario(bad)
     with pytest.raises(SpecError, match="scenario file not found"):
         load_scenario(tmp_path / "missing.toml")
@@ -174,8 +205,12 @@ def test_months_resolve_relative_to_first_forecast_month() -> None:
 # --------------------------------------------------------------------------- forecast shape
 
 
-def test_forecast_named_dims_and_shapes(result: types.SimpleNamespace, panel: xr.Dataset, events: pd.DataFrame) -> None:
-    fc = forecast(result, panel, events, horizon=4, scenarios=[{"name": "eu", "events": [EU_EVENT]}])
+def test_forecast_named_dims_and_shapes(
+    result: types.SimpleNamespace, panel: xr.Dataset, events: pd.DataFrame
+) -> None:
+    fc = forecast(
+        result, panel, events, horizon=4, scenarios=[{"name": "eu", "events": [EU_EVENT]}]
+    )
     assert fc.draws.dims == ("scenario", "chain", "draw", "month", "route", "group")
     assert fc.draws.shape == (2, 1, 200, 4, 1, 2)
     assert fc.expected.dims == fc.draws.dims
@@ -189,10 +224,14 @@ def test_forecast_named_dims_and_shapes(result: types.SimpleNamespace, panel: xr
     assert fc.history.dims == ("month", "route", "group") and fc.history.sizes["month"] == T
     # Totals are sums of the groups, draw by draw.
     tot = fc.predictive()
-    np.testing.assert_array_equal(tot.values, fc.draws.sel(scenario="baseline").sum(("route", "group")).values)
+    np.testing.assert_array_equal(
+        tot.values, fc.draws.sel(scenario="baseline").sum(("route", "group")).values
+    )
 
 
-def test_no_change_scenario_equals_baseline_exactly(result: types.SimpleNamespace, panel: xr.Dataset, events: pd.DataFrame) -> None:
+def test_no_change_scenario_equals_baseline_exactly(
+    result: types.SimpleNamespace, panel: xr.Dataset, events: pd.DataFrame
+) -> None:
     same = {
         "name": "same",
         "levels": [{"driver": "x", "value": "last"}, {"driver": "not_in_model", "value": 5}],
@@ -201,8 +240,12 @@ def test_no_change_scenario_equals_baseline_exactly(result: types.SimpleNamespac
         "events": [{"month": "+1", "actor": "PL", "kind": "closure", "border": ["BY-PL"]}],
     }
     fc = forecast(result, panel, events, horizon=3, scenarios=[same])
-    np.testing.assert_array_equal(fc.draws.sel(scenario="same").values, fc.draws.sel(scenario="baseline").values)
-    np.testing.assert_array_equal(fc.expected.sel(scenario="same").values, fc.expected.sel(scenario="baseline").values)
+    np.testing.assert_array_equal(
+        fc.draws.sel(scenario="same").values, fc.draws.sel(scenario="baseline").values
+    )
+    np.testing.assert_array_equal(
+        fc.expected.sel(scenario="same").values, fc.expected.sel(scenario="baseline").values
+    )
     assert float(np.abs(fc.difference("same")).max()) == 0.0
     assert float(np.abs(fc.difference("same", kind="predictive")).max()) == 0.0
     notes = " ".join(fc.notes["same"])
@@ -211,8 +254,12 @@ def test_no_change_scenario_equals_baseline_exactly(result: types.SimpleNamespac
     assert any("'same' changes nothing" in s for s in text)
 
 
-def test_event_scenario_moves_log_mu_by_effect_times_kernel(result: types.SimpleNamespace, panel: xr.Dataset, events: pd.DataFrame) -> None:
-    fc = forecast(result, panel, events, horizon=3, scenarios=[{"name": "eu", "events": [EU_EVENT]}])
+def test_event_scenario_moves_log_mu_by_effect_times_kernel(
+    result: types.SimpleNamespace, panel: xr.Dataset, events: pd.DataFrame
+) -> None:
+    fc = forecast(
+        result, panel, events, horizon=3, scenarios=[{"name": "eu", "events": [EU_EVENT]}]
+    )
     post = result.idata.posterior
     beta = post["effect"].sel(driver="eu").values  # chain, draw, route, group
     w = post["kernel_weights"].sel(driver="eu").values  # chain, draw, lag
@@ -222,14 +269,30 @@ def test_event_scenario_moves_log_mu_by_effect_times_kernel(result: types.Simple
         np.testing.assert_allclose(got, beta * w[..., j][..., None, None], rtol=1e-9, atol=1e-12)
 
 
-def test_new_per_event_driver_event_gets_hierarchical_effect(result: types.SimpleNamespace, panel: xr.Dataset, events: pd.DataFrame) -> None:
-    us = {"name": "us", "events": [{"month": "+2", "actor": "US", "target": "Russia", "kind": "sanctions_action", "sectors": ["finance"]}]}
+def test_new_per_event_driver_event_gets_hierarchical_effect(
+    result: types.SimpleNamespace, panel: xr.Dataset, events: pd.DataFrame
+) -> None:
+    us = {
+        "name": "us",
+        "events": [
+            {
+                "month": "+2",
+                "actor": "US",
+                "target": "Russia",
+                "kind": "sanctions_action",
+                "sectors": ["finance"],
+            }
+        ],
+    }
     fc = forecast(result, panel, events, horizon=3, scenarios=[us])
     ratio = np.log(fc.expected.sel(scenario="us") / fc.expected.sel(scenario="baseline"))
     assert float(np.abs(ratio.isel(month=0)).max()) == 0.0  # nothing before the event
     post = result.idata.posterior
     w0 = post["kernel_weights"].sel(driver="us", lag=0).values
-    eff = ratio.isel(month=1).transpose("chain", "draw", "route", "group").values / w0[..., None, None]
+    eff = (
+        ratio.isel(month=1).transpose("chain", "draw", "route", "group").values
+        / w0[..., None, None]
+    )
     base = post["effect"].sel(driver="us").values
     dev = (eff - base)[..., 0, 0]  # same deviation for every series
     np.testing.assert_allclose((eff - base)[..., 0, 1], dev, atol=1e-9)
@@ -238,11 +301,13 @@ def test_new_per_event_driver_event_gets_hierarchical_effect(result: types.Simpl
     assert abs(z.mean()) < 0.3 and 0.7 < z.std() < 1.3  # standard-normal deviations
 
 
-def test_level_scenario_uses_the_fits_standardisation(result: types.SimpleNamespace, panel: xr.Dataset, events: pd.DataFrame) -> None:
+def test_level_scenario_uses_the_fits_standardisation(
+    result: types.SimpleNamespace, panel: xr.Dataset, events: pd.DataFrame
+) -> None:
     sc = {"name": "xhigh", "levels": [{"driver": "x", "value": 30000, "from": "+2"}]}
     fc = forecast(result, panel, events, horizon=3, scenarios=[sc])
     d = next(d for d in result.data.drivers if d.name == "x")
-    dz = (30000 - d.center) / d.scale - float(d.exposure.sel(month="2024-12"))
+    dz = (30000 - d.center) / d.scale - float(d.exposure.sel(month=pd.Timestamp("2024-12-01")))
     post = result.idata.posterior
     beta = post["effect"].sel(driver="x").values
     w0 = post["kernel_weights"].sel(driver="x", lag=0).values
@@ -252,7 +317,9 @@ def test_level_scenario_uses_the_fits_standardisation(result: types.SimpleNamesp
     np.testing.assert_allclose(got, beta * w0[..., None, None] * dz, rtol=1e-9, atol=1e-12)
 
 
-def test_observed_level_is_never_imputed(result: types.SimpleNamespace, panel: xr.Dataset, events: pd.DataFrame) -> None:
+def test_observed_level_is_never_imputed(
+    result: types.SimpleNamespace, panel: xr.Dataset, events: pd.DataFrame
+) -> None:
     ok = {"name": "obs", "levels": [{"driver": "x", "value": "observed"}]}
     fc = forecast(result, panel, events, horizon=6, scenarios=[ok])
     assert fc.expected.sel(scenario="obs").notnull().all()
@@ -261,13 +328,23 @@ def test_observed_level_is_never_imputed(result: types.SimpleNamespace, panel: x
         forecast(result, too_far, events, horizon=4, scenarios=[ok])
 
 
-def test_regime_switch_and_unknown_regime(result: types.SimpleNamespace, panel: xr.Dataset, events: pd.DataFrame) -> None:
-    sc = {"name": "reopen", "regimes": [{"name": "late", "state": "off", "from": "+2"}, {"name": "nope", "state": "on"}]}
+def test_regime_switch_and_unknown_regime(
+    result: types.SimpleNamespace, panel: xr.Dataset, events: pd.DataFrame
+) -> None:
+    sc = {
+        "name": "reopen",
+        "regimes": [
+            {"name": "late", "state": "off", "from": "+2"},
+            {"name": "nope", "state": "on"},
+        ],
+    }
     fc = forecast(result, panel, events, horizon=3, scenarios=[sc])
     gamma = result.idata.posterior["regime_effect"].sel(regime="late").values
     ratio = np.log(fc.expected.sel(scenario="reopen") / fc.expected.sel(scenario="baseline"))
     assert float(np.abs(ratio.isel(month=0)).max()) == 0.0
-    np.testing.assert_allclose(ratio.isel(month=2).transpose("chain", "draw", "route", "group").values, -gamma, atol=1e-12)
+    np.testing.assert_allclose(
+        ratio.isel(month=2).transpose("chain", "draw", "route", "group").values, -gamma, atol=1e-12
+    )
     assert any("regime switch 'nope' ignored" in n for n in fc.notes["reopen"])
 
 
@@ -283,16 +360,28 @@ def test_trend_extension_uncertainty_grows_with_horizon() -> None:
             "trend_sigma": (("chain", "draw", "route", "group"), np.full((1, S, 1, 1), 0.3)),
         }
     )
+    last = np.full((S, 1, 1), 0.5)
     for step in (1, 3, 6):
         spec = parse_spec({"name": "t", "baseline": {"trend": "ar1", "trend_step": step}})
-        last = np.full((S, 1, 1), 0.5)
-        out = _extend_trend(post, spec, last, 12, rng)
-        sd = out[:, :, 0, 0].std(axis=0)
-        assert np.all(np.diff(sd) > 0), f"step {step}: sd {sd}"
-        # Knots: AR(1) variance sigma^2 (1 + rho^2 + ...) at k steps; linear in between.
-        k1 = 0.3
-        assert sd[step - 1] == pytest.approx(k1, rel=0.03)
-        assert out[:, :, 0, 0].mean(axis=0)[step - 1] == pytest.approx(0.9 * 0.5, abs=0.01)
+        out = _extend_trend(post, spec, last, 12, rng)[:, :, 0, 0]
+        sd, mean = out.std(axis=0), out.mean(axis=0)
+        knots = np.arange(step, 13, step) - 1  # months that are knots
+        # AR(1) from a known last state: sd sigma * sqrt(1 + rho^2 + ...) at the k-th knot.
+        expect = [
+            0.3 * np.sqrt(sum(0.9 ** (2 * i) for i in range(k))) for k in range(1, len(knots) + 1)
+        ]
+        np.testing.assert_allclose(sd[knots], expect, rtol=0.03)
+        np.testing.assert_allclose(
+            mean[knots], [0.5 * 0.9**k for k in range(1, len(knots) + 1)], atol=0.01
+        )
+        assert np.all(np.diff(sd[knots]) > 0) and sd[-1] > sd[0]
+        # Between the last fitted month and the first new knot the trend is linear.
+        np.testing.assert_allclose(sd[:step], 0.3 * np.arange(1, step + 1) / step, rtol=0.03)
+    # A random walk's spread grows every month.
+    spec = parse_spec({"name": "t", "baseline": {"trend": "local_level", "trend_step": 2}})
+    post_rw = post.drop_vars("trend_rho")
+    sd = _extend_trend(post_rw, spec, last, 12, rng)[:, :, 0, 0].std(axis=0)
+    assert np.all(np.diff(sd) > 0)
 
 
 def test_forecast_intervals_widen_with_horizon(panel: xr.Dataset, events: pd.DataFrame) -> None:
@@ -303,23 +392,30 @@ def test_forecast_intervals_widen_with_horizon(panel: xr.Dataset, events: pd.Dat
     }
     res = fake_result(spec, panel, events, draws=400)
     fc = forecast(res, panel, events, horizon=6)
-    log_e = np.log(fc.expected.sel(scenario="baseline", route="R", group="A"))
-    sd = log_e.std(("chain", "draw")).values
+    # Change from the last fitted month, draw by draw: only the trend moves it here.
+    last = res.idata.posterior["log_mu"].isel(month=-1).sel(route="R", group="A")
+    step = np.log(fc.expected.sel(scenario="baseline", route="R", group="A")) - last
+    sd = step.std(("chain", "draw")).values
     assert np.all(np.diff(sd) > 0)
-    q = fc.quantiles(group="A")
-    width = (q.sel(quantile=0.95) - q.sel(quantile=0.05)).values
-    assert width[-1] > width[0]
+    sigma = res.idata.posterior["trend_sigma"].sel(route="R", group="A")
+    np.testing.assert_allclose(
+        sd[[1, 3, 5]], float(np.sqrt((sigma**2).mean())) * np.sqrt([1, 2, 3]), rtol=0.15
+    )
 
 
 # --------------------------------------------------------------------------- probabilities, output
 
 
-def test_exceedance_arithmetic(result: types.SimpleNamespace, panel: xr.Dataset, events: pd.DataFrame) -> None:
+def test_exceedance_arithmetic(
+    result: types.SimpleNamespace, panel: xr.Dataset, events: pd.DataFrame
+) -> None:
     fc = forecast(result, panel, events, horizon=2)
-    tot = fc.draws.sel(scenario="baseline", month="2025-02").sum(("route", "group"))
+    tot = fc.draws.sel(scenario="baseline", month=pd.Timestamp("2025-02-01")).sum(
+        ("route", "group")
+    )
     for thr in (0, 150, 400, 1e12):
         assert fc.exceedance(thr, "2025-02") == pytest.approx(float((tot > thr).mean()))
-    a = fc.draws.sel(scenario="baseline", month="2025-01", route="R", group="A")
+    a = fc.draws.sel(scenario="baseline", month=pd.Timestamp("2025-01-01"), route="R", group="A")
     assert fc.exceedance(300, "2025-01", group="A") == pytest.approx(float((a > 300).mean()))
     assert fc.exceedance(1e12, pd.Timestamp("2025-01-01")) == 0.0
     with pytest.raises(ValueError, match="2025-05 is not a forecast month"):
@@ -337,8 +433,16 @@ def test_predictive_counts_common_random_numbers() -> None:
     assert p.mean() == pytest.approx(7, rel=0.02) and p.var() == pytest.approx(7, rel=0.05)
 
 
-def test_outputs_roundtrip(result: types.SimpleNamespace, panel: xr.Dataset, events: pd.DataFrame, tmp_path: Path) -> None:
-    fc = forecast(result, panel, events, horizon=2, scenarios=[{"name": "eu", "description": "EU package", "events": [EU_EVENT]}])
+def test_outputs_roundtrip(
+    result: types.SimpleNamespace, panel: xr.Dataset, events: pd.DataFrame, tmp_path: Path
+) -> None:
+    fc = forecast(
+        result,
+        panel,
+        events,
+        horizon=2,
+        scenarios=[{"name": "eu", "description": "EU package", "events": [EU_EVENT]}],
+    )
     nc = fc.to_netcdf(tmp_path / "out" / "forecast.nc")
     back = load_forecast(nc)
     xr.testing.assert_equal(back.draws, fc.draws)
@@ -347,18 +451,32 @@ def test_outputs_roundtrip(result: types.SimpleNamespace, panel: xr.Dataset, eve
     table = pd.read_csv(csv)
     assert set(table["group"]) == {"A", "B", "total"}
     assert {"q05", "q50", "q95", "diff_mean", "p_exceed", "observed"} <= set(table.columns)
-    row = table[(table["scenario"] == "baseline") & (table["group"] == "total") & (table["month"] == "2025-01")].iloc[0]
+    row = table[
+        (table["scenario"] == "baseline")
+        & (table["group"] == "total")
+        & (table["month"] == "2025-01")
+    ].iloc[0]
     assert row["p_exceed"] == pytest.approx(fc.exceedance(250, "2025-01"), abs=1e-6)
-    assert row["q50"] == pytest.approx(float(fc.quantiles().sel(quantile=0.5, month="2025-01")))
+    assert row["q50"] == pytest.approx(
+        float(fc.quantiles().sel(quantile=0.5, month=pd.Timestamp("2025-01-01")))
+    )
     base_rows = table[table["scenario"] == "baseline"]
     assert (base_rows["diff_mean"] == 0).all()
     assert not list((tmp_path / "out").glob(".*tmp"))  # atomic writes leave no temporaries
 
 
-def test_summary_text_numbers_come_from_the_forecast(result: types.SimpleNamespace, panel: xr.Dataset, events: pd.DataFrame) -> None:
-    fc = forecast(result, panel, events, horizon=3, scenarios=[{"name": "eu", "description": "EU package", "events": [EU_EVENT]}])
+def test_summary_text_numbers_come_from_the_forecast(
+    result: types.SimpleNamespace, panel: xr.Dataset, events: pd.DataFrame
+) -> None:
+    fc = forecast(
+        result,
+        panel,
+        events,
+        horizon=3,
+        scenarios=[{"name": "eu", "description": "EU package", "events": [EU_EVENT]}],
+    )
     text = forecast_summary_text(fc, threshold=300, month="2025-02")
-    med = float(fc.quantiles().sel(quantile=0.5, month="2025-01"))
+    med = float(fc.quantiles().sel(quantile=0.5, month=pd.Timestamp("2025-01-01")))
     assert f"about {med:,.0f} detections" in text[0]
     assert text[1].startswith("Scenario 'eu' (EU package)")
     p = fc.exceedance(300, "2025-02")
@@ -367,10 +485,14 @@ def test_summary_text_numbers_come_from_the_forecast(result: types.SimpleNamespa
     assert "conditional" in text[-1]
 
 
-def test_fan_chart_data_matches_figure_signature(result: types.SimpleNamespace, panel: xr.Dataset, events: pd.DataFrame) -> None:
+def test_fan_chart_data_matches_figure_signature(
+    result: types.SimpleNamespace, panel: xr.Dataset, events: pd.DataFrame
+) -> None:
     from hybridflow.report.figures import fan_chart
 
-    fc = forecast(result, panel, events, horizon=3, scenarios=[{"name": "eu", "events": [EU_EVENT]}])
+    fc = forecast(
+        result, panel, events, horizon=3, scenarios=[{"name": "eu", "events": [EU_EVENT]}]
+    )
     kw = fc.fan_chart_data(compare="eu", history_months=12, threshold=300)
     assert kw["quantiles"].shape == (5, 3) and len(kw["history"]) == 12
     fig = fan_chart(**kw)
@@ -380,27 +502,43 @@ def test_fan_chart_data_matches_figure_signature(result: types.SimpleNamespace, 
 # --------------------------------------------------------------------------- guards
 
 
-def test_wrong_panel_is_rejected(result: types.SimpleNamespace, panel: xr.Dataset, events: pd.DataFrame) -> None:
+def test_wrong_panel_is_rejected(
+    result: types.SimpleNamespace, panel: xr.Dataset, events: pd.DataFrame
+) -> None:
     other = panel.copy(deep=True)
     other["detections"][5, 0, 0] += 1
     with pytest.raises(InputError, match="differ from the ones model 'synthetic' was fitted on"):
         forecast(result, other, events, horizon=2)
 
 
-def test_share_models_cannot_be_forecast(result: types.SimpleNamespace, panel: xr.Dataset, events: pd.DataFrame) -> None:
-    spec = parse_spec({**SPEC, "data": {**SPEC["data"], "outcome": "share", "share_group": "B"}, "likelihood": {"family": "binomial"}})
+def test_share_models_cannot_be_forecast(
+    result: types.SimpleNamespace, panel: xr.Dataset, events: pd.DataFrame
+) -> None:
+    spec = parse_spec(
+        {
+            **SPEC,
+            "data": {**SPEC["data"], "outcome": "share", "share_group": "B"},
+            "likelihood": {"family": "binomial"},
+        }
+    )
     with pytest.raises(SpecError, match="forecasts need a counts model"):
         forecast(types.SimpleNamespace(spec=spec, idata=result.idata), panel, events, horizon=2)
 
 
-def test_decomposition_guard_catches_unknown_terms(result: types.SimpleNamespace, panel: xr.Dataset, events: pd.DataFrame) -> None:
+def test_decomposition_guard_catches_unknown_terms(
+    result: types.SimpleNamespace, panel: xr.Dataset, events: pd.DataFrame
+) -> None:
     idata = result.idata.copy()
-    idata.posterior["log_mu"] = idata.posterior["log_mu"] + xr.where(idata.posterior["month"] == np.datetime64("2023-03-01"), 0.1, 0.0)
+    idata.posterior["log_mu"] = idata.posterior["log_mu"] + xr.where(
+        idata.posterior["month"] == np.datetime64("2023-03-01"), 0.1, 0.0
+    )
     with pytest.raises(RuntimeError, match="component this forecast does not know"):
         forecast(types.SimpleNamespace(spec=result.spec, idata=idata), panel, events, horizon=2)
 
 
-def test_real_time_design_inside_the_window(result: types.SimpleNamespace, panel: xr.Dataset, events: pd.DataFrame) -> None:
+def test_real_time_design_inside_the_window(
+    result: types.SimpleNamespace, panel: xr.Dataset, events: pd.DataFrame
+) -> None:
     data = result.data
     design = scenario_design(data, panel, events, None, origin="2023-09")
     ext = design.months_ext

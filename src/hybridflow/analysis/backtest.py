@@ -297,7 +297,14 @@ def backtest_origins_task(
         div = 0
         if "sample_stats" in idata.groups() and "diverging" in idata.sample_stats:
             div = int(idata.sample_stats["diverging"].sum())
-        out.append({"origin": origin, "draws": y.astype(np.float32), "seconds": seconds, "divergences": div})
+        out.append(
+            {
+                "origin": origin,
+                "draws": y.astype(np.float32),
+                "seconds": seconds,
+                "divergences": div,
+            }
+        )
     return out
 
 
@@ -344,7 +351,15 @@ class BacktestResult:
         """Tidy data for a skill figure: model, horizon, crps, skill_vs_naive,
         skill_vs_null, coverage50, coverage90."""
         s = self.summary[self.summary["level"] == level]
-        cols = ["model", "horizon", "crps", "skill_vs_naive", "skill_vs_null", "coverage50", "coverage90"]
+        cols = [
+            "model",
+            "horizon",
+            "crps",
+            "skill_vs_naive",
+            "skill_vs_null",
+            "coverage50",
+            "coverage90",
+        ]
         return s[cols].reset_index(drop=True)
 
     def to_csv(self, folder: str | Path) -> dict[str, Path]:
@@ -382,12 +397,16 @@ def summarise_backtest(table: pd.DataFrame, *, null: str | None = "null") -> pd.
         }
         common = gi.index.intersection(naive.index)
         row["skill_vs_naive"] = (
-            1.0 - gi.loc[common, "crps"].mean() / naive.loc[common].mean() if len(common) else np.nan
+            1.0 - gi.loc[common, "crps"].mean() / naive.loc[common].mean()
+            if len(common)
+            else np.nan
         )
         if null_t is not None and len(null_t):
             common = gi.index.intersection(null_t.index)
             row["skill_vs_null"] = (
-                1.0 - gi.loc[common, "crps"].mean() / null_t.loc[common].mean() if len(common) else np.nan
+                1.0 - gi.loc[common, "crps"].mean() / null_t.loc[common].mean()
+                if len(common)
+                else np.nan
             )
             a = gi.loc[common, "crps"].groupby(level="origin").sum()
             b = null_t.loc[common].groupby(level="origin").sum()
@@ -401,8 +420,8 @@ def summarise_backtest(table: pd.DataFrame, *, null: str | None = "null") -> pd.
     return pd.DataFrame(rows)
 
 
-def _signed(x: float) -> str:
-    return f"{100 * x:+.0f}%"
+def _better(x: float) -> str:
+    return f"{abs(100 * x):.0f}% {'better' if x > 0 else 'worse'}"
 
 
 def backtest_summary_text(result: BacktestResult, *, level: str = "total") -> list[str]:
@@ -442,7 +461,14 @@ def backtest_summary_text(result: BacktestResult, *, level: str = "total") -> li
                 if r is None or not np.isfinite(r["skill_vs_null"]):
                     continue
                 gains.setdefault(model, []).append(float(r["skill_vs_null"]))
-                parts.append((h, float(r["skill_vs_null"]), int(r["origins_better_than_null"]), int(r["n_origins"])))
+                parts.append(
+                    (
+                        h,
+                        float(r["skill_vs_null"]),
+                        int(r["origins_better_than_null"]),
+                        int(r["n_origins"]),
+                    )
+                )
             if not parts:
                 continue
             h0, g0, k0, n0 = parts[0]
@@ -452,9 +478,16 @@ def backtest_summary_text(result: BacktestResult, *, level: str = "total") -> li
                 f"{abs(100 * g0):.0f}% relative to the null model (better at {k0} of {n0} origins)"
             )
             if len(parts) > 1:
-                text += "; " + ", ".join(f"{h} months ahead: {_signed(g)} ({k} of {n})" for h, g, k, n in parts[1:])
+                text += "; " + ", ".join(
+                    f"{h} months ahead: {_better(g)} ({k} of {n} origins)"
+                    for h, g, k, n in parts[1:]
+                )
             out.append(text + ".")
-    ref = null if null is not None and null in set(s["model"]) else (result.models[0] if result.models else None)
+    ref = (
+        null
+        if null is not None and null in set(s["model"])
+        else (result.models[0] if result.models else None)
+    )
     if ref is not None:
         r = cell(ref, horizons[0])
         if r is not None and np.isfinite(r["skill_vs_naive"]):
@@ -493,7 +526,7 @@ def backtest_summary_text(result: BacktestResult, *, level: str = "total") -> li
         else:
             verdict = (
                 "Out of sample the drivers do not improve forecasts: no model with drivers "
-                f"beats the null model on average (best: '{best}', {_signed(avg)})."
+                f"beats the null model on average (best: '{best}', {_better(avg)})."
             )
         out.append(verdict)
     for note in result.notes:
@@ -504,7 +537,9 @@ def backtest_summary_text(result: BacktestResult, *, level: str = "total") -> li
 # --------------------------------------------------------------------------- the driver
 
 
-def _as_specs(specs: ModelSpec | Sequence[ModelSpec] | Mapping[str, ModelSpec]) -> dict[str, ModelSpec]:
+def _as_specs(
+    specs: ModelSpec | Sequence[ModelSpec] | Mapping[str, ModelSpec],
+) -> dict[str, ModelSpec]:
     if isinstance(specs, ModelSpec):
         return {specs.name: specs}
     if isinstance(specs, Mapping):
@@ -594,7 +629,9 @@ def rolling_origin(
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             data = prepare_data(sp, panel, events)
-        notes.extend(f"model '{sp.name}': {w.message}" for w in caught if issubclass(w.category, UserWarning))
+        notes.extend(
+            f"model '{sp.name}': {w.message}" for w in caught if issubclass(w.category, UserWarning)
+        )
         return data
 
     datas = {name: prepare(sp) for name, sp in named.items()}
@@ -602,16 +639,22 @@ def rolling_origin(
     if end is not None:
         requested = pd.Timestamp(end + "-01")
         if requested > common_end:
-            raise SpecError(f"end {end} is after the last month every model covers ({format_month(common_end)})")
+            raise SpecError(
+                f"end {end} is after the last month every model covers ({format_month(common_end)})"
+            )
         common_end = requested
     for name, sp in list(named.items()):
         if datas[name].months[-1] != common_end:
             named[name] = sp.with_updates(data={"end": format_month(common_end)})
             datas[name] = prepare(named[name])
-            notes.append(f"model '{name}' scored up to {format_month(common_end)}, the common window end")
+            notes.append(
+                f"model '{name}' scored up to {format_month(common_end)}, the common window end"
+            )
     routes_groups = {(tuple(d.routes), tuple(d.groups)) for d in datas.values()}
     if len(routes_groups) != 1:
-        raise SpecError(f"backtested models must share routes and groups; got {sorted(routes_groups)}")
+        raise SpecError(
+            f"backtested models must share routes and groups; got {sorted(routes_groups)}"
+        )
     longest = max(datas.values(), key=lambda d: len(d.months))
     months = pd.DatetimeIndex(longest.months)
     candidates = months[months <= common_end - pd.DateOffset(months=hmax)]
@@ -669,7 +712,12 @@ def rolling_origin(
         obs: list[float] = []
         for run in runs:
             run_rows.append(
-                {"model": name, "origin": run["origin"], "seconds": run["seconds"], "divergences": run["divergences"]}
+                {
+                    "model": name,
+                    "origin": run["origin"],
+                    "seconds": run["seconds"],
+                    "divergences": run["divergences"],
+                }
             )
             o = _loc(months, run["origin"])
             d = run["draws"]  # sample, h, route, group
@@ -683,8 +731,16 @@ def rolling_origin(
                         if not np.isfinite(value):
                             continue
                         x = d[:, h - 1, ri, :].sum(axis=-1) if g == "total" else d[:, h - 1, ri, gi]
-                        cases.append({"model": name, "origin": run["origin"], "horizon": h,
-                                      "target": format_month(months[t]), "route": r, "group": g})
+                        cases.append(
+                            {
+                                "model": name,
+                                "origin": run["origin"],
+                                "horizon": h,
+                                "target": format_month(months[t]),
+                                "route": r,
+                                "group": g,
+                            }
+                        )
                         samples.append(x)
                         obs.append(float(value))
         if cases:
@@ -707,12 +763,22 @@ def rolling_origin(
                     smp = seasonal_naive_samples(series, o, t)
                     if smp is None:
                         continue
-                    naive_cases.append({"model": NAIVE, "origin": origin, "horizon": h,
-                                        "target": format_month(months[t]), "route": r, "group": g,
-                                        "observed": float(series[t])})
+                    naive_cases.append(
+                        {
+                            "model": NAIVE,
+                            "origin": origin,
+                            "horizon": h,
+                            "target": format_month(months[t]),
+                            "route": r,
+                            "group": g,
+                            "observed": float(series[t]),
+                        }
+                    )
                     naive_rows.append(score_samples(smp[None, :], np.asarray([series[t]])))
     if naive_cases:
-        frames.append(pd.concat([pd.DataFrame(naive_cases), pd.concat(naive_rows, ignore_index=True)], axis=1))
+        frames.append(
+            pd.concat([pd.DataFrame(naive_cases), pd.concat(naive_rows, ignore_index=True)], axis=1)
+        )
     table = pd.concat(frames, ignore_index=True)[_TABLE_COLUMNS]
     null_name = null if null is not None and null in named else None
     summary = summarise_backtest(table, null=null_name)
@@ -736,5 +802,10 @@ def rolling_origin(
     }
     div = int(runs_df["divergences"].sum()) if len(runs_df) else 0
     if div:
-        notes.append(f"{div} divergent transitions over all refits (small draws per refit; scores remain usable)")
-    return BacktestResult(table=table, summary=summary, runs=runs_df, settings=settings, notes=notes)
+        notes.append(
+            f"{div} divergent transitions over {len(runs_df)} refits (small per-refit sampling); "
+            "the scores judge the forecasts as they were made"
+        )
+    return BacktestResult(
+        table=table, summary=summary, runs=runs_df, settings=settings, notes=notes
+    )

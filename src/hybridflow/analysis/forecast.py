@@ -231,7 +231,9 @@ def _events_before(events: pd.DataFrame | None, origin: pd.Timestamp) -> pd.Data
     return out
 
 
-def _resolve_from(level: Level | Any, first: pd.Timestamp, scenario: Scenario, what: str) -> pd.Timestamp:
+def _resolve_from(
+    level: Level | Any, first: pd.Timestamp, scenario: Scenario, what: str
+) -> pd.Timestamp:
     m0 = resolve_month(level.from_, first)
     if m0 < first:
         raise SpecError(
@@ -252,7 +254,9 @@ def _transform_level(value: float, drv: Any, design: Any, scenario: Scenario) ->
     v = float(value)
     if tf.log:
         if v <= -1:
-            raise SpecError(f"scenario '{scenario.name}': driver '{drv.name}' is logged; value must be > -1")
+            raise SpecError(
+                f"scenario '{scenario.name}': driver '{drv.name}' is logged; value must be > -1"
+            )
         v = math.log1p(v)
     if tf.standardise:
         v = (v - design.center) / design.scale
@@ -321,7 +325,9 @@ def scenario_design(
     if origin not in months:
         raise ValueError(f"origin {format_month(origin)} is not a month of the model window")
     months_all = _month_index(
-        months if future <= 0 else pd.DatetimeIndex(months.append(_future_months(months[-1], future)))
+        months
+        if future <= 0
+        else pd.DatetimeIndex(months.append(_future_months(months[-1], future)))
     )
     ext = dd.with_history(months_all, data.history)
     after = np.asarray(ext > origin)
@@ -569,7 +575,9 @@ def _derived_driver(
     obs = raw.dropna()
     past = raw.loc[obs.index[0] : origin]
     if past.isna().any() or past.index[-1] != origin:
-        raise SpecError(f"driver '{drv.name}': series {drv.series!r} has no value in {format_month(origin)}")
+        raise SpecError(
+            f"driver '{drv.name}': series {drv.series!r} has no value in {format_month(origin)}"
+        )
     fut_months = ext[ext > origin]
     path = pd.Series(float(past.iloc[-1]), index=fut_months, dtype=float)
     for lv in _sorted_levels(spec_levels, first):
@@ -619,7 +627,9 @@ def _regimes_future(
         ev_labels = [str(r) for r in data_ev.regimes["regime"].values]
         for j, lab in enumerate(labels):
             if lab in ev_labels:
-                new = data_ev.regimes.sel(regime=lab).reindex(month=months_all, fill_value=0.0).values
+                new = (
+                    data_ev.regimes.sel(regime=lab).reindex(month=months_all, fill_value=0.0).values
+                )
                 _check_same(fit[:, j], new, months_all, origin, f"regime '{lab}'")
                 cols[:, j] = np.where(after, new, fit[:, j])
             past = fit[~after, j]
@@ -627,12 +637,16 @@ def _regimes_future(
                 # Begins after the origin: unknown at the origin (a real-time forecaster
                 # could not have known the break was coming).
                 cols[after, j] = 0.0
-                notes.append(f"regime '{lab}' begins after {format_month(origin)}: unknown then, left off")
+                notes.append(
+                    f"regime '{lab}' begins after {format_month(origin)}: unknown then, left off"
+                )
     first = origin + _ONE_MONTH
     spec_names = {r.name for r in data.spec.baseline.regimes}
     for sw in sorted(scenario.regimes, key=lambda s: resolve_month(s.from_, first)):
         m0 = _resolve_from(sw, first, scenario, f"regime '{sw.name}'")
-        targets = [j for j, lab in enumerate(labels) if lab == sw.name or lab.startswith(sw.name + "[")]
+        targets = [
+            j for j, lab in enumerate(labels) if lab == sw.name or lab.startswith(sw.name + "[")
+        ]
         if not targets:
             why = (
                 "it was dropped from this fit (constant over the window)"
@@ -644,7 +658,9 @@ def _regimes_future(
         sel = after & np.asarray(months_all >= m0)
         for j in targets:
             cols[sel, j] = 1.0 if sw.state == "on" else 0.0
-    return xr.DataArray(cols, dims=("month", "regime"), coords={"month": months_all, "regime": labels})
+    return xr.DataArray(
+        cols, dims=("month", "regime"), coords={"month": months_all, "regime": labels}
+    )
 
 
 # --------------------------------------------------------------------------- posterior pieces
@@ -887,7 +903,9 @@ class Forecast:
         q: Sequence[float] = QUANTILES,
     ) -> xr.DataArray:
         """Predictive quantiles ``(quantile, month)`` (defaults: 5, 25, 50, 75, 95%)."""
-        return self.predictive(scenario, route=route, group=group).quantile(list(q), dim=SAMPLE_DIMS)
+        return self.predictive(scenario, route=route, group=group).quantile(
+            list(q), dim=SAMPLE_DIMS
+        )
 
     def series_quantiles(self, q: Sequence[float] = QUANTILES) -> xr.DataArray:
         """Quantiles of every series: ``(quantile, scenario, month, route, group)``."""
@@ -986,9 +1004,15 @@ class Forecast:
     def _observed(self, route: str | None, group: str | None) -> xr.DataArray | None:
         if group is None:
             tot = self.observed_total
-            return tot.sum("route", min_count=tot.sizes["route"]) if route is None else tot.sel(route=route)
+            return (
+                tot.sum("route", min_count=tot.sizes["route"])
+                if route is None
+                else tot.sel(route=route)
+            )
         if route is None:
-            return self.observed.sel(group=group).sum("route", min_count=self.observed.sizes["route"])
+            return self.observed.sel(group=group).sum(
+                "route", min_count=self.observed.sizes["route"]
+            )
         return self.observed.sel(route=route, group=group)
 
     # -- output -------------------------------------------------------------------
@@ -1074,7 +1098,9 @@ def load_forecast(path: str | Path) -> Forecast:
         ds = ds.load()
     if "scenarios_json" not in ds.attrs:
         raise InputError(path, "not a hybridflow forecast (attrs lack 'scenarios_json')")
-    scen = {k: Scenario.model_validate(v) for k, v in json.loads(ds.attrs["scenarios_json"]).items()}
+    scen = {
+        k: Scenario.model_validate(v) for k, v in json.loads(ds.attrs["scenarios_json"]).items()
+    }
     attrs = {k: v for k, v in ds.attrs.items() if k not in ("scenarios_json", "notes_json")}
     return Forecast(
         draws=ds["draws"],
@@ -1169,7 +1195,9 @@ def forecast(
             "--data/--drivers/--events as the fit",
         )
     if len(data.months) < 12:
-        raise SpecError("forecasts need at least 12 fitted months (seasonality is carried by calendar month)")
+        raise SpecError(
+            "forecasts need at least 12 fitted months (seasonality is carried by calendar month)"
+        )
     seed = int(attrs.get("seed", 0)) if seed is None else int(seed)
 
     scen: dict[str, Scenario] = {}
@@ -1190,7 +1218,9 @@ def forecast(
     }
     terms_base = _terms(post, designs[BASELINE], data, seed)
     log_mu = _arr(post, "log_mu", "month", "route", "group")
-    trend = _arr(post, "trend", "month", "route", "group") if "trend" in post else np.zeros_like(log_mu)
+    trend = (
+        _arr(post, "trend", "month", "route", "group") if "trend" in post else np.zeros_like(log_mu)
+    )
     # intercept + season: what remains of the fitted log_mu; it must repeat every year.
     seasonal = log_mu - trend - terms_base[:, :T]
     gap = np.abs(seasonal[:, 12:] - seasonal[:, :-12])
@@ -1226,14 +1256,18 @@ def forecast(
     dims = ("scenario", "chain", "draw", "month", "route", "group")
     shape = (len(scen), C, D, horizon, R, G)
     draws = xr.DataArray(np.stack(y_all).reshape(shape), dims=dims, coords=coords, name="draws")
-    expected = xr.DataArray(np.stack(exp_all).reshape(shape), dims=dims, coords=coords, name="expected")
+    expected = xr.DataArray(
+        np.stack(exp_all).reshape(shape), dims=dims, coords=coords, name="expected"
+    )
 
     observed = _select_outcome(spec, panel).reindex(month=months_f).sel(group=data.groups)
     if "route_total" in panel:
         observed_total = panel["route_total"].sel(route=data.routes).reindex(month=months_f)
     else:
         observed_total = observed.sum("group", min_count=G)
-    observed_total = observed_total.where(observed_total.notnull(), observed.sum("group", min_count=G))
+    observed_total = observed_total.where(
+        observed_total.notnull(), observed.sum("group", min_count=G)
+    )
     notes = {name: list(dict.fromkeys(d.notes)) for name, d in designs.items()}
     out_attrs: dict[str, Any] = {
         "spec_name": spec.name,

@@ -170,7 +170,9 @@ class ScenarioEvent(_Strict):
     @classmethod
     def _actor(cls, v: list[str]) -> list[str]:
         if not v or not all(_ACTOR_RE.match(a) for a in v):
-            raise ValueError(f"actor must be upper-case state codes such as 'EU', 'US', 'PL'; got {v!r}")
+            raise ValueError(
+                f"actor must be upper-case state codes such as 'EU', 'US', 'PL'; got {v!r}"
+            )
         return v
 
     @field_validator("kind")
@@ -208,14 +210,18 @@ class ScenarioEvent(_Strict):
             if self.target is None:
                 raise ValueError(f"a {self.kind} event needs a target: one of {_opts(TARGETS)}")
             if not self.sectors:
-                raise ValueError(f"a {self.kind} event needs at least one sector from {_opts(SECTORS)}")
+                raise ValueError(
+                    f"a {self.kind} event needs at least one sector from {_opts(SECTORS)}"
+                )
             if self.border:
                 raise ValueError("sanctions events have no border dyads")
         else:
             if self.target is not None or self.sectors:
                 raise ValueError(f"a {self.kind} (border policy) event takes no target or sectors")
             if not self.border:
-                raise ValueError(f"a {self.kind} event needs at least one border dyad, e.g. 'BY-PL'")
+                raise ValueError(
+                    f"a {self.kind} event needs at least one border dyad, e.g. 'BY-PL'"
+                )
         return self
 
     @property
@@ -438,7 +444,8 @@ def scenario_events_frame(
                 "direction": ev.direction,
                 "confidence": "high",
                 "date_precision": "month",
-                "summary": ev.label or f"scenario {scenario.name}: {ev.kind} by {';'.join(ev.actor)}",
+                "summary": ev.label
+                or f"scenario {scenario.name}: {ev.kind} by {';'.join(ev.actor)}",
                 "source": f"scenario {scenario.name}",
                 "note": "",
             }
@@ -449,4 +456,3 @@ def scenario_events_frame(
     frame["package_number"] = frame["package_number"].astype("Int64")
     frame["effective_date"] = frame["start_date"]
     return frame
-
