@@ -158,6 +158,8 @@ def test_strong_effect_at_the_true_dates_ranks_above_placebos() -> None:
         "p_positive",
         "ok",
         "divergences",
+        "seconds",
+        "cpu_seconds",
     ]
     assert table["ok"].all()
     assert result.summary()["n_events"] == 8

@@ -33,7 +33,10 @@ def _idata(beta: np.ndarray, *, converged: int = 1) -> az.InferenceData:
         {
             "effect": (("chain", "draw", "driver", "route", "group"), beta[:, :, None, None, :]),
             "effect_mean": (("chain", "draw", "driver"), beta.mean(-1)[:, :, None]),
-            "kernel_weights": (("chain", "draw", "driver", "lag"), np.broadcast_to(w, (C, D, 1, 3))),
+            "kernel_weights": (
+                ("chain", "draw", "driver", "lag"),
+                np.broadcast_to(w, (C, D, 1, 3)),
+            ),
             "log_mu": (("chain", "draw", "month", "route", "group"), log_mu),
         },
         coords=coords,
@@ -71,7 +74,9 @@ def test_known_effect_gives_known_percentages() -> None:
     np.testing.assert_allclose(eff["cumulative_hdi_low"].values, 50.0)
     # Lag l: 100 * (1.5 ** w_l - 1).
     expected = 100 * (1.5 ** np.array([0.5, 0.3, 0.2]) - 1)
-    np.testing.assert_allclose(eff["lag_mean"].sel(driver="sanctions", route="R", group="A"), expected)
+    np.testing.assert_allclose(
+        eff["lag_mean"].sel(driver="sanctions", route="R", group="A"), expected
+    )
     assert float(eff["cumulative_p_positive"].sel(group="A").squeeze()) == 1.0
     assert float(eff["cumulative_p_rope"].sel(group="A").squeeze()) == 0.0
     assert eff["unit"].values.tolist() == ["one event (pulse)"]
@@ -85,9 +90,16 @@ def test_probabilities_and_hdi_from_a_spread_posterior() -> None:
     beta[..., 1] += 0.5
     eff = compute_effects(_idata(beta), hdi_prob=0.8, rope=5.0)
     draws = 100 * np.expm1(beta[..., 0].ravel())
-    assert float(eff["cumulative_p_positive"].sel(group="A").squeeze()) == pytest.approx((draws > 0).mean())
-    assert float(eff["cumulative_p_rope"].sel(group="A").squeeze()) == pytest.approx((np.abs(draws) < 5).mean())
-    low, high = float(eff["cumulative_hdi_low"].sel(group="A").squeeze()), float(eff["cumulative_hdi_high"].sel(group="A").squeeze())
+    assert float(eff["cumulative_p_positive"].sel(group="A").squeeze()) == pytest.approx(
+        (draws > 0).mean()
+    )
+    assert float(eff["cumulative_p_rope"].sel(group="A").squeeze()) == pytest.approx(
+        (np.abs(draws) < 5).mean()
+    )
+    low, high = (
+        float(eff["cumulative_hdi_low"].sel(group="A").squeeze()),
+        float(eff["cumulative_hdi_high"].sel(group="A").squeeze()),
+    )
     assert low < 0 < high
     assert ((draws >= low) & (draws <= high)).mean() == pytest.approx(0.8, abs=0.02)
     assert float(eff["cumulative_p_positive"].sel(group="B").squeeze()) == 1.0
@@ -102,7 +114,9 @@ def test_counterfactual_removes_the_driver_contribution() -> None:
     # Pulse in month 1 convolved with w = (0.5, 0.3, 0.2): months 1, 2, 3 carry the effect.
     conv = np.array([0.0, 0.5, 0.3, 0.2, 0.0, 0.0])
     cf = 100.0 * np.exp(-np.log(2.0) * conv)
-    np.testing.assert_allclose(eff["counterfactual_mean"].sel(driver="sanctions", route="R", group="A"), cf)
+    np.testing.assert_allclose(
+        eff["counterfactual_mean"].sel(driver="sanctions", route="R", group="A"), cf
+    )
     np.testing.assert_allclose(
         eff["excess_total_mean"].sel(driver="sanctions", route="R", group="A"), (100.0 - cf).sum()
     )
@@ -118,12 +132,21 @@ def test_draws_and_table() -> None:
     assert list(table["group"]) == ["A", "B", "(all)"]
     assert table["pct_mean"].iloc[0] == pytest.approx(100 * np.expm1(0.1))
     assert table["peak_lag"].iloc[0] == 0
-    assert set(table.columns) >= {"p_positive", "p_rope", "pct_hdi_low", "pct_hdi_high", "unit", "converged"}
+    assert set(table.columns) >= {
+        "p_positive",
+        "p_rope",
+        "pct_hdi_low",
+        "pct_hdi_high",
+        "unit",
+        "converged",
+    }
 
 
 def test_unconverged_fit_warns_loudly() -> None:
     idata = _idata(np.zeros((2, 50, 2)), converged=0)
-    idata.posterior.attrs.update(n_divergences=3, diagnostics_failing='["3 divergent transition(s) (need 0)"]')
+    idata.posterior.attrs.update(
+        n_divergences=3, diagnostics_failing='["3 divergent transition(s) (need 0)"]'
+    )
     with pytest.warns(UserWarning, match="THIS FIT DID NOT CONVERGE"):
         eff = compute_effects(idata, counterfactual=False)
     assert eff.attrs["converged"] == 0

@@ -155,7 +155,9 @@ def tiny_panel(seed: int = 0) -> xr.Dataset:
     x = rng.normal(size=T)
     mu = np.column_stack([np.full(T, 40.0), np.full(T, 15.0)]) * np.exp(0.3 * x)[:, None]
     det = rng.negative_binomial(10, 10 / (10 + mu)).astype(float)[:, None, :]
-    det[5, 0, 1] = np.nan  # one unobserved cell: simulated data cover observed cells only
+    det[17, 0, 1] = (
+        np.nan
+    )  # one unobserved cell (2020-06): simulated data cover observed cells only
     ds = xr.Dataset(coords={"month": months, "route": [ROUTE], "group": ["A", "B"]})
     ds["detections"] = (("month", "route", "group"), det)
     ds["x"] = ("month", x)

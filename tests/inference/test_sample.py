@@ -85,7 +85,9 @@ def test_posterior_has_named_dims_and_data_groups(tiny: FitResult) -> None:
     assert post.sizes["month"] == 66
     np.testing.assert_allclose(post["kernel_weights"].sum("lag"), 1.0)
     assert not any(str(v).endswith("__") for v in post.data_vars)  # no sampler internals
-    assert {"constant_data", "observed_data", "log_likelihood", "sample_stats"} <= set(idata.groups())
+    assert {"constant_data", "observed_data", "log_likelihood", "sample_stats"} <= set(
+        idata.groups()
+    )
     assert idata.log_likelihood["y"].dims == ("chain", "draw", "obs")
     assert idata.observed_data.sizes["obs"] == 66 * 2
     assert "driver_exposure" in idata.constant_data
@@ -119,8 +121,12 @@ def test_same_seed_same_numbers_nutpie(tiny: FitResult) -> None:
     again = sample_model(tiny.bundle, seed=SEED, **kw)
     other = sample_model(tiny.bundle, seed=SEED + 1, **kw)
     for name in ("effect", "geometric_decay", "log_mu"):
-        np.testing.assert_array_equal(again.posterior[name].values, tiny.idata.posterior[name].values)
-    assert not np.array_equal(other.posterior["effect"].values, tiny.idata.posterior["effect"].values)
+        np.testing.assert_array_equal(
+            again.posterior[name].values, tiny.idata.posterior[name].values
+        )
+    assert not np.array_equal(
+        other.posterior["effect"].values, tiny.idata.posterior["effect"].values
+    )
 
 
 def test_result_folder_round_trip(tiny: FitResult) -> None:

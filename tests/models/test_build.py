@@ -70,8 +70,15 @@ def test_model_has_named_dims_and_reported_vars() -> None:
     assert model.named_vars_to_dims["kernel_weights"] == ("driver", "lag")
     assert model.named_vars_to_dims["log_mu"] == ("month", "route", "group")
     assert model.named_vars_to_dims["event_effect"] == ("event", "route", "group")
-    for name in ("effect", "effect_mean", "effect_group_sd", "geometric_decay", "event_effect",
-                 "strikes_peak", "strikes_spread"):
+    for name in (
+        "effect",
+        "effect_mean",
+        "effect_group_sd",
+        "geometric_decay",
+        "event_effect",
+        "strikes_peak",
+        "strikes_spread",
+    ):
         assert name in bundle.reported_vars
     assert {"y_obs", "driver_lagged", "event_lagged", "regime_design"} <= set(bundle.data_names)
     # The model evaluates to a finite log density at its initial point.
@@ -132,7 +139,9 @@ def test_losses_fill_before_needs_a_regime_at_the_data_start() -> None:
 
 def test_losses_without_fill_before_is_an_error() -> None:
     spec = _spec(drivers=[{"name": "losses", "source": "losses"}])
-    with pytest.raises(SpecError, match="data start 2022-02, after data.start 2019-01; set fill_before"):
+    with pytest.raises(
+        SpecError, match="data start 2022-02, after data.start 2019-01; set fill_before"
+    ):
         prepare_data(spec, make_panel(), make_events())
 
 

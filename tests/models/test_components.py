@@ -52,7 +52,10 @@ def test_centred_ar1_density_matches_the_recursion() -> None:
     rho, sigma = 0.7, np.array([[0.3, 0.5]])
     u = np.random.default_rng(2).normal(size=(1, 2, 6))
     lp = comp._ar1_logp(
-        pm.math.constant(u), pm.math.constant(rho), pm.math.constant(sigma), pm.math.constant(np.arange(6.0))
+        pm.math.constant(u),
+        pm.math.constant(rho),
+        pm.math.constant(sigma),
+        pm.math.constant(np.arange(6.0)),
     ).eval()
     expected = stats.norm.logpdf(u[..., 0], 0, sigma) + stats.norm.logpdf(
         u[..., 1:], rho * u[..., :-1], sigma[..., None]
@@ -62,7 +65,11 @@ def test_centred_ar1_density_matches_the_recursion() -> None:
 
 def test_ar1_random_draws_have_the_stationary_recursion() -> None:
     draw = comp._ar1_random(200)(
-        np.float64(0.5), np.full((1, 1), 0.2), np.arange(200.0), rng=np.random.default_rng(3), size=(1, 1)
+        np.float64(0.5),
+        np.full((1, 1), 0.2),
+        np.arange(200.0),
+        rng=np.random.default_rng(3),
+        size=(1, 1),
     )
     assert draw.shape == (1, 1, 200)
     resid = draw[0, 0, 1:] - 0.5 * draw[0, 0, :-1]

@@ -158,14 +158,15 @@ def test_cross_field_checks() -> None:
     with pytest.raises(SpecError, match="counts take 'negbin' or 'poisson'"):
         parse_spec({"name": "x", "likelihood": {"family": "binomial"}})
     with pytest.raises(SpecError, match="repeated: \\['a'\\]"):
-        parse_spec(
-            {"name": "x", "drivers": [{"name": "a", "source": "losses"}] * 2}
-        )
+        parse_spec({"name": "x", "drivers": [{"name": "a", "source": "losses"}] * 2})
     with pytest.raises(SpecError, match="end 2016-01 is before start 2020-01"):
         parse_spec({"name": "x", "data": {"start": "2020-01", "end": "2016-01"}})
     with pytest.raises(SpecError, match="unknown sector 'oil'"):
         parse_spec(
-            {"name": "x", "drivers": [{"name": "e", "source": "events", "filter": {"sectors": "oil"}}]}
+            {
+                "name": "x",
+                "drivers": [{"name": "e", "source": "events", "filter": {"sectors": "oil"}}],
+            }
         )
     with pytest.raises(SpecError, match="source 'dates' needs start"):
         parse_spec({"name": "x", "baseline": {"regimes": [{"name": "war"}]}})

@@ -109,7 +109,7 @@ def _summarise(
     }
     if rope is not None:
         out[f"{prefix}_p_positive"] = (draws > 0).mean(SAMPLE_DIMS).where(valid)
-        out[f"{prefix}_p_rope"] = (np.abs(draws) < rope).mean(SAMPLE_DIMS).where(valid)
+        out[f"{prefix}_p_rope"] = (abs(draws) < rope).mean(SAMPLE_DIMS).where(valid)
     return out
 
 
@@ -242,7 +242,7 @@ def compute_effects(
         contrib = contributions(idata)
 
         def inv(eta: xr.DataArray) -> xr.DataArray:
-            return 1.0 / (1.0 + np.exp(-eta)) if share else np.exp(eta)
+            return 1.0 / (1.0 + np.exp(-eta)) if share else np.exp(eta)  # type: ignore[return-value]
 
         expected = inv(log_mu).transpose(*SAMPLE_DIMS, "month", "route", "group")
         cf = inv(log_mu - contrib).transpose(*SAMPLE_DIMS, "driver", "month", "route", "group")
@@ -294,9 +294,7 @@ def effects_table(
     )
     rows: list[dict[str, Any]] = []
     drivers = [str(d) for d in eff["driver"].values]
-    units = (
-        [str(u) for u in eff["unit"].values] if "unit" in eff.coords else [""] * len(drivers)
-    )
+    units = [str(u) for u in eff["unit"].values] if "unit" in eff.coords else [""] * len(drivers)
     hp, rp, conv = eff.attrs.get("hdi_prob"), eff.attrs.get("rope"), eff.attrs.get("converged")
 
     def stats(prefix: str, sel: dict[str, Any]) -> dict[str, Any]:
@@ -315,7 +313,11 @@ def effects_table(
             for g in eff["group"].values:
                 sel = {"driver": d, "route": r, "group": g}
                 lm = lag_mean.sel(route=r, group=g)
-                peak = int(lm["lag"][int(np.nanargmax(np.abs(lm.values)))]) if lm.notnull().any() else 0
+                peak = (
+                    int(lm["lag"][int(np.nanargmax(np.abs(lm.values)))])
+                    if lm.notnull().any()
+                    else 0
+                )
                 rows.append(
                     {
                         "level": "series",
@@ -345,7 +347,11 @@ def effects_table(
             }
         )
     if "event_mean" in eff:
-        owners = eff["event_driver"].values if "event_driver" in eff.coords else [""] * eff.sizes["event"]
+        owners = (
+            eff["event_driver"].values
+            if "event_driver" in eff.coords
+            else [""] * eff.sizes["event"]
+        )
         for e, owner in zip(eff["event"].values, owners, strict=True):
             for r in eff["route"].values:
                 for g in eff["group"].values:

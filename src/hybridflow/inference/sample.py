@@ -231,7 +231,9 @@ def sample_model(
     return idata
 
 
-def _complete(idata: az.InferenceData, bundle: ModelBundle, *, log_likelihood: bool) -> az.InferenceData:
+def _complete(
+    idata: az.InferenceData, bundle: ModelBundle, *, log_likelihood: bool
+) -> az.InferenceData:
     """Same groups whatever the sampler: free params + deterministics, data, log-lik."""
     model = bundle.model
     post = idata.posterior
@@ -250,13 +252,17 @@ def _complete(idata: az.InferenceData, bundle: ModelBundle, *, log_likelihood: b
         stats.attrs = {}
         groups["sample_stats"] = stats
     obs = model["y_obs"].get_value()
-    groups["observed_data"] = xr.Dataset({"y": ("obs", np.asarray(obs))}, coords={"obs": np.arange(len(obs))})
+    groups["observed_data"] = xr.Dataset(
+        {"y": ("obs", np.asarray(obs))}, coords={"obs": np.arange(len(obs))}
+    )
     groups["constant_data"] = _constant_data(bundle)
     out = az.InferenceData(**groups)
     if log_likelihood:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            pm.compute_log_likelihood(out, model=model, progressbar=False, extend_inferencedata=True)
+            pm.compute_log_likelihood(
+                out, model=model, progressbar=False, extend_inferencedata=True
+            )
     return out
 
 
@@ -267,25 +273,33 @@ def _constant_data(bundle: ModelBundle) -> xr.Dataset:
         ds[name] = da.reset_coords(drop=True) if isinstance(da, xr.DataArray) else da
     if data.drivers:
         ds["driver_per_event"] = xr.DataArray(
-            np.array([d.per_event for d in data.drivers]), dims="driver",
+            np.array([d.per_event for d in data.drivers]),
+            dims="driver",
             coords={"driver": data.driver_names},
         )
         ds["driver_unit"] = xr.DataArray(
-            np.array([d.unit for d in data.drivers], dtype=object).astype(str), dims="driver",
+            np.array([d.unit for d in data.drivers], dtype=object).astype(str),
+            dims="driver",
             coords={"driver": data.driver_names},
         )
         ds["driver_max_lag"] = xr.DataArray(
-            np.array([d.kernel.max_lag for d in data.drivers]), dims="driver",
+            np.array([d.kernel.max_lag for d in data.drivers]),
+            dims="driver",
             coords={"driver": data.driver_names},
         )
         ds["driver_scale"] = xr.DataArray(
-            np.array([d.scale for d in data.drivers]), dims="driver",
+            np.array([d.scale for d in data.drivers]),
+            dims="driver",
             coords={"driver": data.driver_names},
         )
         labels, ids, owners, _ = data.event_table()
         if labels:
-            ds["event_driver"] = xr.DataArray(np.array(owners, dtype=str), dims="event", coords={"event": labels})
-            ds["event_id"] = xr.DataArray(np.array(ids, dtype=str), dims="event", coords={"event": labels})
+            ds["event_driver"] = xr.DataArray(
+                np.array(owners, dtype=str), dims="event", coords={"event": labels}
+            )
+            ds["event_id"] = xr.DataArray(
+                np.array(ids, dtype=str), dims="event", coords={"event": labels}
+            )
     ds["month"] = ("month", np.asarray(data.months))
     ds.attrs["history"] = int(data.history)
     return ds
@@ -377,7 +391,11 @@ def fit_spec(
         "notes": "\n".join(data.notes),
         "timings": ", ".join(f"{k}={v:.1f}" for k, v in timings.items()),
         **{f"version_{k}": v for k, v in package_versions().items()},
-        **{f"panel_{k}": v for k, v in data.panel_attrs.items() if k in ("snapshot_sha256", "detections_source")},
+        **{
+            f"panel_{k}": v
+            for k, v in data.panel_attrs.items()
+            if k in ("snapshot_sha256", "detections_source")
+        },
         **report.to_attrs(),
     }
     if events is not None and "sha256" in getattr(events, "attrs", {}):

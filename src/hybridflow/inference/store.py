@@ -79,7 +79,9 @@ def save_result(
         result.diagnostics.table.to_csv(
             tmp / "diagnostics.csv", index_label="parameter", lineterminator="\n"
         )
-        (tmp / "diagnostics.txt").write_text(result.diagnostics.summary_text() + "\n", encoding="utf-8")
+        (tmp / "diagnostics.txt").write_text(
+            result.diagnostics.summary_text() + "\n", encoding="utf-8"
+        )
     return out
 
 

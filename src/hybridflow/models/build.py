@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import hashlib
 import warnings
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -71,7 +70,6 @@ __all__ = [
     "make_driver_kernel",
     "prepare_data",
 ]
-
 
 
 # --------------------------------------------------------------------------- containers
@@ -305,13 +303,13 @@ def _select_outcome(spec: ModelSpec, panel: xr.Dataset) -> xr.DataArray:
             grouped = group_nationalities(panel, grouping)
         det = grouped["detections"]
     if "group" not in det.dims:
-        raise InputError(None, f"panel detections need a 'group' or 'nationality' dim; got {det.dims}")
+        raise InputError(
+            None, f"panel detections need a 'group' or 'nationality' dim; got {det.dims}"
+        )
     routes = [str(r) for r in det["route"].values]
     unknown = [r for r in spec.data.routes if r not in routes]
     if unknown:
-        raise SpecError(
-            f"data.routes: unknown route(s) {unknown}; routes in the panel: {routes}"
-        )
+        raise SpecError(f"data.routes: unknown route(s) {unknown}; routes in the panel: {routes}")
     det = det.sel(route=spec.data.routes)
     return det.transpose("month", "route", "group").astype(float)
 
@@ -445,7 +443,9 @@ def _factor_raw(spec: ModelSpec, panel: xr.Dataset) -> pd.Series:
         raise SpecError(
             f"common_factor.routes: {sorted(clash)} is also modelled; control routes must differ"
         )
-    tot = totals.sel(route=spec.common_factor.routes).sum("route", min_count=len(spec.common_factor.routes))
+    tot = totals.sel(route=spec.common_factor.routes).sum(
+        "route", min_count=len(spec.common_factor.routes)
+    )
     s = tot.to_series().astype(float)
     s.index = pd.DatetimeIndex(s.index, name="month")
     return s
@@ -507,7 +507,7 @@ def _continuous_design(
     raw = series.reindex(months_ext)
     before = np.asarray(months_ext < first)
     neutral_fill = fill is None or fill == "centre"
-    raw[before] = 0.0 if neutral_fill else float(fill)  # type: ignore[arg-type]
+    raw.iloc[np.flatnonzero(before)] = 0.0 if neutral_fill else float(fill)  # type: ignore[arg-type]
     tf = driver.transform
     out = dd.continuous_driver(
         raw,
@@ -609,7 +609,9 @@ def _driver_design(
         if obs.isna().any():
             raise SpecError(f"drivers '{driver.name}': series {driver.series!r} has gaps")
         if isinstance(driver, SpikeDriver):
-            out = dd.spike_driver(obs, months_ext, window=driver.window, k=driver.k, name=driver.name)
+            out = dd.spike_driver(
+                obs, months_ext, window=driver.window, k=driver.k, name=driver.name
+            )
             unit = f"one spike month ({out.attrs['rule']})"
         else:
             out = dd.milestone_driver(obs, months_ext, step=driver.step, name=driver.name)
@@ -662,14 +664,17 @@ def _regime_columns(
             if r.shape == "pulse":
                 values = (months == pd.Timestamp(r.start + "-01")).astype(float)
             else:
-                s0, s1 = pd.Timestamp(r.start + "-01"), months[-1] if r.end is None else pd.Timestamp(
-                    r.end + "-01"
+                s0, s1 = (
+                    pd.Timestamp(r.start + "-01"),
+                    months[-1] if r.end is None else pd.Timestamp(r.end + "-01"),
                 )
                 values = ((months >= s0) & (months <= s1)).astype(float)
             add(r.name, values, r)
         else:
             if events is None:
-                raise SpecError(f"baseline.regimes '{r.name}': source 'events' needs an events table")
+                raise SpecError(
+                    f"baseline.regimes '{r.name}': source 'events' needs an events table"
+                )
             assert r.filter is not None
             sel = _filter_events(events, r.filter)
             if sel.empty:
@@ -743,7 +748,9 @@ def prepare_data(
     for r in routes:
         for g in groups:
             if int(y.sel(route=r, group=g).notnull().sum()) == 0:
-                raise SpecError(f"series route={r!r}, group={g!r} has no observed month in the window")
+                raise SpecError(
+                    f"series route={r!r}, group={g!r} has no observed month in the window"
+                )
     if (y < 0).any():
         raise InputError(None, "detections must be non-negative counts")
 
@@ -798,17 +805,18 @@ def _kernel_weights(
     graph stays small: numba compile time grows with the number of nodes. Every other
     kernel creates its own parameters (``{driver}_{param}``) through the kernel API.
     """
-    geo = [
-        i
+    geo_kernels = {
+        i: d.kernel
         for i, d in enumerate(drivers)
         if isinstance(d.kernel, GeometricKernel) and not d.kernel.is_fixed
-    ]
+    }
+    geo = list(geo_kernels)
     rows: list[Any] = [None] * len(drivers)
     if geo:
         names = [drivers[i].name for i in geo]
         model.add_coord("geometric_driver", names)
-        a = np.array([drivers[i].kernel.decay_prior[0] for i in geo], dtype=float)
-        b = np.array([drivers[i].kernel.decay_prior[1] for i in geo], dtype=float)
+        a = np.asarray([k.decay_prior[0] for k in geo_kernels.values()], dtype=float)
+        b = np.asarray([k.decay_prior[1] for k in geo_kernels.values()], dtype=float)
         decay = pm.Beta("geometric_decay", alpha=a, beta=b, dims="geometric_driver")
         reported.append("geometric_decay")
         lags = np.arange(n_lags, dtype=float)
@@ -1046,10 +1054,16 @@ def build_model(
         # -- likelihood
         fam = spec.likelihood.family
         if fam == "negbin":
-            inv = pm.HalfNormal("dispersion_inv_sqrt", sigma=pri.dispersion_sd, dims=("route", "group"))
+            inv = pm.HalfNormal(
+                "dispersion_inv_sqrt", sigma=pri.dispersion_sd, dims=("route", "group")
+            )
             alpha = pm.Deterministic("dispersion", 1.0 / inv**2, dims=("route", "group"))
             pm.NegativeBinomial(
-                "y", mu=pt.exp(eta_obs), alpha=alpha.reshape((R * G,))[si], observed=y_data, dims="obs"
+                "y",
+                mu=pt.exp(eta_obs),
+                alpha=alpha.reshape((R * G,))[si],
+                observed=y_data,
+                dims="obs",
             )
         elif fam == "poisson":
             pm.Poisson("y", mu=pt.exp(eta_obs), observed=y_data, dims="obs")
@@ -1061,10 +1075,14 @@ def build_model(
             if fam == "binomial":
                 pm.Binomial("y", n=n_d, p=p, observed=y_data, dims="obs")
             else:
-                inv = pm.HalfNormal("dispersion_inv_sqrt", sigma=pri.dispersion_sd, dims=("route", "group"))
+                inv = pm.HalfNormal(
+                    "dispersion_inv_sqrt", sigma=pri.dispersion_sd, dims=("route", "group")
+                )
                 kappa = pm.Deterministic("concentration", 1.0 / inv**2, dims=("route", "group"))
                 k = kappa.reshape((R * G,))[si]
-                pm.BetaBinomial("y", n=n_d, alpha=p * k, beta=(1 - p) * k, observed=y_data, dims="obs")
+                pm.BetaBinomial(
+                    "y", n=n_d, alpha=p * k, beta=(1 - p) * k, observed=y_data, dims="obs"
+                )
 
     constant["y"] = data.y
     if data.trials is not None:

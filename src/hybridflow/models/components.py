@@ -312,7 +312,9 @@ def pooled_effects(
     student = prior_nu > 0
     raw = pm.Normal(f"{name}_raw", 0.0, 1.0, dims=dim)
     if student.any():
-        raw_t = pm.StudentT(f"{name}_raw_t", nu=np.where(student, prior_nu, 1.0), mu=0.0, sigma=1.0, dims=dim)
+        raw_t = pm.StudentT(
+            f"{name}_raw_t", nu=np.where(student, prior_nu, 1.0), mu=0.0, sigma=1.0, dims=dim
+        )
         raw = pt.where(student, raw_t, raw)
     mean = prior_mu + prior_sigma * raw
     eff = mean[:, None, None]

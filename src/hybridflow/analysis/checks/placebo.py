@@ -125,6 +125,8 @@ class PlaceboResult:
     seconds: float = 0.0
     divergences: list[int] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    refit_seconds: list[float] = field(default_factory=list)
+    refit_cpu_seconds: list[float] = field(default_factory=list)
 
     @property
     def n(self) -> int:
@@ -133,7 +135,8 @@ class PlaceboResult:
 
     def table(self) -> pd.DataFrame:
         """One row per placebo: ``placebo`` index, ``months`` (``;``-joined),
-        ``pct_mean``, ``p_positive``, ``ok``, ``divergences``."""
+        ``pct_mean``, ``p_positive``, ``ok``, ``divergences``, ``seconds`` and
+        ``cpu_seconds`` of the refit."""
         return pd.DataFrame(
             {
                 "placebo": np.arange(self.n),
@@ -142,6 +145,8 @@ class PlaceboResult:
                 "p_positive": self.placebo_p_positive,
                 "ok": np.isfinite(self.placebo),
                 "divergences": self.divergences or [0] * self.n,
+                "seconds": self.refit_seconds or [np.nan] * self.n,
+                "cpu_seconds": self.refit_cpu_seconds or [np.nan] * self.n,
             }
         )
 
@@ -165,7 +170,15 @@ class PlaceboResult:
             "p_plus1": self.p_plus1,
             "rule": self.rule,
             "seconds": self.seconds,
+            "refit_seconds_median": _median(self.refit_seconds),
+            "refit_cpu_seconds_median": _median(self.refit_cpu_seconds),
         }
+
+
+def _median(values: list[float]) -> float:
+    v = np.asarray(values, dtype=float)
+    v = v[np.isfinite(v)]
+    return float(np.median(v)) if v.size else float("nan")
 
 
 def rank_p_values(
@@ -476,4 +489,8 @@ def placebo_in_time(
         seconds=time.perf_counter() - t0,
         divergences=[int(r.value["divergences"]) if r.ok else -1 for r in results[1:]],
         errors=[f"{r.key}: {error_line(r)}" for r in results[1:] if not r.ok],
+        refit_seconds=[float(r.value["seconds"]) if r.ok else np.nan for r in results[1:]],
+        refit_cpu_seconds=[
+            float(r.value.get("cpu_seconds", np.nan)) if r.ok else np.nan for r in results[1:]
+        ],
     )
