@@ -7,7 +7,7 @@ and the same fit with PyMC's NUTS as a baseline measured in the same run.
 
 Usage::
 
-    .venv/bin/python benchmarks/bench_fit_full.py [--chains 4] [--draws 1000] [--tune 1000]
+    .venv/bin/python benchmarks/bench_fit_full.py [--chains 4] [--draws 1000] [--tune 500]
         [--seed 1] [--no-baseline] [--synthetic] [--json OUT.json]
 
 The real panel (``hybridflow.data.panel.load_panel``) and event catalogue are used when
@@ -113,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--chains", type=int, default=4)
     p.add_argument("--draws", type=int, default=1000)
-    p.add_argument("--tune", type=int, default=1000)
+    p.add_argument("--tune", type=int, default=500)
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--no-baseline", action="store_true", help="skip the PyMC NUTS baseline")
     p.add_argument("--synthetic", action="store_true", help="use a synthetic panel")

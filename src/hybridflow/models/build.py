@@ -59,6 +59,7 @@ from hybridflow.models.spec import (
     SpikeDriver,
     TerritoryDriver,
     TopK,
+    spec_hash,
 )
 from hybridflow.months import format_month, month_range
 
@@ -871,7 +872,7 @@ def build_model(
     """
     if isinstance(data, xr.Dataset):
         data = prepare_data(spec, data, events)
-    if data.spec is not spec and data.spec != spec:
+    if data.spec is not spec and spec_hash(data.spec) != spec_hash(spec):
         raise ValueError("data were prepared for a different spec")
     pri = spec.baseline.priors
     months = data.months

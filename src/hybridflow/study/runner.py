@@ -130,8 +130,9 @@ def fit_model(run: StudyRun, name: str, spec: ModelSpec | None = None) -> FitRes
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             result = load_result(out, warn=False)
-        run.reused.append(name)
-        run.console.print(f"  {name}: reusing stored fit (spec and data unchanged)")
+        if name not in run.artefacts.get("fitted_now", set()):
+            run.reused.append(name)
+            run.console.print(f"  {name}: reusing stored fit (spec and data unchanged)")
     else:
         t0 = time.perf_counter()
         with warnings.catch_warnings():
@@ -169,7 +170,60 @@ def _step_replication(run: StudyRun) -> None:
     run.state.mark("replication", key, files)
 
 
+def _fit_to_folder(spec_json: str, panel: xr.Dataset, events: pd.DataFrame,
+                   sampling: dict[str, Any], out: str, seed: int | None = None) -> dict[str, Any]:
+    """Executor task: fit one spec and write it to ``out`` (the parent loads it back)."""
+    from hybridflow.models.spec import spec_from_json
+
+    spec = spec_from_json(spec_json)
+    t0 = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        result = fit_spec(
+            spec, panel, events, draws=sampling["draws"], tune=sampling["tune"],
+            chains=sampling["chains"], seed=sampling["seed"], sampler=sampling["sampler"],
+            target_accept=sampling["target_accept"], out=out,
+        )
+    return {"converged": bool(result.converged), "seconds": time.perf_counter() - t0}
+
+
 def _step_fits(run: StudyRun) -> None:
+    """Fit every model; models needing a new fit run in parallel on the executor.
+
+    Compilation is single-threaded and dominates small fits, so two fits side by side on
+    two cores take little longer than one.
+    """
+    from hybridflow.inference.executor import Task
+    from hybridflow.models.spec import spec_to_json
+
+    todo = []
+    for name in run.spec.models:
+        spec = resolve_model(run, name)
+        key = step_key("fit", spec_hash(spec), run.data_key(), run.sampling())
+        if not run.state.is_done(f"fit:{name}", key):
+            todo.append((name, spec, key))
+    workers = run.executor_options.get("workers") or 2
+    if len(todo) > 1 and workers > 1:
+        from hybridflow.study.steps_checks import _executor
+
+        tasks = [Task(f"fit:{name}", _fit_to_folder,
+                      (spec_to_json(spec), run.panel, run.events, run.sampling(),
+                       str(run.out / "fits" / name)))
+                 for name, spec, _ in todo]
+        results = _executor(run).map(tasks, progress=True)
+        run.artefacts["fitted_now"] = {name for name, _, _ in todo}
+        for (name, _, key), res in zip(todo, results, strict=True):
+            if not res.ok:
+                from hybridflow.errors import HybridflowError
+
+                raise HybridflowError(f"fit of model '{name}' failed: "
+                                      f"{(res.error or '').strip().splitlines()[-1]}")
+            out = run.out / "fits" / name
+            run.state.mark(f"fit:{name}", key, [out / "fit.nc", out / "effects.csv"],
+                           seconds=round(res.value["seconds"], 1),
+                           converged=res.value["converged"])
+            flag = "[green]converged[/]" if res.value["converged"] else "[bold red]NOT CONVERGED[/]"
+            run.console.print(f"  {name}: fitted in {res.value['seconds']:.0f} s, {flag}")
     for name in run.spec.models:
         fit_model(run, name)
 
@@ -244,10 +298,39 @@ def _hdi(values: np.ndarray, prob: float) -> tuple[float, float]:
     return float(lo), float(hi)
 
 
+def null_for_window(run: StudyRun, start: str, end: str) -> str | None:
+    """Fit (or reuse) the null model on another window, so every model has a baseline.
+
+    Models whose data end earlier (territory, ACLED) cannot be compared with a null fitted
+    to more months; the same null spec on their window is the fair baseline. Regimes that
+    start after the window ends are dropped (they would be all zero).
+    """
+    null = resolve_model(run, run.spec.null_model)
+    if (null.data.start, null.data.end) == (start, end):
+        return run.spec.null_model
+    name = f"{run.spec.null_model}_{start}_{end}"
+    if name in run.fits:
+        return name
+    regimes = [r.model_dump(mode="python") for r in null.baseline.regimes
+               if r.source != "dates" or r.start is None or r.start <= end]
+    variant = null.with_updates(
+        name=name.replace("-", "_"), data={"start": start, "end": end},
+        baseline={"regimes": regimes},
+    )
+    fit_model(run, name, variant)
+    return name
+
+
 def _step_comparison(run: StudyRun) -> None:
     """PSIS-LOO among models fitted to the same observations, against the null."""
     from hybridflow.analysis.compare import loo_table
 
+    for name in list(run.fits):
+        a = run.fits[name].idata.posterior.attrs
+        if a.get("outcome", "counts") == "counts" and name in run.spec.models:
+            null_for_window(run, str(a.get("window_start")), str(a.get("window_end")))
+    null_names = {n for n in run.fits if n == run.spec.null_model
+                  or n.startswith(f"{run.spec.null_model}_")}
     groups: dict[str, list[str]] = {}
     for name, fit in run.fits.items():
         obs = np.asarray(fit.idata.observed_data["y"].values)
@@ -258,7 +341,7 @@ def _step_comparison(run: StudyRun) -> None:
     frames = []
     for i, names in enumerate(groups.values()):
         fits = {n: run.fits[n].idata for n in names}
-        base = run.spec.null_model if run.spec.null_model in fits else None
+        base = next((n for n in names if n in null_names), None)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             table = loo_table(fits, baseline=base)
@@ -360,6 +443,9 @@ def run_study(
         if step is not None:
             with _timed(run, name):
                 step(run)
+    ex = run.artefacts.pop("executor", None)
+    if ex is not None:
+        ex.close()
     with _timed(run, "hypotheses"):
         _step_hypotheses(run)
     _step_diagnostics(run)
