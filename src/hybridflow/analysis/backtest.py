@@ -71,8 +71,10 @@ from hybridflow.months import format_month
 __all__ = [
     "NAIVE",
     "BacktestResult",
+    "backtest_origins_task",
     "backtest_summary_text",
     "crps_samples",
+    "held_out_values",
     "rolling_origin",
     "score_samples",
     "seasonal_naive_samples",
@@ -805,7 +807,8 @@ def rolling_origin(
     div = int(runs_df["divergences"].sum()) if len(runs_df) else 0
     if div:
         notes.append(
-            f"{div} divergent transitions over {len(runs_df)} refits (small per-refit sampling); "
+            f"{div} divergent transition{'' if div == 1 else 's'} over {len(runs_df)} refits "
+            "(small per-refit sampling); "
             "the scores judge the forecasts as they were made"
         )
     return BacktestResult(

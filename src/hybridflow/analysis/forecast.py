@@ -1374,10 +1374,13 @@ def forecast_summary_text(
         p_lo, p_med, p_hi = (float(pct.quantile(q, dim=SAMPLE_DIMS)) for q in (0.05, 0.5, 0.95))
         per_month = float(diff.mean()) if len(months) else 0.0
         p_up = float((pct > 0).mean())
-        word = "more" if p_med >= 0 else "fewer"
+        if abs(p_med) < 0.5:
+            size = "about as many expected detections as the baseline"
+        else:
+            word = "more" if p_med > 0 else "fewer"
+            size = f"about {abs(p_med):.0f}% {word} expected detections than the baseline"
         out.append(
-            f"Scenario {label}: about {abs(p_med):.0f}% {word} expected detections than the "
-            f"baseline over {span} (90% interval {p_lo:+.0f}% to {p_hi:+.0f}%), i.e. "
+            f"Scenario {label}: {size} over {span} (90% interval {p_lo:+.0f}% to {p_hi:+.0f}%), i.e. "
             f"{per_month:+,.0f} a month on average; probability that it raises detections: "
             f"{_pct(p_up)}."
         )

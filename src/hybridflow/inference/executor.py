@@ -379,6 +379,10 @@ def _limit_threads(n: int) -> None:
 
 def _worker_init(threads_per_worker: int | None) -> None:
     """Process-pool initialiser: limit threads before any task is unpickled."""
+    import warnings
+
+    # Sampling goes through numba (nutpie); PyTensor's C-backend BLAS notice is noise here.
+    warnings.filterwarnings("ignore", message="PyTensor could not link to a BLAS")
     if threads_per_worker is not None:
         _limit_threads(threads_per_worker)
 

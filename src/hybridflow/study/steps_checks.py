@@ -81,7 +81,8 @@ def predictive_checks(run: StudyRun) -> None:
 
         def compute(fit: Any = fit, name: str = name) -> dict[str, pd.DataFrame]:
             ppd = posterior_predictive(fit, n_draws=1000, seed=run.spec.sampling.seed)
-            check = predictive_check(ppd, seed=run.spec.sampling.seed, totals=True)
+            counts = fit.idata.posterior.attrs.get("outcome", "counts") == "counts"
+            check = predictive_check(ppd, seed=run.spec.sampling.seed, totals=counts)
             cov = check.coverage.copy()
             cov.insert(0, "model", name)
             bands = check.bands_table()
