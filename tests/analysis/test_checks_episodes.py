@@ -176,3 +176,22 @@ def test_episode_anomaly_flags_an_injected_spike_the_model_is_not_told_about() -
     assert s.loc[("spike", TOTAL), "min_tail_p"] < 0.05
     assert not s.xs("calm", level="episode")["flagged"].any()
     assert len(result.scores) == 72 * 3
+
+
+@pytest.mark.slow
+def test_holdout_scores_the_episode_against_a_fit_that_never_saw_it() -> None:
+    panel = sim_panel(seed=5, effect=0.0, spike={"2019-02": 3.0, "2019-03": 3.0})
+    spec = parse_spec(sim_spec_dict(drivers=[]))
+    episodes = [("spike", "2019-02", "2019-03")]
+    kwargs = {"draws": 150, "tune": 150, "chains": 1, "n_draws": 300, "seed": 2}
+    held = episode_anomaly(spec, panel, sim_events(), episodes, holdout=True, **kwargs)
+    inside = episode_anomaly(spec, panel, sim_events(), episodes, **kwargs)
+    h = held.summary.set_index("series").loc[TOTAL]
+    i = inside.summary.set_index("series").loc[TOTAL]
+    assert bool(h["flagged"]) and h["min_tail_p"] == 0.0
+    # The in-sample fit has absorbed part of the spike (wider dispersion): less extreme.
+    assert h["max_z"] > i["max_z"]
+    assert any("holdout: 4 episode cells" in n for n in held.notes)
+    # Held-out months are still scored, with their real counts.
+    got = held.scores.set_index(["month", "series"]).loc[("2019-02", TOTAL), "observed"]
+    assert got == float(panel["detections"].sel(route=EB, month="2019-02-01").sum())

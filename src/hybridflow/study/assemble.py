@@ -55,7 +55,13 @@ def _pct(x: float) -> str:
 def _hypotheses_frame(hyp: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for r in hyp.to_dict(orient="records"):
-        unit = f" per {r['unit']}" if r.get("unit") else ""
+        if r["grade"] == "not estimated":
+            rows.append({"hypothesis": f"{r['hypothesis']}: {r['title']}", "claim": r["claim"],
+                         "model": r["model"], "driver": r["driver"], "estimate": "-",
+                         "interval": "-", "p_direction": "-", "grade": r["grade"],
+                         "reading": r["reading"], "converged": True})
+            continue
+        unit = f" per {r['unit']}" if isinstance(r.get("unit"), str) and r["unit"] else ""
         rows.append({
             "hypothesis": f"{r['hypothesis']}: {r['title']}",
             "claim": r["claim"],

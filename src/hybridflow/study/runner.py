@@ -247,9 +247,23 @@ def _step_hypotheses(run: StudyRun) -> None:
         if model not in run.fits:
             raise SpecError(f"hypothesis {h.id}: model '{h.model}' was not fitted")
         fit = run.fits[model]
-        draws = effect_draws(fit.idata)
-        if h.driver not in draws["driver"].values:
+        has_driver = "effect" in fit.idata.posterior and h.driver in fit.idata.posterior["driver"]
+        if not has_driver and model != h.model:
+            # A reduced profile reads hypotheses from its fallback model; one whose driver
+            # is not there is not estimated in this profile (said so, never invented).
+            rows.append({"hypothesis": h.id, "title": h.title, "claim": h.claim,
+                         "model": f"{h.model} (not fitted in profile '{run.profile}')",
+                         "driver": h.driver, "level": "", "unit": "",
+                         "direction": h.direction, "pct_mean": np.nan, "pct_hdi_low": np.nan,
+                         "pct_hdi_high": np.nan, "p_direction": np.nan, "p_rope": np.nan,
+                         "p_meaningful": np.nan, "placebo_p": np.nan,
+                         "negative_control_p_direction": np.nan, "grade": "not estimated",
+                         "grade_reasons": "", "reading": "not estimated in this profile",
+                         "converged": True})
+            continue
+        if not has_driver:
             raise SpecError(f"hypothesis {h.id}: driver '{h.driver}' not in model '{model}'")
+        draws = effect_draws(fit.idata)
         if h.group is None:
             pct = draws["pooled_pct"].sel(driver=h.driver)
             level = "all groups (population mean)"

@@ -75,6 +75,8 @@ class Checks(_Strict):
     """Which checks to run and how large they are."""
 
     placebo_n: int = Field(default=100, ge=0)
+    #: Limit placebo checks to these hypotheses (default: every hypothesis with placebo).
+    placebo_hypotheses: list[str] = Field(default_factory=list)
     negative_control_routes: list[str] = Field(
         default_factory=lambda: ["Western Mediterranean Route", "Western African Route"]
     )
@@ -95,6 +97,8 @@ class Checks(_Strict):
     controls_enabled: bool = True
     episodes_enabled: bool = True
     backtest_origins: int = Field(default=24, ge=0)
+    #: Models to backtest (default: every count model of the study).
+    backtest_models: list[str] = Field(default_factory=list)
 
 
 class Profile(_Strict):

@@ -130,7 +130,7 @@ def placebo(run: StudyRun) -> None:
     summaries = []
     s = _refit_sampling(run)
     for h in run.spec.hypotheses:
-        if not h.placebo:
+        if not h.placebo or (c.placebo_hypotheses and h.id not in c.placebo_hypotheses):
             continue
         model = _hyp_model(run, h.model)
         spec = resolve_model(run, model)

@@ -177,6 +177,15 @@ def divergences(idata: az.InferenceData) -> int:
     return int(stats["diverging"].values.sum())
 
 
+def gate_vars(bundle: Any) -> list[str]:
+    """Variables the convergence gate checks: the model's reported variables (driver
+    effects, kernels...) or, for a baseline-only model that has none, its free
+    parameters."""
+    if bundle.reported_vars:
+        return list(bundle.reported_vars)
+    return [rv.name for rv in bundle.model.free_RVs]
+
+
 # ---------------------------------------------------------------------------- executors
 
 
@@ -287,7 +296,7 @@ def fit_task(
     )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        report = check_convergence(idata, bundle.reported_vars)
+        report = check_convergence(idata, gate_vars(bundle))
     names = list(drivers) if drivers is not None else data.driver_names
     out: dict[str, np.ndarray] = {}
     for name in names:

@@ -20,12 +20,15 @@ months surprising. The check:
    default because every series has a top 5%: it "flags" the most surprising months
    even of a series the model describes well (``"either"``/``"both"`` combine the two).
 
-The score is in-sample: the model has seen the episode's counts (only not as an event), so
-a flexible trend can absorb part of a long episode and the check is conservative.
+By default the score is in-sample: the model has seen the episode's counts (only not as an
+event), so a flexible trend can absorb part of a long episode and the check is
+conservative. ``holdout=True`` leaves the episodes' months out of the fit and scores them
+against a prediction that never saw them (the other months stay in-sample).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 import warnings
@@ -38,7 +41,7 @@ import pandas as pd
 import xarray as xr
 from scipy import special, stats
 
-from hybridflow.analysis.checks._common import Sampling, error_line, run_tasks
+from hybridflow.analysis.checks._common import Sampling, error_line, gate_vars, run_tasks
 from hybridflow.analysis.checks.ppc import (
     CELL_DIMS,
     posterior_predictive,
@@ -463,10 +466,15 @@ def episode_task(
     sampling: Sampling,
     n_draws: int,
     totals: bool,
+    observed: xr.DataArray | None = None,
     *,
     seed: int,
 ) -> dict[str, Any]:
-    """Executor task: fit ``data``'s model and return its anomaly scores."""
+    """Executor task: fit ``data``'s model and return its anomaly scores.
+
+    ``observed`` (``y(month, route, group)``) replaces the fitted outcome when scoring:
+    the counts of held-out months are scored although the fit did not see them.
+    """
     from hybridflow.inference.diagnostics import check_convergence
     from hybridflow.inference.sample import sample_model
     from hybridflow.models.build import build_model
@@ -485,7 +493,7 @@ def episode_task(
     )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        report = check_convergence(idata, bundle.reported_vars)
+        report = check_convergence(idata, gate_vars(bundle))
     ppd = posterior_predictive(
         idata,
         n_draws=n_draws,
@@ -493,6 +501,12 @@ def episode_task(
         family=data.spec.likelihood.family,
         keep_parameters=True,
     )
+    if observed is not None:
+        ppd["y"] = (
+            observed.transpose(*CELL_DIMS)
+            .reset_coords(drop=True)
+            .assign_coords(month=ppd["month"].values)
+        )
     return {
         "scores": score_anomalies(ppd, totals=totals),
         "converged": bool(report.converged),
@@ -519,6 +533,7 @@ def episode_anomaly(
     rule: Literal["tail", "rank", "either", "both"] = "tail",
     totals: bool = True,
     drop_regimes: Sequence[str] = (),
+    holdout: bool = False,
     executor: Executor | None = None,
     progress: bool = False,
 ) -> EpisodeResult:
@@ -544,6 +559,10 @@ def episode_anomaly(
         Score route totals too (where the Finnish episode shows, if anywhere).
     drop_regimes
         Further regimes to remove.
+    holdout
+        Leave the episodes' months out of the fit (their counts are scored against a
+        prediction that never saw them: would the model have expected them?). Default
+        False: in-sample, the conservative reading.
     executor
         Runs the fit (default: in this process).
 
@@ -568,11 +587,21 @@ def episode_anomaly(
                 f"{stripped.data.routes}"
             )
     data = prepare_data(stripped, panel, events)
+    observed = None
+    if holdout:
+        observed = data.y
+        held = xr.zeros_like(data.y, dtype=bool)
+        for ep in eps:
+            in_months = data.y["month"].isin(ep.months)
+            in_route = data.y["route"] == ep.route if ep.route is not None else True
+            held = held | (in_months & in_route)
+        data = dataclasses.replace(data, y=data.y.where(~held))
+        data.notes.append(f"holdout: {int(held.sum())} episode cells left out of the fit")
     sampling = Sampling(
         draws=draws, tune=tune, chains=chains, sampler=sampler, target_accept=target_accept
     )
     (res,) = run_tasks(
-        [Task("episodes", episode_task, (data, sampling, n_draws, totals), seed=seed)],
+        [Task("episodes", episode_task, (data, sampling, n_draws, totals, observed), seed=seed)],
         executor,
         progress=progress,
     )
