@@ -21,9 +21,9 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e ".[test]"
 	touch $(VENV)/.installed $@
 
-## run: the main job on the embedded data (writes a briefing and prints where it is)
+## run: the hjs-2025 study on the embedded data (writes the briefing, prints where it is)
 run: $(VENV)/.installed
-	$(BIN)/hybridflow data show
+	$(BIN)/hybridflow study run studies/hjs-2025
 
 ## test: the whole suite, plus lint and type checks
 test: $(VENV)/.installed-test
@@ -40,7 +40,7 @@ typecheck: $(VENV)/.installed-test
 
 ## data: rebuild the embedded snapshot from the raw official files
 data: $(VENV)/.installed
-	$(BIN)/hybridflow data build --raw ../shared/data/raw --events ../shared/data/events
+	$(BIN)/hybridflow data build --raw ../shared/data/raw
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

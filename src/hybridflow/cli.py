@@ -336,6 +336,122 @@ def study_run(
                   f"Results folder: {run.out}")
 
 
+check_app = typer.Typer(help="Calibration and other model checks.", no_args_is_help=True)
+app.add_typer(check_app, name="check")
+
+
+def _make_executor(workers: int | None, scheduler: str | None, dask_local: int | None) -> Any:
+    from hybridflow.inference.executor import make_executor
+
+    if scheduler or dask_local:
+        return make_executor("dask", scheduler=scheduler, dask_local=dask_local)
+    return make_executor("process", workers=workers or 2)
+
+
+@app.command("forecast")
+@handle_errors
+def forecast_cmd(
+    result: Annotated[Path, typer.Argument(help="A result folder written by `hybridflow fit`.")],
+    horizon: Annotated[int, typer.Option("--horizon", min=1, max=6, help="Months ahead.")] = 3,
+    scenario: Annotated[
+        list[Path] | None, typer.Option("--scenario", help="Scenario file(s) (TOML).")
+    ] = None,
+    threshold: Annotated[
+        float | None, typer.Option("--threshold", help="Report P(detections > N).")
+    ] = None,
+    month: Annotated[
+        str | None, typer.Option("--month", help="Month for --threshold (YYYY-MM).")
+    ] = None,
+    out: Annotated[Path | None, typer.Option("--out", help="Folder for forecast files.")] = None,
+    seed: Annotated[int | None, typer.Option(help="Random seed.")] = None,
+    data: DetectionsOpt = None,
+    drivers: DriversOpt = None,
+) -> None:
+    """Posterior predictive detections for the next months, under scenarios."""
+    from hybridflow.analysis.forecast import forecast, forecast_summary_text
+    from hybridflow.data.events import load_events
+    from hybridflow.data.panel import load_panel
+    from hybridflow.inference.store import load_result
+    from hybridflow.report import figures
+
+    fit = load_result(result)
+    fc = forecast(fit, load_panel(detections=data, drivers=drivers), load_events(),
+                  horizon=horizon, scenarios=list(scenario or []), seed=seed)
+    out = out or Path(result) / "forecast"
+    fc.to_netcdf(out / "forecast.nc")
+    fc.to_csv(out / "forecast.csv", threshold=threshold)
+    from hybridflow.io import atomic_path
+
+    with atomic_path(out / "fan_chart.png") as tmp:
+        tmp.write_bytes(figures.to_png(figures.fan_chart(**fc.fan_chart_data(
+            threshold=threshold))))
+    for line in forecast_summary_text(fc, threshold=threshold, month=month):
+        console.print(line, highlight=False)
+    console.print(f"forecast written to {out}")
+
+
+@app.command("backtest")
+@handle_errors
+def backtest_cmd(
+    specs: Annotated[list[Path], typer.Argument(help="Model specs to compare (TOML).")],
+    origins: Annotated[int, typer.Option("--origins", help="Forecast origins.")] = 24,
+    draws: Annotated[int, typer.Option(help="Draws per refit.")] = 200,
+    tune: Annotated[int, typer.Option(help="Tuning steps per refit.")] = 200,
+    chains: Annotated[int, typer.Option(help="Chains per refit.")] = 2,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 1,
+    out: Annotated[Path, typer.Option("--out", help="Folder for the tables.")] = Path(
+        "results/backtest"
+    ),
+    workers: WorkersOpt = None,
+    scheduler: SchedulerOpt = None,
+    dask_local: DaskLocalOpt = None,
+) -> None:
+    """Rolling-origin backtests (horizons 1-3) against seasonal-naive and the null model."""
+    from hybridflow.analysis.backtest import rolling_origin
+    from hybridflow.data.events import load_events
+    from hybridflow.data.panel import load_panel
+    from hybridflow.models.spec import load_spec
+
+    models = [load_spec(p) for p in specs]
+    with _make_executor(workers, scheduler, dask_local) as ex:
+        res = rolling_origin(models, load_panel(), load_events(), origins=origins,
+                             draws=draws, tune=tune, chains=chains, seed=seed, executor=ex)
+    res.to_csv(out)
+    for line in res.text():
+        console.print(line, highlight=False)
+    console.print(f"tables written to {out}")
+
+
+@check_app.command("sbc")
+@handle_errors
+def sbc_cmd(
+    spec: Annotated[Path, typer.Argument(help="A model spec (TOML).")],
+    n: Annotated[int, typer.Option("--n", help="Simulated datasets.")] = 200,
+    draws: Annotated[int, typer.Option(help="Draws per fit.")] = 500,
+    tune: Annotated[int, typer.Option(help="Tuning steps per fit.")] = 500,
+    chains: Annotated[int, typer.Option(help="Chains per fit.")] = 2,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 1,
+    out: Annotated[Path | None, typer.Option("--out", help="Output folder.")] = None,
+    workers: WorkersOpt = None,
+    scheduler: SchedulerOpt = None,
+    dask_local: DaskLocalOpt = None,
+) -> None:
+    """Simulation-based calibration: rank statistics and uniformity tests per parameter."""
+    from hybridflow.analysis.sbc import run_sbc, write_sbc
+    from hybridflow.data.events import load_events
+    from hybridflow.data.panel import load_panel
+    from hybridflow.models.spec import load_spec
+
+    model = load_spec(spec)
+    with _make_executor(workers, scheduler, dask_local) as ex:
+        res = run_sbc(model, load_panel(), load_events(), n=n, draws=draws, tune=tune,
+                      chains=chains, seed=seed, executor=ex)
+    folder = out or Path("results") / "sbc" / model.name
+    write_sbc(res, folder)
+    console.print(res.summary.to_string(), highlight=False)
+    console.print(f"SBC written to {folder}")
+
+
 def main() -> None:  # pragma: no cover - console entry point
     app()
 
