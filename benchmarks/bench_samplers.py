@@ -529,58 +529,77 @@ def run_placebo(spec: Any, panel: xr.Dataset, events: pd.DataFrame, a: argparse.
         rhat = az.rhat(idata.posterior[["effect_mean"]])["effect_mean"].values
         return int(idata.sample_stats["diverging"].values.sum()), float(np.nanmax(rhat))
 
-    # (a) per-fit compilation: what a loop over fit_spec costs.
+    # The two arms are interleaved (compile once; then per-fit fit j, then the j-th block of
+    # n/k refits, for j = 1..k) so that both see the same machine load over time.
     per_fit: list[dict[str, float]] = []
-    load_a = load()
-    c_a = cpu_now()
-    for i in range(k):
+    refits: list[dict[str, float]] = []
+    cpu_fit = cpu_refit = 0.0
+
+    def per_fit_one(i: int) -> None:
+        nonlocal cpu_fit
+        c0 = cpu_now()
         t0 = time.perf_counter()
         with quiet():
             bundle = build_model(spec, prepare_data(spec, panel, catalogues[i]))
             tm: dict[str, float] = {}
             idata = sample_model(bundle, seed=i, sampler="nutpie", timings=tm, **fit_kw)
+        total = time.perf_counter() - t0
+        cpu_fit += cpu_now() - c0
         div, rhat = diag(idata)
         per_fit.append(
             {
-                "total_s": round(time.perf_counter() - t0, 2),
+                "placebo": i,
+                "total_s": round(total, 2),
                 "compile_s": round(tm["compile_s"], 2),
                 "sample_s": round(tm["sample_s"], 2),
                 "divergences": div,
                 "rhat_max_effect_mean": round(rhat, 4),
+                "load_average": load(),
             }
         )
-        print(f"  per-fit compile {i + 1}/{k}: {per_fit[-1]}", flush=True)
-    load_b = load()
-    cpu_per_fit = (cpu_now() - c_a) / k
+        print(f"  per-fit compile {len(per_fit)}/{k}: {per_fit[-1]}", flush=True)
 
-    # (b) compile once, refit all n.
-    c_b = cpu_now()
-    t0 = time.perf_counter()
-    with quiet():
-        refitter = Refitter(build_model(spec, prepare_data(spec, panel, events)))
-    compile_s = time.perf_counter() - t0
-    print(f"  compile once: {compile_s:.1f} s", flush=True)
-    refits: list[dict[str, float]] = []
-    for i in range(n):
+    def refit_one(i: int) -> None:
+        nonlocal cpu_refit
+        c0 = cpu_now()
         t1 = time.perf_counter()
         with quiet():
             bundle = build_model(spec, prepare_data(spec, panel, catalogues[i]))
             t2 = time.perf_counter()
             idata = refitter.refit_bundle(bundle, seed=i, **fit_kw)
+        total = time.perf_counter() - t1
+        cpu_refit += cpu_now() - c0
         div, rhat = diag(idata)
         refits.append(
             {
-                "total_s": round(time.perf_counter() - t1, 2),
+                "placebo": i,
+                "total_s": round(total, 2),
                 "build_s": round(t2 - t1, 2),
                 "divergences": div,
                 "rhat_max_effect_mean": round(rhat, 4),
             }
         )
-        if (i + 1) % 10 == 0 or i + 1 == n:
+        if len(refits) % 10 == 0 or len(refits) == n:
             done = sum(r["total_s"] for r in refits)
-            print(f"  compile-once refits {i + 1}/{n}: {done:.0f} s so far", flush=True)
+            print(f"  compile-once refits {len(refits)}/{n}: {done:.0f} s so far", flush=True)
+
+    load_a = load()
+    c0 = cpu_now()
+    t0 = time.perf_counter()
+    with quiet():
+        refitter = Refitter(build_model(spec, prepare_data(spec, panel, events)))
+    compile_s = time.perf_counter() - t0
+    cpu_compile = cpu_now() - c0
+    print(f"  compile once: {compile_s:.1f} s", flush=True)
+    blocks = np.array_split(np.arange(n), k)
+    for j in range(k):
+        per_fit_one(j)
+        for i in blocks[j]:
+            refit_one(int(i))
+    load_b = load()
+    cpu_per_fit = cpu_fit / k
+    cpu_once = cpu_compile + cpu_refit
     once_total = compile_s + sum(r["total_s"] for r in refits)
-    cpu_once = cpu_now() - c_b
     per_fit_mean = float(np.mean([r["total_s"] for r in per_fit]))
     per_fit_total = per_fit_mean * n
     return {
@@ -597,8 +616,6 @@ def run_placebo(spec: Any, panel: xr.Dataset, events: pd.DataFrame, a: argparse.
             "cpu_per_fit_s": round(cpu_per_fit, 2),
             "cpu_total_s": round(cpu_per_fit * n, 1),
             "fits": per_fit,
-            "load_average_before": load_a,
-            "load_average_after": load_b,
         },
         "compile_once": {
             "compile_s": round(compile_s, 2),
@@ -608,8 +625,10 @@ def run_placebo(spec: Any, panel: xr.Dataset, events: pd.DataFrame, a: argparse.
             "cpu_total_s": round(cpu_once, 1),
             "refits_with_divergences": int(sum(r["divergences"] > 0 for r in refits)),
             "refits": refits,
-            "load_average_after": load(),
         },
+        "order": f"interleaved: 1 compile, then {k} x (1 per-fit-compile fit, {n // k}+ refits)",
+        "load_average_before": load_a,
+        "load_average_after": load_b,
         "speedup": round(per_fit_total / once_total, 2),
         "speedup_cpu": round(cpu_per_fit * n / cpu_once, 2),
     }
