@@ -254,3 +254,38 @@ def test_grouping_from_nationality_panel() -> None:
         data.y.sel(group="Others").values[:, 0],
         det.sel(nationality=["SYR", "IRQ"]).sum("nationality").values[:, 0],
     )
+
+
+def test_common_factor_from_control_routes() -> None:
+    routes = ("Eastern Borders Route", "Western Balkan Route")
+    panel = make_panel(routes=routes)
+    spec = _spec(drivers=[], common_factor={"routes": ["Western Balkan Route"]})
+    data = prepare_data(spec, panel, make_events())
+    assert data.routes == ["Eastern Borders Route"]
+    assert data.factor is not None
+    assert float(data.factor.mean()) == pytest.approx(0.0, abs=1e-9)
+    assert float(data.factor.std()) == pytest.approx(1.0)
+    bundle = build_model(spec, data)
+    assert bundle.model.named_vars_to_dims["factor_loading"] == ("route", "group")
+    clash = _spec(drivers=[], common_factor={"routes": ["Eastern Borders Route"]})
+    with pytest.raises(SpecError, match="is also modelled"):
+        prepare_data(clash, panel, make_events())
+
+
+@pytest.mark.parametrize(
+    ("baseline", "family", "present", "absent"),
+    [
+        ({"trend": "local_level"}, "negbin", "trend_sigma", "trend_rho"),
+        ({"trend_parametrisation": "non_centred"}, "negbin", "trend_z", "trend_u"),
+        ({"trend": "ar1"}, "poisson", "trend_u", "dispersion"),
+        ({"trend": "none", "seasonality": "pooled"}, "negbin", "season_coef", "season_dev_sd"),
+    ],
+)
+def test_baseline_and_likelihood_options_build(
+    baseline: dict[str, Any], family: str, present: str, absent: str
+) -> None:
+    spec = _spec(baseline=baseline, likelihood={"family": family}, drivers=[])
+    bundle = build_model(spec, make_panel(), make_events())
+    names = set(bundle.model.named_vars)
+    assert present in names and absent not in names
+    assert all(np.isfinite(v) for v in bundle.model.point_logps().values())

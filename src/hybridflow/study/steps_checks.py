@@ -106,7 +106,8 @@ def predictive_checks(run: StudyRun) -> None:
         sub = total if not total.empty else bands[bands["group"] == bands["group"].iloc[0]]
         sub = sub.sort_values("month")
         qcols = [c for c in sub.columns if c.startswith("q")]
-        fig = figures.ppc_plot(pd.to_datetime(sub["month"]), sub["observed"].to_numpy(),
+        fig = figures.ppc_plot(pd.DatetimeIndex(pd.to_datetime(sub["month"])),
+                               sub["observed"].to_numpy(),
                                sub[qcols].to_numpy().T,
                                title=f"{name}: observed vs posterior predictive "
                                      f"({sub['group'].iloc[0]})")
