@@ -361,8 +361,10 @@ def bench_pymc(bundle: Any, a: argparse.Namespace) -> dict[str, Any]:
     return row
 
 
-def bench_nutpie(bundle: Any, a: argparse.Namespace) -> dict[str, Any]:
-    """nutpie; time to first draw = numba compilation of the log-density."""
+def bench_nutpie(bundle: Any, a: argparse.Namespace, *, low_rank: bool = False) -> dict[str, Any]:
+    """nutpie; time to first draw = numba compilation of the log-density. ``low_rank``: a
+    low-rank modified mass matrix (what :func:`hybridflow.inference.sample.sample_model`
+    uses by default) instead of nutpie's default diagonal one."""
     import nutpie
 
     from hybridflow.inference.sample import compile_model
@@ -383,13 +385,20 @@ def bench_nutpie(bundle: Any, a: argparse.Namespace) -> dict[str, Any]:
             seed=a.seed,
             progress_bar=False,
             target_accept=a.target_accept,
+            low_rank_modified_mass_matrix=low_rank,
         )
     t2 = time.perf_counter()
     c2 = cpu_now()
-    row = _row("nutpie", t1 - t0, t2 - t1, t2 - t0, effect_stats(bundle, idata), c2 - c1, c2 - c0)
+    name = "nutpie_lowrank" if low_rank else "nutpie"
+    row = _row(name, t1 - t0, t2 - t1, t2 - t0, effect_stats(bundle, idata), c2 - c1, c2 - c0)
     row["time_to_first_draw_how"] = "numba compilation (nutpie.compile_pymc_model)"
     row["total_how"] = "compilation + nutpie.sample wall time"
+    row["mass_matrix"] = "low-rank modified" if low_rank else "diagonal"
     return row
+
+
+def bench_nutpie_lowrank(bundle: Any, a: argparse.Namespace) -> dict[str, Any]:
+    return bench_nutpie(bundle, a, low_rank=True)
 
 
 def numpyro_missing() -> str | None:
@@ -452,6 +461,7 @@ def bench_numpyro(bundle: Any, a: argparse.Namespace) -> dict[str, Any]:
 SAMPLERS: dict[str, Callable[[Any, argparse.Namespace], dict[str, Any]]] = {
     "pymc": bench_pymc,
     "nutpie": bench_nutpie,
+    "nutpie_lowrank": bench_nutpie_lowrank,
     "numpyro": bench_numpyro,
 }
 
@@ -460,24 +470,31 @@ def run_samplers(spec: Any, panel: xr.Dataset, events: pd.DataFrame, a: argparse
     from hybridflow.models.build import build_model, prepare_data
 
     rows: list[dict[str, Any]] = []
-    for name in a.samplers:
-        if name == "numpyro" and (reason := numpyro_missing()):
-            rows.append({"sampler": name, "skipped": reason})
-            print(f"  {name}: skipped ({reason})", flush=True)
-            continue
-        # A fresh model per sampler: nothing compiled by one is reused by another.
-        with quiet():
-            bundle = build_model(spec, prepare_data(spec, panel, events))
-        before = load()
-        print(f"  {name}: sampling ...", flush=True)
-        try:
-            row = SAMPLERS[name](bundle, a)
-        except Exception as exc:  # one failing backend must not lose the others' figures
-            row = {"sampler": name, "skipped": f"failed: {type(exc).__name__}: {exc}"}
-        row["load_average_before"] = before
-        row["load_average_after"] = load()
-        rows.append(row)
-        print(f"  {name}: {json.dumps(row)}", flush=True)
+    for rep in range(a.repeats):
+        # Repeats alternate the order, so no sampler always runs at the same time of day.
+        order = a.samplers if rep % 2 == 0 else a.samplers[::-1]
+        for name in order:
+            if name == "numpyro" and (reason := numpyro_missing()):
+                rows.append({"sampler": name, "repeat": rep, "skipped": reason})
+                print(f"  {name}: skipped ({reason})", flush=True)
+                continue
+            # A fresh model per sampler: nothing compiled by one is reused by another.
+            with quiet():
+                bundle = build_model(spec, prepare_data(spec, panel, events))
+            before = load()
+            print(f"  {name} (repeat {rep + 1}/{a.repeats}): sampling ...", flush=True)
+            try:
+                row = {"repeat": rep, **SAMPLERS[name](bundle, a)}
+            except Exception as exc:  # one failing backend must not lose the others' figures
+                row = {
+                    "sampler": name,
+                    "repeat": rep,
+                    "skipped": f"failed: {type(exc).__name__}: {exc}",
+                }
+            row["load_average_before"] = before
+            row["load_average_after"] = load()
+            rows.append(row)
+            print(f"  {name}: {json.dumps(row)}", flush=True)
     return rows
 
 
@@ -637,42 +654,62 @@ def run_placebo(spec: Any, panel: xr.Dataset, events: pd.DataFrame, a: argparse.
 # --------------------------------------------------------------------------- report
 
 
+RATIO_KEYS = (
+    "ess_per_s_min",
+    "ess_per_s_median",
+    "ess_per_s_min_incl_compile",
+    "ess_per_s_median_incl_compile",
+    "ess_per_cpu_s_min",
+)
+
+
 def sampler_table(rows: list[dict[str, Any]]) -> tuple[str, dict[str, Any]]:
-    base = next((r for r in rows if r["sampler"] == "pymc" and "skipped" not in r), None)
+    """The printed table, and ratios to PyMC's NUTS of the same repeat (median over
+    repeats, plus each repeat's under ``"per_repeat"``)."""
     head = (
-        f"{'sampler':<9}{'1st draw s':>11}{'sample s':>10}{'ESS min':>9}{'ESS med':>9}"
+        f"{'sampler':<15}{'1st draw s':>11}{'sample s':>10}{'ESS min':>9}{'ESS med':>9}"
         f"{'ESS/s min':>11}{'x pymc':>8}{'ESS/s med':>11}{'x pymc':>8}{'w/ comp':>9}"
         f"{'x pymc':>8}{'ESS/cpu-s':>10}{'x pymc':>8}{'div':>5}{'R-hat':>7}"
     )
-    lines = [
-        head,
-        "-" * len(head),
-    ]
+    lines = [head, "-" * len(head)]
+    per_repeat: dict[str, list[dict[str, float]]] = {}
+    repeats = sorted({int(r.get("repeat", 0)) for r in rows})
+    for rep in repeats:
+        these = [r for r in rows if int(r.get("repeat", 0)) == rep]
+        base = next((r for r in these if r["sampler"] == "pymc" and "skipped" not in r), None)
+        if len(repeats) > 1:
+            lines.append(f"repeat {rep + 1}:")
+        for r in sorted(these, key=lambda r: list(SAMPLERS).index(r["sampler"])):
+            if "skipped" in r:
+                lines.append(f"{r['sampler']:<15}skipped: {r['skipped']}")
+                continue
+
+            def x(key: str, r: dict[str, Any] = r, base: Any = base) -> float:
+                return r[key] / base[key] if base else float("nan")
+
+            per_repeat.setdefault(r["sampler"], []).append({k: round(x(k), 2) for k in RATIO_KEYS})
+            lines.append(
+                f"{r['sampler']:<15}{r['time_to_first_draw_s']:>11.1f}{r['sampling_s']:>10.1f}"
+                f"{r['ess_bulk_min']:>9.0f}{r['ess_bulk_median']:>9.0f}"
+                f"{r['ess_per_s_min']:>11.2f}{x('ess_per_s_min'):>8.2f}"
+                f"{r['ess_per_s_median']:>11.2f}{x('ess_per_s_median'):>8.2f}"
+                f"{r['ess_per_s_min_incl_compile']:>9.2f}{x('ess_per_s_min_incl_compile'):>8.2f}"
+                f"{r['ess_per_cpu_s_min']:>10.2f}{x('ess_per_cpu_s_min'):>8.2f}"
+                f"{r['divergences']:>5d}{r['rhat_max']:>7.3f}"
+            )
     ratios: dict[str, Any] = {}
-    for r in rows:
-        if "skipped" in r:
-            lines.append(f"{r['sampler']:<9}skipped: {r['skipped']}")
-            continue
-
-        def x(key: str, r: dict[str, Any] = r) -> float:
-            return r[key] / base[key] if base else float("nan")
-
-        ratios[r["sampler"]] = {
-            "ess_per_s_min": round(x("ess_per_s_min"), 2),
-            "ess_per_s_median": round(x("ess_per_s_median"), 2),
-            "ess_per_s_min_incl_compile": round(x("ess_per_s_min_incl_compile"), 2),
-            "ess_per_s_median_incl_compile": round(x("ess_per_s_median_incl_compile"), 2),
-            "ess_per_cpu_s_min": round(x("ess_per_cpu_s_min"), 2),
-        }
-        lines.append(
-            f"{r['sampler']:<9}{r['time_to_first_draw_s']:>11.1f}{r['sampling_s']:>10.1f}"
-            f"{r['ess_bulk_min']:>9.0f}{r['ess_bulk_median']:>9.0f}"
-            f"{r['ess_per_s_min']:>11.2f}{x('ess_per_s_min'):>8.2f}"
-            f"{r['ess_per_s_median']:>11.2f}{x('ess_per_s_median'):>8.2f}"
-            f"{r['ess_per_s_min_incl_compile']:>9.2f}{x('ess_per_s_min_incl_compile'):>8.2f}"
-            f"{r['ess_per_cpu_s_min']:>10.2f}{x('ess_per_cpu_s_min'):>8.2f}"
-            f"{r['divergences']:>5d}{r['rhat_max']:>7.3f}"
-        )
+    for name, reps in per_repeat.items():
+        ratios[name] = {k: round(float(np.median([rp[k] for rp in reps])), 2) for k in RATIO_KEYS}
+        if len(reps) > 1:
+            ratios[name]["per_repeat"] = reps
+    if len(repeats) > 1:
+        lines.append("median ratio to pymc over repeats:")
+        for name, rt in ratios.items():
+            lines.append(
+                f"  {name:<15} ESS/s min {rt['ess_per_s_min']:.2f}, median "
+                f"{rt['ess_per_s_median']:.2f}, incl. compile {rt['ess_per_s_min_incl_compile']:.2f}, "
+                f"per CPU-s {rt['ess_per_cpu_s_min']:.2f}"
+            )
     lines += [
         "ESS: bulk ESS over every component of effect_mean and effect (min / median); "
         "ESS/s: per second of sampling; w/ comp: min ESS per second including compilation;",
@@ -723,7 +760,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--cores", type=int, default=None, help="default: min(chains, CPUs)")
     p.add_argument("--target-accept", type=float, default=0.9)
     p.add_argument("--seed", type=int, default=1)
-    p.add_argument("--samplers", default="pymc,nutpie,numpyro")
+    p.add_argument("--samplers", default="pymc,nutpie,nutpie_lowrank,numpyro")
+    p.add_argument("--repeats", type=int, default=1, help="sampler rows per sampler")
     p.add_argument("--placebo-n", type=int, default=100)
     p.add_argument("--per-fit-k", type=int, default=5)
     p.add_argument("--placebo-draws", type=int, default=200)
@@ -754,7 +792,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     a.name = a.name or ("smoke" if a.smoke else "samplers")
     a.out = a.out or RESULTS
     a.cores = a.cores or max(1, min(a.chains, os.cpu_count() or 1))
-    for key in ("draws", "chains", "placebo_n", "per_fit_k", "placebo_draws", "placebo_chains"):
+    for key in (
+        "draws",
+        "chains",
+        "repeats",
+        "placebo_n",
+        "per_fit_k",
+        "placebo_draws",
+        "placebo_chains",
+    ):
         if getattr(a, key) < 1:
             p.error(f"--{key.replace('_', '-')} must be >= 1")
     return a
@@ -784,6 +830,7 @@ def main(argv: list[str] | None = None) -> int:
             "target_accept",
             "seed",
             "samplers",
+            "repeats",
             "placebo_n",
             "per_fit_k",
             "placebo_draws",
@@ -810,15 +857,17 @@ def main(argv: list[str] | None = None) -> int:
         table, ratios = sampler_table(rows)
         payload["samplers"] = rows
         payload["ratios_vs_pymc"] = ratios
-        if "nutpie" in ratios and any(r["sampler"] == "pymc" and "skipped" not in r for r in rows):
-            got = ratios["nutpie"]["ess_per_s_min"]
-            payload["targets"]["nutpie_ess_per_s_vs_pymc"] = {
-                "target": TARGET_ESS_RATIO,
-                "measured_min_component": got,
-                "measured_median_component": ratios["nutpie"]["ess_per_s_median"],
-                "measured_min_component_per_cpu_s": ratios["nutpie"]["ess_per_cpu_s_min"],
-                "met": bool(got >= TARGET_ESS_RATIO),
-            }
+        has_pymc = any(r["sampler"] == "pymc" and "skipped" not in r for r in rows)
+        for variant in ("nutpie", "nutpie_lowrank"):
+            if variant in ratios and has_pymc:
+                got = ratios[variant]["ess_per_s_min"]
+                payload["targets"][f"{variant}_ess_per_s_vs_pymc"] = {
+                    "target": TARGET_ESS_RATIO,
+                    "measured_min_component": got,
+                    "measured_median_component": ratios[variant]["ess_per_s_median"],
+                    "measured_min_component_per_cpu_s": ratios[variant]["ess_per_cpu_s_min"],
+                    "met": bool(got >= TARGET_ESS_RATIO),
+                }
         print("\n" + table + "\n")
     if not a.skip_placebo:
         print(f"placebo refits (n={a.placebo_n}, per-fit compilation measured on {a.per_fit_k}):")

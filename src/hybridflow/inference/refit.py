@@ -96,9 +96,10 @@ class Refitter:
         tune: int = 500,
         chains: int = 2,
         seed: int = 0,
-        target_accept: float = 0.9,
+        target_accept: float | None = None,
         log_likelihood: bool = False,
         progress: bool = False,
+        **sample_kwargs: Any,
     ) -> az.InferenceData:
         """Sample the compiled model with some or all data containers replaced.
 
@@ -110,8 +111,14 @@ class Refitter:
             depends only on its own arguments. Every container keeps its shape, except
             along the ``obs`` dim: ``y_obs``, ``obs_cell`` and ``obs_series`` (and
             ``n_trials``) may change length together (held-out folds).
-        draws, tune, chains, seed, target_accept, log_likelihood, progress
+        draws, tune, chains, seed, log_likelihood, progress
             As for :func:`hybridflow.inference.sample.sample_model`.
+        target_accept
+            NUTS target acceptance; None: :func:`~hybridflow.inference.sample.sample_model`'s
+            default, so refits sample like a fresh fit.
+        **sample_kwargs
+            Further options of :func:`~hybridflow.inference.sample.sample_model` (e.g.
+            ``low_rank``).
 
         Returns
         -------
@@ -130,6 +137,8 @@ class Refitter:
         with self.bundle.model:
             pm.set_data(new, coords=coords)
         compiled = self.compiled.with_data(**new) if self.compiled is not None else None
+        if target_accept is not None:
+            sample_kwargs["target_accept"] = target_accept
         idata = sample_model(
             self.bundle,
             draws=draws,
@@ -137,10 +146,10 @@ class Refitter:
             chains=chains,
             seed=seed,
             sampler=self.sampler,
-            target_accept=target_accept,
             progress=progress,
             compiled=compiled,
             log_likelihood=log_likelihood,
+            **sample_kwargs,
         )
         self.n_refits += 1
         return idata
