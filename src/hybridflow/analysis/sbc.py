@@ -455,7 +455,7 @@ def run_sbc(
     params: Sequence[str] = DEFAULT_PARAMS,
     executor: Executor | None = None,
     sampler: str = "nutpie",
-    target_accept: float = 0.9,
+    target_accept: float | None = None,
     bins: int | None = None,
     alpha: float = 0.05,
     progress: ProgressArg = False,
@@ -487,7 +487,7 @@ def run_sbc(
     sampler
         ``"nutpie"`` (compile once per worker) or ``"pymc"``.
     target_accept
-        NUTS target acceptance.
+        NUTS target acceptance (None: the sampling default, as for a real fit).
     bins, alpha
         For :func:`uniformity_table`.
     progress

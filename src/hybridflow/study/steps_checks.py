@@ -72,7 +72,7 @@ def _hyp_model(run: StudyRun, model: str) -> str:
 
 
 def predictive_checks(run: StudyRun) -> None:
-    from hybridflow.analysis.checks.ppc import posterior_predictive, predictive_check
+    from hybridflow.analysis.checks.ppc import TOTAL, posterior_predictive, predictive_check
 
     frames, band_frames = [], []
     for name, fit in run.fits.items():
@@ -102,7 +102,7 @@ def predictive_checks(run: StudyRun) -> None:
         bands = next((b for b in band_frames if (b["model"] == name).all()), None)
         if bands is None:
             continue
-        total = bands[bands["group"].astype(str).str.lower().isin(["total", "all"])]
+        total = bands[bands["group"].astype(str) == TOTAL]
         sub = total if not total.empty else bands[bands["group"] == bands["group"].iloc[0]]
         sub = sub.sort_values("month")
         qcols = [c for c in sub.columns if c.startswith("q")]
