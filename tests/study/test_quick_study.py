@@ -16,6 +16,8 @@ import pytest
 from hybridflow.inference.store import load_result
 from hybridflow.study.runner import run_study
 
+pytestmark = pytest.mark.slow  # minutes of real fits; see the closing note
+
 STUDY = Path(__file__).resolve().parents[2] / "studies" / "hjs-2025"
 
 
