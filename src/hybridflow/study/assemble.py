@@ -136,6 +136,8 @@ def _counterfactual_figures(run: StudyRun, model: str) -> list[FigureItem]:
 def _lag_figures(run: StudyRun, hyp: pd.DataFrame) -> list[FigureItem]:
     items = []
     for r in hyp.to_dict(orient="records"):
+        if r["grade"] == "not estimated" or r["model"] not in run.fits:
+            continue
         fit = run.fits[r["model"]]
         post = fit.idata.posterior
         beta = post["effect_mean"].sel(driver=r["driver"])
