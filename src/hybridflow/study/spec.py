@@ -31,7 +31,7 @@ class Sampling(_Strict):
     chains: int = Field(default=4, ge=1, le=16)
     seed: int = 20250601
     sampler: Literal["nutpie", "pymc"] = "nutpie"
-    target_accept: float = Field(default=0.9, gt=0.5, lt=1.0)
+    target_accept: float = Field(default=0.95, gt=0.5, lt=1.0)
 
 
 class Hypothesis(_Strict):
