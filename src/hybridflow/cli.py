@@ -453,6 +453,11 @@ def sbc_cmd(
 
 
 def main() -> None:  # pragma: no cover - console entry point
+    import warnings
+
+    # PyTensor's C backend warns once that pip-installed numpy has no BLAS it can link;
+    # it only affects PyMC's own sampler (nutpie compiles with numba) and alarms readers.
+    warnings.filterwarnings("ignore", message="PyTensor could not link to a BLAS")
     app()
 
 

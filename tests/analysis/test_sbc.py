@@ -351,3 +351,30 @@ def test_bad_arguments() -> None:
         run_sbc(tiny_spec(), tiny_panel(), None, n=4, draws=20, chains=2, thin_to=100)
     with pytest.raises(ValueError, match="none of the parameters"):
         run_sbc(tiny_spec(), tiny_panel(), None, n=4, draws=50, params=("nope",))
+
+
+@pytest.mark.slow
+@sbc_group
+def test_process_executor_gives_the_serial_ranks(small_run: tuple[SBCResult, list[str]]) -> None:
+    # Each worker compiles once (its own cache); seeds travel with the tasks, so the ranks
+    # are those of the serial run, replicate for replicate.
+    from hybridflow.inference.executor import make_executor
+
+    result, _ = small_run
+    with make_executor("process", workers=2) as ex, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        again = run_sbc(
+            tiny_spec(),
+            tiny_panel(),
+            None,
+            n=8,
+            draws=40,
+            tune=40,
+            chains=2,
+            thin_to=20,
+            seed=5,
+            params=("effect_mean", "effect", "dispersion"),
+            executor=ex,
+        )
+    pd.testing.assert_frame_equal(result.ranks, again.ranks)
+    assert again.replicates["ok"].all()

@@ -425,3 +425,26 @@ def test_unreachable_scheduler_is_a_clear_error() -> None:
     pytest.importorskip("distributed")
     with pytest.raises(SchedulerConnectionError, match="could not connect to the dask scheduler"):
         DaskExecutor(scheduler="tcp://127.0.0.1:9", connect_timeout=0.5)
+
+
+def test_cached_keeps_at_most_max_cached_least_recently_used_first(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import hybridflow.inference.executor as executor_mod
+
+    monkeypatch.setattr(executor_mod, "MAX_CACHED", 2)
+    calls: list[str] = []
+
+    def make(name: str) -> Callable[[], str]:
+        return lambda: calls.append(name) or name
+
+    try:
+        cached("a", make("a"))
+        cached("b", make("b"))
+        cached("a", make("a"))  # a is now the most recently used
+        cached("c", make("c"))  # evicts b, the least recently used
+        assert set(worker_cache()) == {"a", "c"}
+        cached("b", make("b"))  # b has to be built again
+        assert calls == ["a", "b", "c", "b"]
+    finally:
+        clear_worker_cache()

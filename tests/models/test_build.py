@@ -86,6 +86,14 @@ def test_model_has_named_dims_and_reported_vars() -> None:
     assert all(np.isfinite(v) for v in logp.values())
 
 
+def test_a_model_without_drivers_reports_its_baseline_for_the_gate() -> None:
+    # The null model has no driver effects; the convergence gate must still check something.
+    bundle = build_model(_spec(drivers=[]), make_panel(), make_events())
+    assert bundle.reported_vars == ["intercept", "regime_effect", "dispersion"]
+    with_drivers = build_model(_spec(), make_panel(), make_events())
+    assert "intercept" not in with_drivers.reported_vars
+
+
 def test_kernel_weights_sum_to_one_and_respect_max_lag() -> None:
     bundle = build_model(_spec(), make_panel(), make_events())
     import pymc as pm

@@ -59,13 +59,12 @@ from hybridflow.inference.executor import (
     ProgressArg,
     SerialExecutor,
     Task,
-    cached,
     raise_on_failure,
     spawn_seeds,
 )
 from hybridflow.io import atomic_open
 from hybridflow.models.build import ModelData, prepare_data
-from hybridflow.models.spec import ModelSpec, spec_hash
+from hybridflow.models.spec import ModelSpec
 from hybridflow.months import format_month
 
 __all__ = [
@@ -195,13 +194,6 @@ def seasonal_naive_samples(
 # --------------------------------------------------------------------------- refits (worker side)
 
 
-def _make_refitter(spec: ModelSpec, data: ModelData, sampler: str) -> Any:
-    from hybridflow.inference.refit import Refitter
-    from hybridflow.models.build import build_model
-
-    return Refitter(build_model(spec, data), sampler=sampler)  # type: ignore[arg-type]
-
-
 def held_out_values(
     data: ModelData, base: Mapping[str, np.ndarray], origin_index: int
 ) -> dict[str, np.ndarray]:
@@ -266,8 +258,9 @@ def backtest_origins_task(
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         data = prepare_data(spec, panel, events)
-    key = ("backtest", spec_hash(spec), data.data_hash(), sampler)
-    refitter = cached(key, lambda: _make_refitter(spec, data, sampler))
+    from hybridflow.inference.refit import cached_refitter
+
+    refitter = cached_refitter(data, sampler)  # type: ignore[arg-type]
     base = refitter._base
     months = pd.DatetimeIndex(data.months)
     T = len(months)

@@ -64,7 +64,13 @@ from hybridflow.design import drivers as dd
 from hybridflow.errors import InputError, SpecError
 from hybridflow.io import atomic_open, atomic_path
 from hybridflow.models import components as comp
-from hybridflow.models.build import ModelData, prepare_data
+from hybridflow.models.build import (
+    ModelData,
+    driver_panel_series,
+    prepare_data,
+    select_driver_events,
+    select_outcome,
+)
 from hybridflow.models.spec import (
     EventsDriver,
     LossesDriver,
@@ -91,26 +97,6 @@ __all__ = [
 QUANTILES: tuple[float, ...] = (0.05, 0.25, 0.5, 0.75, 0.95)
 SAMPLE_DIMS: tuple[str, str] = ("chain", "draw")
 _ONE_MONTH = pd.DateOffset(months=1)
-
-
-# --------------------------------------------------------------------------- private helpers
-# The model builder's own readers, so the forecast sees the data exactly as the fit did.
-def _panel_series(panel: xr.Dataset, driver: Any) -> pd.Series:
-    from hybridflow.models.build import _panel_series as impl
-
-    return impl(panel, driver)
-
-
-def _select_outcome(spec: ModelSpec, panel: xr.Dataset) -> xr.DataArray:
-    from hybridflow.models.build import _select_outcome as impl
-
-    return impl(spec, panel)
-
-
-def _filter_events(events: pd.DataFrame, flt: Any) -> pd.DataFrame:
-    from hybridflow.models.build import _filter_events as impl
-
-    return impl(events, flt)
 
 
 def _qname(q: float) -> str:
@@ -500,7 +486,7 @@ def _events_design(
         frame = scenario_events_frame(scenario, first, horizon_end=months_all[-1])
         hit: set[str] = set()
         for d in ev_drivers:
-            hit.update(str(e) for e in _filter_events(frame, d.filter)["event_id"])
+            hit.update(str(e) for e in select_driver_events(frame, d.filter)["event_id"])
         unmatched = [str(e) for e in frame["event_id"] if str(e) not in hit]
         if unmatched:
             notes.append(
@@ -532,7 +518,7 @@ def _continuous_future(
         if lv.value == "last":
             out[sel] = last
         elif lv.value == "observed":
-            raw = _panel_series(panel, drv).reindex(ext[sel])
+            raw = driver_panel_series(panel, drv).reindex(ext[sel])
             if raw.isna().any():
                 gaps = [format_month(m) for m in raw.index[raw.isna().to_numpy()]]
                 raise SpecError(
@@ -571,7 +557,7 @@ def _derived_driver(
             and _series_of(d) == drv.series
         }
         spec_levels = [lv for lv in scenario.levels if lv.driver in siblings]
-    raw = _panel_series(panel, drv)
+    raw = driver_panel_series(panel, drv)
     obs = raw.dropna()
     past = raw.loc[obs.index[0] : origin]
     if past.isna().any() or past.index[-1] != origin:
@@ -1260,7 +1246,7 @@ def forecast(
         np.stack(exp_all).reshape(shape), dims=dims, coords=coords, name="expected"
     )
 
-    observed = _select_outcome(spec, panel).reindex(month=months_f).sel(group=data.groups)
+    observed = select_outcome(spec, panel).reindex(month=months_f).sel(group=data.groups)
     if "route_total" in panel:
         observed_total = panel["route_total"].sel(route=data.routes).reindex(month=months_f)
     else:

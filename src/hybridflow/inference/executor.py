@@ -302,6 +302,8 @@ def spawn_seeds(seed: int, n: int) -> list[int]:
 # Per-worker cache (compile once per worker process)
 
 _WORKER_CACHE: dict[Hashable, Any] = {}
+#: Most objects a process keeps in its cache (least recently used are dropped first).
+MAX_CACHED = 12
 _CACHE_LOCK = threading.Lock()
 _KEY_LOCKS: dict[Hashable, threading.Lock] = {}
 
@@ -328,15 +330,23 @@ def cached(key: Hashable, factory: Callable[[], T]) -> T:
     --------
     >>> compiled = cached(("placebo", spec_hash), lambda: compile_model(spec))  # doctest: +SKIP
     """
-    try:
-        return _WORKER_CACHE[key]  # type: ignore[no-any-return]
-    except KeyError:
-        pass
     with _CACHE_LOCK:
+        if key in _WORKER_CACHE:
+            # Most recently used last: eviction drops the oldest.
+            _WORKER_CACHE[key] = _WORKER_CACHE.pop(key)
+            return _WORKER_CACHE[key]  # type: ignore[no-any-return]
         lock = _KEY_LOCKS.setdefault(key, threading.Lock())
     with lock:
         if key not in _WORKER_CACHE:
-            _WORKER_CACHE[key] = factory()
+            value = factory()
+            with _CACHE_LOCK:
+                _WORKER_CACHE[key] = value
+                # A long study compiles dozens of models; keep memory bounded.
+                while len(_WORKER_CACHE) > MAX_CACHED:
+                    oldest = next(iter(_WORKER_CACHE))
+                    _WORKER_CACHE.pop(oldest)
+                    _KEY_LOCKS.pop(oldest, None)
+            return value
         return _WORKER_CACHE[key]  # type: ignore[no-any-return]
 
 

@@ -28,7 +28,8 @@ import numpy as np
 import pymc as pm
 
 from hybridflow.inference.sample import Sampler, compile_model, sample_model
-from hybridflow.models.build import ModelBundle
+from hybridflow.models.build import ModelBundle, ModelData, build_model
+from hybridflow.models.spec import spec_hash
 
 #: Dims whose length may change between refits (the observed cells).
 FREE_DIMS = ("obs",)
@@ -68,10 +69,13 @@ class Refitter:
         its compiled functions per model), so it is accepted for comparison.
     """
 
-    def __init__(self, bundle: ModelBundle, sampler: Sampler = "nutpie") -> None:
+    def __init__(
+        self, bundle: ModelBundle, sampler: Sampler = "nutpie", *, compiled: Any = None
+    ) -> None:
         self.bundle = bundle
         self.sampler = sampler
-        self.compiled = compile_model(bundle, sampler)
+        # A fit that has just compiled this bundle hands its compiled model over.
+        self.compiled = compiled if compiled is not None else compile_model(bundle, sampler)
         self._key = structure_key(bundle)
         self._base = data_values(bundle)
         self._dims = {
@@ -208,3 +212,31 @@ class Refitter:
         """Put the original data back into the model."""
         with self.bundle.model:
             pm.set_data(self._base, coords={"obs": np.arange(len(self._base["y_obs"]))})
+
+
+def refitter_key(data: ModelData, sampler: str) -> tuple[str, str, str, str]:
+    """Cache key of a compiled model in a worker process: spec, data and sampler."""
+    return ("hybridflow.refitter", spec_hash(data.spec), data.data_hash(), sampler)
+
+
+def cached_refitter(data: ModelData, sampler: Sampler) -> Refitter:
+    """The compiled model for ``data`` in this process, compiled on first use.
+
+    Every many-fit step (placebo, controls, sensitivity, backtests, the study's fits) keys
+    its compiled models the same way, so a worker that has compiled a model for one step
+    reuses it in the next.
+    """
+    from hybridflow.inference.executor import cached
+
+    return cached(
+        refitter_key(data, sampler), lambda: Refitter(build_model(data.spec, data), sampler)
+    )
+
+
+def keep_compiled(bundle: ModelBundle, compiled: Any, sampler: Sampler) -> None:
+    """Put a fit's compiled model into this process's cache for later refits."""
+    from hybridflow.inference.executor import cached
+
+    if sampler == "nutpie" and compiled is None:
+        return
+    cached(refitter_key(bundle.data, sampler), lambda: Refitter(bundle, sampler, compiled=compiled))

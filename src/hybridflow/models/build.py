@@ -64,16 +64,31 @@ from hybridflow.models.spec import (
 from hybridflow.months import format_month, month_range
 
 __all__ = [
+    "BASELINE_REPORTED",
     "DriverDesign",
     "ModelBundle",
     "ModelData",
     "build_model",
+    "driver_panel_series",
+    "events_with_sign",
     "make_driver_kernel",
     "prepare_data",
+    "select_driver_events",
+    "select_outcome",
 ]
 
 
 # --------------------------------------------------------------------------- containers
+
+
+#: Parameters the convergence gate checks in a model without drivers (the null model).
+BASELINE_REPORTED: tuple[str, ...] = (
+    "intercept",
+    "regime_effect",
+    "factor_loading",
+    "dispersion",
+    "concentration",
+)
 
 
 @dataclass
@@ -243,7 +258,7 @@ def make_driver_kernel(driver: Driver) -> LagKernel:
     return kernel
 
 
-def _filter_events(events: pd.DataFrame, flt: EventFilter) -> pd.DataFrame:
+def select_driver_events(events: pd.DataFrame, flt: EventFilter) -> pd.DataFrame:
     """Apply a spec's event filter: :func:`hybridflow.data.events.filter_events` for the
     catalogue fields, then the border and date-window filters."""
     from hybridflow.data.events import filter_events
@@ -279,13 +294,13 @@ def _as_tuple(value: Any) -> tuple[str, ...]:
     return tuple(str(v) for v in value)
 
 
-def _with_sign(events: pd.DataFrame) -> pd.DataFrame:
+def events_with_sign(events: pd.DataFrame) -> pd.DataFrame:
     """Add a numeric ``_sign``: relief (``relax``) counts -1, everything else +1."""
     direction = events.get("direction", pd.Series("", index=events.index)).astype(str)
     return events.assign(_sign=np.where(direction.str.strip().str.lower() == "relax", -1.0, 1.0))
 
 
-def _select_outcome(spec: ModelSpec, panel: xr.Dataset) -> xr.DataArray:
+def select_outcome(spec: ModelSpec, panel: xr.Dataset) -> xr.DataArray:
     """``detections(month, route, group)`` for the spec's routes and grouping."""
     if "detections" not in panel:
         raise InputError(None, "panel has no 'detections' variable")
@@ -322,7 +337,7 @@ def _coverage(values: pd.Series) -> tuple[pd.Timestamp | None, pd.Timestamp | No
     return pd.Timestamp(obs.index[0]), pd.Timestamp(obs.index[-1])
 
 
-def _panel_series(panel: xr.Dataset, driver: Driver) -> pd.Series:
+def driver_panel_series(panel: xr.Dataset, driver: Driver) -> pd.Series:
     """The raw monthly series behind a continuous/spike/milestone driver."""
 
     def need(var: str) -> xr.DataArray:
@@ -404,7 +419,7 @@ def _series_window(
     for d in spec.drivers:
         if isinstance(d, EventsDriver):
             continue
-        s = _panel_series(panel, d)
+        s = driver_panel_series(panel, d)
         first, last = _coverage(s)
         if first is None or last is None:
             raise SpecError(f"drivers '{d.name}': its data are empty")
@@ -567,13 +582,13 @@ def _driver_design(
     if isinstance(driver, EventsDriver):
         if events is None:
             raise SpecError(f"drivers '{driver.name}': source 'events' needs an events table")
-        sel = _filter_events(events, driver.filter)
+        sel = select_driver_events(events, driver.filter)
         if sel.empty:
             raise SpecError(f"drivers '{driver.name}': the filter matches no events")
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             ev = dd.event_exposure(
-                _with_sign(sel),
+                events_with_sign(sel),
                 months_ext,
                 shape=driver.shape,
                 date_column="effective_date",
@@ -602,7 +617,7 @@ def _driver_design(
             first_observed=format_month(months_ext[0]),
             last_observed=format_month(months_ext[-1]),
         )
-    series = _panel_series(panel, driver)
+    series = driver_panel_series(panel, driver)
     if isinstance(driver, SpikeDriver | MilestoneDriver):
         first, last = _coverage(series)
         assert first is not None and last is not None
@@ -677,7 +692,7 @@ def _regime_columns(
                     f"baseline.regimes '{r.name}': source 'events' needs an events table"
                 )
             assert r.filter is not None
-            sel = _filter_events(events, r.filter)
+            sel = select_driver_events(events, r.filter)
             if sel.empty:
                 raise SpecError(f"baseline.regimes '{r.name}': the filter matches no events")
             ev = dd.event_exposure(
@@ -726,7 +741,7 @@ def prepare_data(
         whose data end inside the window, an unfilled gap, no events matched...).
     """
     notes: list[str] = []
-    outcome = _select_outcome(spec, panel)
+    outcome = select_outcome(spec, panel)
     months = _series_window(spec, panel, outcome, notes)
     drivers = spec.drivers
     history = max((d.kernel.max_lag for d in drivers), default=0)
@@ -1088,6 +1103,10 @@ def build_model(
     constant["y"] = data.y
     if data.trials is not None:
         constant["trials"] = data.trials
+    if not reported:
+        # A baseline-only model (the null) has no driver effects; its gate then checks the
+        # baseline it reports: per-series levels, regime effects and the dispersion.
+        reported = list(BASELINE_REPORTED)
     # Keep only names that exist, in order, once.
     reported = list(dict.fromkeys(n for n in reported if n in model.named_vars))
     return ModelBundle(

@@ -80,7 +80,7 @@ SECTIONS: tuple[tuple[str, str], ...] = (
 )
 
 
-def _fmt_cell(value: Any) -> str:
+def _fmt_cell(value: Any, column: str = "") -> str:
     if value is None:
         return ""
     if isinstance(value, bool):
@@ -88,6 +88,9 @@ def _fmt_cell(value: Any) -> str:
     if isinstance(value, float):
         if math.isnan(value):
             return ""
+        if "rhat" in column or "r_hat" in column:
+            # 1.014 must not read as the threshold 1.01.
+            return f"{value:.3f}"
         if abs(value) >= 1000:
             return f"{value:,.0f}"
         if abs(value) >= 10:
@@ -99,19 +102,25 @@ def _fmt_cell(value: Any) -> str:
 def _html_table(frame: pd.DataFrame) -> str:
     head = "".join(f"<th>{html.escape(str(c))}</th>" for c in frame.columns)
     rows = []
+    cols = [str(c) for c in frame.columns]
     for rec in frame.itertuples(index=False):
-        cells = "".join(f"<td>{html.escape(_fmt_cell(v))}</td>" for v in rec)
+        cells = "".join(
+            f"<td>{html.escape(_fmt_cell(v, c))}</td>" for v, c in zip(rec, cols, strict=True)
+        )
         rows.append(f"<tr>{cells}</tr>")
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+    # Wide tables scroll sideways inside the page instead of running off it.
+    return (f'<div class="wide"><table><thead><tr>{head}</tr></thead>'
+            f"<tbody>{''.join(rows)}</tbody></table></div>")
 
 
 def _md_table(frame: pd.DataFrame) -> str:
-    def esc(v: Any) -> str:
-        return _fmt_cell(v).replace("|", "\\|").replace("\n", " ")
+    def esc(v: Any, column: str = "") -> str:
+        return _fmt_cell(v, column).replace("|", "\\|").replace("\n", " ")
 
-    head = "| " + " | ".join(esc(c) for c in frame.columns) + " |"
-    sep = "|" + "|".join("---" for _ in frame.columns) + "|"
-    body = ["| " + " | ".join(esc(v) for v in rec) + " |"
+    cols = [str(c) for c in frame.columns]
+    head = "| " + " | ".join(esc(c) for c in cols) + " |"
+    sep = "|" + "|".join("---" for _ in cols) + "|"
+    body = ["| " + " | ".join(esc(v, c) for v, c in zip(rec, cols, strict=True)) + " |"
             for rec in frame.itertuples(index=False)]
     return "\n".join([head, sep, *body])
 

@@ -66,8 +66,14 @@ def counterfactual_plot(
         ax.axvline(mdates.date2num(pd.Timestamp(ev)), color=PLACEBO, lw=0.6, alpha=0.7)
     ax.set_title(title, fontsize=10, loc="left")
     ax.set_ylabel(ylabel, fontsize=8)
-    ax.xaxis.set_major_locator(mdates.YearLocator())
-    ax.xaxis.set_major_formatter(mdates.DateFormatter("%Y"))
+    if len(x) <= 48:
+        # A few years: label every half year so a reader can find the months.
+        ax.xaxis.set_major_locator(mdates.MonthLocator(bymonth=(1, 7)))
+        ax.xaxis.set_major_formatter(mdates.DateFormatter("%b %Y"))
+    else:
+        ax.xaxis.set_major_locator(mdates.YearLocator())
+        ax.xaxis.set_major_formatter(mdates.DateFormatter("%Y"))
+    ax.tick_params(axis="x", labelsize=7)
     ax.legend(fontsize=7, frameon=False, loc="upper left")
     _style(ax)
     return fig

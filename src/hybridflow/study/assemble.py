@@ -122,8 +122,15 @@ def _counterfactual_figures(run: StudyRun, model: str) -> list[FigureItem]:
         cf = np.exp(log_mu - contrib.sel(driver=d)).sum(["route", "group"])
         bands = [np.asarray(expected.quantile(q, SAMPLE).values) for q in (0.05, 0.5, 0.95)]
         cf_bands = [np.asarray(cf.quantile(q, SAMPLE).values) for q in (0.05, 0.5, 0.95)]
+        # Start a year before the driver first moves the expected counts: the flat years
+        # before it say nothing about the driver and squeeze the months that do.
+        mean_contrib = np.asarray(contrib.sel(driver=d).mean(SAMPLE).transpose("month", ...))
+        active = np.abs(mean_contrib).reshape(len(months), -1).max(axis=1)
+        first = int(np.argmax(active > 1e-6)) if (active > 1e-6).any() else 0
+        keep = slice(max(0, first - 12), None)
         fig = figures.counterfactual_plot(
-            months, observed, np.vstack(bands), np.vstack(cf_bands),
+            months[keep], observed[keep], np.vstack(bands)[:, keep],
+            np.vstack(cf_bands)[:, keep],
             title=f"{model}: {d} (all groups, Eastern Borders)",
         )
         items.append(FigureItem(f"cf_{model}_{d}", "counterfactual",
@@ -180,6 +187,22 @@ def _replication_table(run: StudyRun) -> pd.DataFrame:
     return claims[cols]
 
 
+def _correlations_table(run: StudyRun) -> pd.DataFrame:
+    """The report's own correlation variants only; the full grid stays in the CSV."""
+    corr = run.tables.get("replication_correlations")
+    if corr is None or corr.empty:
+        return pd.DataFrame()
+    if "primary" in corr.columns:
+        corr = corr[corr["primary"].astype(str).str.lower().isin(["true", "yes", "1"])]
+        if "encounters" in corr.columns:
+            # One detections series (the primary one) per claim; vintages are in the CSV.
+            first = corr.groupby("claim")["encounters"].transform("first")
+            corr = corr[corr["encounters"] == first]
+    cols = [c for c in ("claim", "x", "tracker", "transform", "window", "n", "r", "r2",
+                        "p_naive", "n_eff", "p_adjusted") if c in corr.columns]
+    return corr[cols].reset_index(drop=True)
+
+
 def build_briefing(run: StudyRun) -> Briefing:
     """Assemble the briefing from a finished run."""
     hyp = run.tables["hypotheses"]
@@ -197,10 +220,14 @@ def build_briefing(run: StudyRun) -> Briefing:
     tables += run.artefacts.get("tables", [])
     comparison = run.tables.get("comparison")
     if comparison is not None:
+        cols = [c for c in ("model", "window", "baseline", "elpd_loo", "se", "p_loo",
+                            "elpd_diff_vs_baseline", "se_diff", "stacking_weight",
+                            "pareto_k_max", "n_pareto_k_bad") if c in comparison.columns]
         tables.append(TableItem("comparison", "comparison",
                                 "PSIS-LOO by comparison set (models fitted to the same months); "
-                                "elpd differences vs the null model with paired SE; stacking "
-                                "weights within each set", comparison,
+                                "elpd differences vs the null model with paired SE (positive: "
+                                "the model predicts held-out months better); stacking "
+                                "weights within each set", comparison[cols],
                                 note="Pareto k > 0.7 marks months the LOO estimate handles "
                                      "poorly; counts are given per model."))
     rep = _replication_table(run)
@@ -208,11 +235,15 @@ def build_briefing(run: StudyRun) -> Briefing:
         tables.append(TableItem("replication", "replication",
                                 "Every figure the report states, recomputed with the report's "
                                 "own method (window, grouping, Pearson r)", rep))
-    corr = run.tables.get("replication_correlations")
-    if corr is not None:
+    corr = _correlations_table(run)
+    if not corr.empty:
         tables.append(TableItem("correlations", "replication",
-                                "The report's correlations in levels, first differences and "
-                                "after removing trend and seasonality", corr))
+                                "The report's correlations (its own variable choices) in levels, "
+                                "first differences and after removing trend and seasonality; "
+                                "p adjusted for autocorrelation uses the effective sample size",
+                                corr, note="Every variant (trackers, signed and one-sided "
+                                "territory series, data vintages) is in "
+                                "tables/replication_correlations.csv."))
     mis = run.tables.get("replication_misdated")
     if mis is not None and not mis.empty:
         tables.append(TableItem("misdated", "replication",

@@ -184,6 +184,12 @@ def _fit_to_folder(spec_json: str, panel: xr.Dataset, events: pd.DataFrame,
             chains=sampling["chains"], seed=sampling["seed"], sampler=sampling["sampler"],
             target_accept=sampling["target_accept"], out=out,
         )
+    if result.bundle is not None:
+        from hybridflow.inference.refit import keep_compiled
+
+        # This worker keeps the compiled model: later steps (placebo, controls, backtests)
+        # refit the same model on new data without compiling it again.
+        keep_compiled(result.bundle, result.compiled, sampling["sampler"])
     return {"converged": bool(result.converged), "seconds": time.perf_counter() - t0}
 
 
@@ -197,8 +203,8 @@ def _step_fits(run: StudyRun) -> None:
     from hybridflow.models.spec import spec_to_json
 
     todo = []
-    for name in run.spec.models:
-        spec = resolve_model(run, name)
+    for name, spec in [*[(n, resolve_model(run, n)) for n in run.spec.models],
+                       *window_nulls(run)]:
         key = step_key("fit", spec_hash(spec), run.data_key(), run.sampling())
         if not run.state.is_done(f"fit:{name}", key):
             todo.append((name, spec, key))
@@ -226,6 +232,8 @@ def _step_fits(run: StudyRun) -> None:
             run.console.print(f"  {name}: fitted in {res.value['seconds']:.0f} s, {flag}")
     for name in run.spec.models:
         fit_model(run, name)
+    for name, spec in window_nulls(run):
+        fit_model(run, name, spec)
 
 
 def hypothesis_model(run: StudyRun, hyp_model: str) -> str:
@@ -312,6 +320,49 @@ def _hdi(values: np.ndarray, prob: float) -> tuple[float, float]:
     return float(lo), float(hi)
 
 
+def _null_variant(run: StudyRun, start: str, end: str) -> tuple[str, ModelSpec]:
+    """The null spec refitted to another window (name and spec)."""
+    null = resolve_model(run, run.spec.null_model)
+    name = f"{run.spec.null_model}_{start}_{end}"
+    regimes = [r.model_dump(mode="python") for r in null.baseline.regimes
+               if r.source != "dates" or r.start is None or r.start <= end]
+    variant = null.with_updates(
+        name=name.replace("-", "_"), data={"start": start, "end": end},
+        baseline={"regimes": regimes},
+    )
+    return name, variant
+
+
+def window_nulls(run: StudyRun) -> list[tuple[str, ModelSpec]]:
+    """Null variants for every window of a count model that differs from the null's own.
+
+    Known before any fit (the window is a property of spec and data), so the study fits
+    them alongside the other models.
+    """
+    from hybridflow.models.build import prepare_data
+    from hybridflow.months import format_month
+
+    if "window_nulls" in run.artefacts:
+        return list(run.artefacts["window_nulls"])
+    null = resolve_model(run, run.spec.null_model)
+    seen = {(null.data.start, null.data.end)}
+    windows: list[tuple[str, str]] = []
+    for name in run.spec.models:
+        spec = resolve_model(run, name)
+        if spec.data.outcome != "counts":
+            continue
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            months = prepare_data(spec, run.panel, run.events).months
+        window = (format_month(months[0]), format_month(months[-1]))
+        if window not in seen:
+            seen.add(window)
+            windows.append(window)
+    out = [_null_variant(run, a, b) for a, b in windows]
+    run.artefacts["window_nulls"] = out
+    return out
+
+
 def null_for_window(run: StudyRun, start: str, end: str) -> str | None:
     """Fit (or reuse) the null model on another window, so every model has a baseline.
 
@@ -322,15 +373,9 @@ def null_for_window(run: StudyRun, start: str, end: str) -> str | None:
     null = resolve_model(run, run.spec.null_model)
     if (null.data.start, null.data.end) == (start, end):
         return run.spec.null_model
-    name = f"{run.spec.null_model}_{start}_{end}"
+    name, variant = _null_variant(run, start, end)
     if name in run.fits:
         return name
-    regimes = [r.model_dump(mode="python") for r in null.baseline.regimes
-               if r.source != "dates" or r.start is None or r.start <= end]
-    variant = null.with_updates(
-        name=name.replace("-", "_"), data={"start": start, "end": end},
-        baseline={"regimes": regimes},
-    )
     fit_model(run, name, variant)
     return name
 
@@ -444,6 +489,20 @@ def run_study(
         executor_options={"workers": workers, "scheduler": scheduler, "dask_local": dask_local},
     )
     console.print(f"[bold]Study {spec.name}[/] (profile {profile}) -> {out_dir}")
+    try:
+        _run_steps(run, skip)
+    finally:
+        # One pool of workers serves every step, so compiled models are reused across them.
+        ex = run.artefacts.pop("executor", None)
+        if ex is not None:
+            ex.close()
+    run.timings["total"] = time.perf_counter() - t0
+    run.write_json("timings", run.timings)
+    console.print(f"[bold green]Briefing written:[/] {run.artefacts['briefing']['html']}")
+    return run
+
+
+def _run_steps(run: StudyRun, skip: tuple[str, ...]) -> None:
     with _timed(run, "replication"):
         _step_replication(run)
     with _timed(run, "fits"):
@@ -457,21 +516,13 @@ def run_study(
         if step is not None:
             with _timed(run, name):
                 step(run)
-    ex = run.artefacts.pop("executor", None)
-    if ex is not None:
-        ex.close()
     with _timed(run, "hypotheses"):
         _step_hypotheses(run)
     _step_diagnostics(run)
     with _timed(run, "briefing"):
         from hybridflow.study.assemble import write_study_briefing
 
-        paths = write_study_briefing(run)
-    run.timings["total"] = time.perf_counter() - t0
-    run.write_json("timings", run.timings)
-    run.artefacts["briefing"] = paths
-    console.print(f"[bold green]Briefing written:[/] {paths['html']}")
-    return run
+        run.artefacts["briefing"] = write_study_briefing(run)
 
 
 def _optional_step(module: str) -> Callable[[StudyRun], None] | None:

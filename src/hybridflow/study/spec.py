@@ -18,6 +18,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from hybridflow.errors import SpecError
 
+EpisodeMode = Literal["in_sample", "holdout"]
+EPISODE_MODES: tuple[EpisodeMode, ...] = ("in_sample", "holdout")
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -83,6 +85,12 @@ class Checks(_Strict):
     negative_control_hypotheses: list[str] = Field(default_factory=list)
     episodes: list[Episode] = Field(default_factory=list)
     episode_model: str = "null"
+    #: How the episodes are scored: "in_sample" (the model saw their counts, only not as
+    #: events: conservative) and/or "holdout" (their months left out of the fit: would the
+    #: model have expected them?).
+    episode_modes: list[EpisodeMode] = Field(
+        default_factory=lambda: list(EPISODE_MODES), min_length=1
+    )
     sensitivity: Sensitivity = Field(default_factory=lambda: Sensitivity())
     ppc: bool = True
     lfo_folds: int = Field(default=6, ge=0)

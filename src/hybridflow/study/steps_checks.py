@@ -231,22 +231,40 @@ def episodes(run: StudyRun) -> None:
     spec = resolve_model(run, c.episode_model)
     eps = [(e.name, e.start, e.end) for e in c.episodes]
     s = _refit_sampling(run)
-    key = step_key("episodes", spec_hash(spec), eps, s, run.data_key())
+    key = step_key("episodes", spec_hash(spec), eps, s, c.episode_modes, run.data_key())
 
     def compute() -> dict[str, pd.DataFrame]:
-        res = episode_anomaly(spec, run.panel, run.events, eps, draws=s["draws"],
-                              tune=s["tune"], chains=s["chains"], seed=s["seed"],
-                              sampler=s["sampler"])
-        summary = res.summary.copy()
-        summary["converged"] = res.converged
-        summary["removed"] = "; ".join(res.removed)
-        return {"episodes": summary, "episode_scores": res.scores}
+        summaries, scores = [], []
+        for mode in c.episode_modes:
+            res = episode_anomaly(spec, run.panel, run.events, eps, draws=s["draws"],
+                                  tune=s["tune"], chains=s["chains"], seed=s["seed"],
+                                  sampler=s["sampler"], holdout=mode == "holdout")
+            summary = res.summary.copy()
+            summary.insert(1, "mode", mode)
+            summary["converged"] = res.converged
+            summary["removed"] = "; ".join(res.removed)
+            summaries.append(summary)
+            sc = res.scores.copy()
+            sc.insert(0, "mode", mode)
+            scores.append(sc)
+        return {"episodes": pd.concat(summaries, ignore_index=True),
+                "episode_scores": pd.concat(scores, ignore_index=True)}
 
     t = _cached(run, "episodes", key, ["episodes", "episode_scores"], compute)
+    table = t["episodes"]
+    cols = [c for c in ("episode", "mode", "series", "start", "end", "min_tail_p", "max_z",
+                        "peak_month", "peak_rank", "n_months", "flagged", "converged")
+            if c in table.columns]
+    notes = ["Flagged: some month of the episode has tail probability < 0.05. In-sample: the "
+             "model saw the episode's counts (only not as an event), so its trend can absorb "
+             "part of it; holdout: the episode's months were left out of the fit."]
+    if "removed" in table.columns and len(table) and str(table["removed"].iloc[0]) != "nan":
+        notes.append(f"Taken out of the model: {table['removed'].iloc[0]}.")
     _add_table(run, TableItem(
         "episodes", "episodes", "Would the baseline model (fitted without the episodes) have "
-        "flagged them? Tail probability P(replicated >= observed) and rank among all months",
-        t["episodes"]))
+        "flagged them? Smallest monthly tail probability P(replicated >= observed), largest "
+        "z-score, and the peak month's rank among all months (1 = most anomalous)",
+        table[cols], note=" ".join(notes)))
 
 
 # ------------------------------------------------------------------ sensitivity
@@ -307,12 +325,7 @@ STEPS = (
 
 
 def run_step(run: StudyRun) -> None:
-    """All checks, in order; closes the executor at the end."""
-    try:
-        for label, fn in STEPS:
-            run.console.print(f"  - {label}")
-            fn(run)
-    finally:
-        ex = run.artefacts.pop("executor", None)
-        if ex is not None:
-            ex.close()
+    """All checks, in order (the run's executor stays open for the next steps)."""
+    for label, fn in STEPS:
+        run.console.print(f"  - {label}")
+        fn(run)

@@ -8,9 +8,11 @@ seasonal-naive forecast, out of sample.
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pandas as pd
 
 from hybridflow.models.spec import spec_hash
@@ -31,6 +33,14 @@ def _scenario_paths(run: StudyRun) -> list[Path]:
 
 
 def forecasts(run: StudyRun) -> None:
+    """Baseline forecast from the null model; each scenario from a model that can feel it.
+
+    The null model has no drivers, so a scenario (a new sanctions package, a level of
+    losses) changes nothing in it. Each scenario is therefore read from the fitted count
+    model that reaches the latest month (the same forecast months as the baseline) and
+    has a driver the scenario moves, preferring the model with the fewest drivers (the
+    hypothesis model). If no such model is fitted, the briefing says so.
+    """
     from hybridflow.analysis.forecast import forecast, forecast_summary_text
 
     name = run.spec.null_model
@@ -38,22 +48,52 @@ def forecasts(run: StudyRun) -> None:
     if fit is None:
         return
     horizon = run.spec.checks.forecast_horizon
-    fc = forecast(fit, run.panel, run.events, horizon=horizon,
-                  scenarios=_scenario_paths(run), seed=run.spec.sampling.seed)
+    seed = run.spec.sampling.seed
+    fc = forecast(fit, run.panel, run.events, horizon=horizon, seed=seed)
     out = run.out / "tables"
     fc.to_netcdf(out / "forecast.nc")
     fc.to_csv(out / "forecast.csv")
-    summary = fc.summary()
-    run.tables["forecast"] = summary
+    run.tables["forecast"] = fc.summary()
     lines = forecast_summary_text(fc)
-    kwargs = fc.fan_chart_data()
-    fig = figures.fan_chart(**kwargs)
+    fig = figures.fan_chart(**fc.fan_chart_data())
     run.artefacts.setdefault("figures", []).append(FigureItem(
         "forecast_fan", "forecast",
         f"The next {horizon} months from the {name} model (baseline scenario: no new events, "
         "drivers at their last values): median, 50% and 90% predictive intervals.",
         figures.to_png(fig)))
+    end = str(fit.idata.posterior.attrs.get("window_end"))
+    for path in _scenario_paths(run):
+        lines.append(_scenario_text(run, path, end, horizon, seed, forecast,
+                                    forecast_summary_text))
     run.artefacts.setdefault("sections", {})["forecast"] = " ".join(lines)
+
+
+def _scenario_text(run: StudyRun, path: Path, end: str, horizon: int, seed: int,
+                   forecast: Any, summary_text: Any) -> str:
+    """One scenario, read from the first candidate model it changes (see forecasts)."""
+    candidates = []
+    for model, fit in run.fits.items():
+        attrs = fit.idata.posterior.attrs
+        if (model == run.spec.null_model or model not in run.spec.models
+                or attrs.get("outcome", "counts") != "counts"
+                or str(attrs.get("window_end")) != end or "driver" not in fit.idata.posterior):
+            continue
+        candidates.append((fit.idata.posterior.sizes["driver"], model))
+    for _, model in sorted(candidates):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            fc = forecast(run.fits[model], run.panel, run.events, horizon=horizon,
+                          scenarios=[path], seed=seed)
+        scen = [n for n in fc.scenario_names if n != fc.baseline]
+        if not scen:
+            continue
+        diff = fc.difference(scen[0])
+        if float(np.abs(diff.values).max()) > 0:
+            text = " ".join(t for t in summary_text(fc) if scen[0] in t)
+            fc.to_csv(run.out / "tables" / f"forecast_{scen[0]}.csv")
+            return f"Scenario '{scen[0]}' read from model '{model}': {text}"
+    return (f"Scenario file '{path.name}': no model fitted in this profile both reaches "
+            f"{end} and has a driver the scenario moves, so it is not forecast here.")
 
 
 def backtests(run: StudyRun) -> None:
@@ -100,13 +140,8 @@ def backtests(run: StudyRun) -> None:
 
 
 def run_step(run: StudyRun) -> None:
-    """Forecasts, then backtests (which use the executor for their refits)."""
-    try:
-        run.console.print("  - forecasts")
-        forecasts(run)
-        run.console.print("  - backtests")
-        backtests(run)
-    finally:
-        ex = run.artefacts.pop("executor", None)
-        if ex is not None:
-            ex.close()
+    """Forecasts, then backtests (which refit on the run's executor)."""
+    run.console.print("  - forecasts")
+    forecasts(run)
+    run.console.print("  - backtests")
+    backtests(run)

@@ -24,10 +24,8 @@ from hybridflow.inference.executor import (
     SerialExecutor,
     Task,
     TaskResult,
-    cached,
 )
 from hybridflow.models.build import ModelData, build_model
-from hybridflow.models.spec import spec_hash
 
 Direction = Literal["+", "-"]
 SAMPLE_DIMS = ("chain", "draw")
@@ -207,18 +205,11 @@ def error_line(result: TaskResult) -> str:
     return lines[-1] if lines else "unknown error"
 
 
-def refitter_key(data: ModelData, sampler: str) -> tuple[str, str, str, str]:
-    """Worker-cache key of a compiled model: spec, data and sampler."""
-    return ("hybridflow.checks.refitter", spec_hash(data.spec), data.data_hash(), sampler)
-
-
 def get_refitter(data: ModelData, sampler: Literal["nutpie", "pymc"]) -> Any:
     """The compiled model for ``data`` in this process, compiled on first use."""
-    from hybridflow.inference.refit import Refitter
+    from hybridflow.inference.refit import cached_refitter
 
-    return cached(
-        refitter_key(data, sampler), lambda: Refitter(build_model(data.spec, data), sampler)
-    )
+    return cached_refitter(data, sampler)
 
 
 def refit_task(

@@ -48,7 +48,7 @@ from hybridflow.analysis.checks.ppc import (
     with_route_totals,
 )
 from hybridflow.inference.executor import Executor, Task
-from hybridflow.models.build import ModelData, _filter_events, prepare_data
+from hybridflow.models.build import ModelData, prepare_data, select_driver_events
 from hybridflow.models.spec import EventsDriver, ModelSpec
 from hybridflow.months import format_month, month_range
 
@@ -217,7 +217,7 @@ def strip_episodes(
                 f"regime '{r.name}' is built from events; pass the events table to check it"
             )
         assert r.filter is not None
-        sel = _filter_events(events, r.filter)
+        sel = select_driver_events(events, r.filter)
         drop: list[str] = []
         for _, ev in sel.iterrows():
             start = pd.Timestamp(ev["effective_date"]).to_period("M").to_timestamp()
@@ -252,7 +252,7 @@ def strip_episodes(
         changed = True
     for d in spec.drivers:
         if isinstance(d, EventsDriver) and events is not None:
-            sel = _filter_events(events, d.filter)
+            sel = select_driver_events(events, d.filter)
             months = pd.to_datetime(sel["effective_date"]).dt.to_period("M").dt.to_timestamp()
             inside = [
                 str(i)

@@ -58,9 +58,9 @@ from hybridflow.inference.executor import Executor, Task, spawn_seeds
 from hybridflow.models import components as comp
 from hybridflow.models.build import (
     ModelData,
-    _filter_events,
-    _with_sign,
+    events_with_sign,
     prepare_data,
+    select_driver_events,
 )
 from hybridflow.models.spec import EventsDriver, ModelSpec
 from hybridflow.months import format_month, month_range
@@ -237,7 +237,7 @@ def driver_events(
     them, plus ``month`` (the effective month).
     """
     d = _events_driver(spec, driver)
-    sel = _with_sign(_filter_events(events, d.filter))
+    sel = events_with_sign(select_driver_events(events, d.filter))
     months_ext = data.months_ext
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
