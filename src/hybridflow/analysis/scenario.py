@@ -54,7 +54,7 @@ from hybridflow.data.events import (
     SECTORS,
     TARGETS,
 )
-from hybridflow.errors import SpecError
+from hybridflow.errors import SpecError, spec_error
 
 __all__ = [
     "BASELINE",
@@ -362,16 +362,10 @@ def parse_scenario(data: dict[str, Any], *, source: str | Path | None = None) ->
     try:
         return Scenario.model_validate(data)
     except ValidationError as exc:
-        lines: list[str] = []
-        for err in exc.errors(include_url=False):
-            line = _format_error(dict(err))
-            if line not in lines:
-                lines.append(line)
-        where = f"{source}: " if source is not None else ""
-        if len(lines) == 1:
-            raise SpecError(f"{where}invalid scenario: {lines[0]}") from None
-        body = "\n".join(f"  - {line}" for line in lines)
-        raise SpecError(f"{where}invalid scenario ({len(lines)} problems):\n{body}") from None
+        raise spec_error(
+            exc.errors(include_url=False), what="scenario", source=source,
+            format_error=_format_error,
+        ) from None
 
 
 def load_scenario(path: str | Path) -> Scenario:

@@ -38,7 +38,9 @@ from pydantic import (
     model_validator,
 )
 
-from hybridflow.errors import SpecError
+from hybridflow.data.events import KINDS as _CATALOGUE_KINDS
+from hybridflow.data.events import SECTORS as _CATALOGUE_SECTORS
+from hybridflow.errors import SpecError, spec_error
 
 __all__ = [
     "ACLED_EVENT_TYPES",
@@ -71,32 +73,9 @@ __all__ = [
 #: Kernel names the spec accepts (checked against ``hybridflow.design.kernels`` as well).
 KERNEL_NAMES: tuple[str, ...] = ("delayed", "fdl", "geometric", "immediate")
 
-SECTORS: tuple[str, ...] = (
-    "energy_oil",
-    "energy_gas",
-    "finance",
-    "trade_export",
-    "trade_import",
-    "individuals",
-    "transport",
-    "shadow_fleet",
-    "metals_mining",
-    "technology",
-    "belarus",
-    "other",
-)
-EVENT_KINDS: tuple[str, ...] = (
-    "sanctions_package",
-    "sanctions_action",
-    "sanctions_relief",
-    "bill",
-    "barrier",
-    "closure",
-    "emergency",
-    "legal_change",
-    "instrumentalisation_episode",
-    "political_change",
-)
+# The catalogue's own vocabularies: a filter may only name values the catalogue can hold.
+SECTORS: tuple[str, ...] = _CATALOGUE_SECTORS
+EVENT_KINDS: tuple[str, ...] = _CATALOGUE_KINDS
 ACLED_EVENT_TYPES: tuple[str, ...] = (
     "Battles",
     "Explosions/Remote violence",
@@ -735,16 +714,10 @@ def parse_spec(data: dict[str, Any], *, source: str | Path | None = None) -> Mod
     try:
         spec = ModelSpec.model_validate(data)
     except ValidationError as exc:
-        lines = []
-        for err in exc.errors(include_url=False):
-            line = _format_error(dict(err))
-            if line not in lines:
-                lines.append(line)
-        where = f"{source}: " if source is not None else ""
-        if len(lines) == 1:
-            raise SpecError(f"{where}invalid model spec: {lines[0]}") from None
-        body = "\n".join(f"  - {line}" for line in lines)
-        raise SpecError(f"{where}invalid model spec ({len(lines)} problems):\n{body}") from None
+        raise spec_error(
+            exc.errors(include_url=False), what="model spec", source=source,
+            format_error=_format_error,
+        ) from None
     return spec
 
 
