@@ -230,6 +230,18 @@ def build_briefing(run: StudyRun) -> Briefing:
                                 "weights within each set", comparison[cols],
                                 note="Pareto k > 0.7 marks months the LOO estimate handles "
                                      "poorly; counts are given per model."))
+    backtest = run.tables.get("backtest_summary")
+    if backtest is not None and "level" in backtest.columns:
+        lfo = backtest[(backtest["level"] == "total") & (backtest["horizon"] == 1)]
+        cols = [c for c in ("model", "n_origins", "crps", "skill_vs_null", "skill_vs_naive",
+                            "origins_better_than_null", "coverage90") if c in lfo.columns]
+        if not lfo.empty:
+            tables.append(TableItem(
+                "lfo", "comparison",
+                "Leave-future-out: one-month-ahead forecasts of the route total from models "
+                "refitted at each origin (CRPS, lower is better; skill = 1 - CRPS / CRPS of the "
+                "null; positive skill means the drivers help out of sample)", lfo[cols],
+                note="All horizons are in the backtest table under 'What to expect'."))
     rep = _replication_table(run)
     if not rep.empty:
         tables.append(TableItem("replication", "replication",

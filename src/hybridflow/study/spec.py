@@ -93,7 +93,6 @@ class Checks(_Strict):
     )
     sensitivity: Sensitivity = Field(default_factory=lambda: Sensitivity())
     ppc: bool = True
-    lfo_folds: int = Field(default=6, ge=0)
     forecast_horizon: int = Field(default=3, ge=1, le=6)
     #: Sampling for the many refits of the checks (placebo, controls, sensitivity,
     #: backtests): smaller than the main fits; each check reports its own diagnostics.
