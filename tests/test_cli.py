@@ -73,3 +73,27 @@ def test_byo_error_through_data_show_exits_2(tmp_path: Path) -> None:
     result = runner.invoke(app, ["data", "show", "--data", str(bad)])
     assert result.exit_code == 2
     assert "future" in result.stderr
+
+
+def test_check_sbc_bad_spec_exits_2_naming_the_field(tmp_path: Path) -> None:
+    spec = tmp_path / "bad.toml"
+    spec.write_text('name = "bad"\n[likelihood]\nfamily = "gaussian"\n')
+    result = runner.invoke(app, ["check", "sbc", str(spec), "--n", "4", "--out",
+                                 str(tmp_path / "sbc")])
+    assert result.exit_code == 2
+    assert "likelihood.family" in result.output and "gaussian" in result.output
+    assert not (tmp_path / "sbc").exists()
+
+
+def test_check_sbc_missing_spec_exits_2(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["check", "sbc", str(tmp_path / "nope.toml")])
+    assert result.exit_code == 2
+    assert "nope.toml" in result.output
+
+
+def test_study_run_missing_study_exits_2(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["study", "run", str(tmp_path / "no-study"),
+                                 "--out", str(tmp_path / "out")])
+    assert result.exit_code == 2
+    assert "no-study" in result.output
+    assert not (tmp_path / "out").exists()
