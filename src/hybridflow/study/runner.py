@@ -236,6 +236,25 @@ def _step_fits(run: StudyRun) -> None:
         fit_model(run, name, spec)
 
 
+def check_hypotheses(run: StudyRun) -> None:
+    """Fail before any fit if a hypothesis names a model or driver the study cannot read.
+
+    A hypothesis is read from its own model when the profile fits it, otherwise from the
+    fallback model (where a missing driver is reported as "not estimated", not an error).
+    """
+    for h in run.spec.hypotheses:
+        if h.model not in run.spec.models:
+            if run.spec.fallback_model is None:
+                raise SpecError(f"{run.study_dir / 'study.toml'}: hypothesis {h.id} names model "
+                                f"'{h.model}', which is not among the study's models")
+            continue
+        drivers = [d.name for d in resolve_model(run, h.model).drivers]
+        if h.driver not in drivers:
+            raise SpecError(f"{run.study_dir / 'study.toml'}: hypothesis {h.id}: model "
+                            f"'{h.model}' has no driver '{h.driver}'; its drivers: "
+                            f"{', '.join(drivers) or '(none)'}")
+
+
 def hypothesis_model(run: StudyRun, hyp_model: str) -> str:
     """The model a hypothesis is read from in this profile (its own, if fitted)."""
     if hyp_model in run.fits or run.spec.fallback_model is None:
@@ -475,7 +494,6 @@ def run_study(
     console = console or Console(stderr=True)
     suffix = "" if profile == "default" else f"-{profile}"
     out_dir = Path(out) if out is not None else DEFAULT_RESULTS / f"{spec.name}{suffix}"
-    out_dir.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     run = StudyRun(
         spec=spec,
@@ -488,6 +506,8 @@ def run_study(
         console=console,
         executor_options={"workers": workers, "scheduler": scheduler, "dask_local": dask_local},
     )
+    check_hypotheses(run)  # before anything is written
+    out_dir.mkdir(parents=True, exist_ok=True)
     console.print(f"[bold]Study {spec.name}[/] (profile {profile}) -> {out_dir}")
     try:
         _run_steps(run, skip)

@@ -91,7 +91,7 @@ def _scenario_text(run: StudyRun, path: Path, end: str, horizon: int, seed: int,
         if float(np.abs(diff.values).max()) > 0:
             text = " ".join(t for t in summary_text(fc) if scen[0] in t)
             fc.to_csv(run.out / "tables" / f"forecast_{scen[0]}.csv")
-            return f"Scenario '{scen[0]}' read from model '{model}': {text}"
+            return f"{text} (Read from model '{model}', which has a driver the scenario moves.)"
     return (f"Scenario file '{path.name}': no model fitted in this profile both reaches "
             f"{end} and has a driver the scenario moves, so it is not forecast here.")
 

@@ -1,0 +1,49 @@
+"""Study runner checks that need no fit: hypotheses are validated before anything runs."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from hybridflow.errors import SpecError
+from hybridflow.study.runner import run_study
+
+STUDY = Path(__file__).resolve().parents[2] / "studies" / "hjs-2025"
+
+
+def _copy_study(tmp_path: Path, replace: tuple[str, str]) -> Path:
+    root = tmp_path / "repo"
+    shutil.copytree(STUDY.parents[1] / "models", root / "models")
+    study = root / "studies" / "s"
+    study.mkdir(parents=True)
+    text = (STUDY / "study.toml").read_text()
+    assert replace[0] in text
+    (study / "study.toml").write_text(text.replace(*replace, 1))
+    return study
+
+
+def test_unknown_hypothesis_driver_fails_before_anything_is_written(tmp_path: Path) -> None:
+    study = _copy_study(tmp_path, ('driver = "us_sanctions"', 'driver = "us_sanktions"'))
+    out = tmp_path / "out"
+    with pytest.raises(SpecError, match=r"H2: model 'h2_us_sanctions' has no driver "
+                                        r"'us_sanktions'; its drivers: us_sanctions, us_belarus"):
+        run_study(study, out=out)
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("profile", ["default", "quick"])
+def test_every_hypothesis_of_hjs_2025_names_a_driver_of_its_model(profile: str) -> None:
+    # The shipped study passes the same check the runner makes before fitting.
+    from hybridflow.models.spec import load_spec
+    from hybridflow.study.spec import load_study
+
+    spec, folder = load_study(STUDY)
+    spec = spec.with_profile(profile)
+    for h in spec.hypotheses:
+        model = h.model if h.model in spec.models else spec.fallback_model
+        assert model is not None
+        drivers = [d.name for d in load_spec(folder / spec.models_dir / f"{model}.toml").drivers]
+        if model == h.model:
+            assert h.driver in drivers, (h.id, drivers)
