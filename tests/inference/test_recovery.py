@@ -29,7 +29,6 @@ from hybridflow.models.spec import ModelSpec, parse_spec
 from tests.models.synthetic import make_events, make_panel
 
 
-
 def _event_dates(start: str, end: str, n: int, seed: int) -> list[str]:
     rng = np.random.default_rng(seed)
     months = pd.date_range(start, end, freq="MS")
