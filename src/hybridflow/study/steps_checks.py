@@ -326,6 +326,10 @@ STEPS = (
 
 def run_step(run: StudyRun) -> None:
     """All checks, in order (the run's executor stays open for the next steps)."""
+    import time
+
     for label, fn in STEPS:
-        run.console.print(f"  - {label}")
+        t0 = time.perf_counter()
         fn(run)
+        run.timings[f"checks: {label}"] = seconds = time.perf_counter() - t0
+        run.console.print(f"  - {label}: {seconds:.0f} s")

@@ -141,7 +141,10 @@ def backtests(run: StudyRun) -> None:
 
 def run_step(run: StudyRun) -> None:
     """Forecasts, then backtests (which refit on the run's executor)."""
-    run.console.print("  - forecasts")
-    forecasts(run)
-    run.console.print("  - backtests")
-    backtests(run)
+    import time
+
+    for label, fn in (("forecasts", forecasts), ("backtests", backtests)):
+        t0 = time.perf_counter()
+        fn(run)
+        run.timings[f"forecast: {label}"] = seconds = time.perf_counter() - t0
+        run.console.print(f"  - {label}: {seconds:.0f} s")
