@@ -62,6 +62,9 @@ def _hypotheses_frame(hyp: pd.DataFrame) -> pd.DataFrame:
                          "reading": r["reading"], "converged": True})
             continue
         unit = f" per {r['unit']}" if isinstance(r.get("unit"), str) and r["unit"] else ""
+        if r.get("outcome") == "share":
+            # A share model's effect is on the odds of the share, not on counts.
+            unit = f" in the odds of the Others share{unit}"
         rows.append({
             "hypothesis": f"{r['hypothesis']}: {r['title']}",
             "claim": r["claim"],
@@ -78,8 +81,11 @@ def _hypotheses_frame(hyp: pd.DataFrame) -> pd.DataFrame:
 
 
 def _reading(r: dict[str, Any]) -> str:
-    sign = "more" if r["direction"] == "+" else "fewer"
-    base = (f"The report expects {sign} detections. {r['reading'].capitalize()}: "
+    if r.get("outcome") == "share":
+        expects = "a higher share" if r["direction"] == "+" else "a lower share"
+    else:
+        expects = ("more" if r["direction"] == "+" else "fewer") + " detections"
+    base = (f"The report expects {expects}. {r['reading'].capitalize()}: "
             f"P(predicted direction) = {r['p_direction']:.2f}, "
             f"P(|effect| < 10%) = {r['p_rope']:.2f}.")
     if isinstance(r.get("grade_reasons"), str) and r["grade_reasons"]:
@@ -161,8 +167,10 @@ def _lag_figures(run: StudyRun, hyp: pd.DataFrame) -> list[FigureItem]:
             hdi[var].sel(hdi="lower").values, hdi[var].sel(hdi="higher").values,
             title=f"{r['hypothesis']}: {r['driver']}",
         )
+        what = ("the odds of the Others share" if r.get("outcome") == "share"
+                else "expected detections")
         items.append(FigureItem(f"lag_{r['hypothesis']}", "lags",
-                                f"{r['hypothesis']}: percent change in expected detections at each "
+                                f"{r['hypothesis']}: percent change in {what} at each "
                                 f"lag after one unit ({r['unit'] or 'unit'}) of '{r['driver']}' "
                                 "(population mean; 90% HDI).", figures.to_png(fig)))
     return items

@@ -328,6 +328,7 @@ def _step_hypotheses(run: StudyRun) -> None:
             "grade_reasons": "; ".join(grade.reasons),
             "reading": GRADE_READINGS[grade.grade],
             "converged": bool(fit.converged),
+            "outcome": str(fit.idata.posterior.attrs.get("outcome", "counts")),
         })
     run.write_table("hypotheses", pd.DataFrame(rows))
 
