@@ -88,7 +88,9 @@ class StudyRun:
         return path
 
     def read_table(self, name: str) -> pd.DataFrame:
-        frame = pd.read_csv(self.tables_dir / f"{name}.csv")
+        # Only empty cells are missing: a model named "null" must stay a name.
+        frame = pd.read_csv(self.tables_dir / f"{name}.csv", keep_default_na=False,
+                            na_values=[""])
         self.tables[name] = frame
         return frame
 
