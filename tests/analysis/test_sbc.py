@@ -204,6 +204,10 @@ def test_simulate_prior_shapes_and_seed() -> None:
     assert not np.allclose(values["effect"], other["effect"])
 
 
+#: The small SBC run shared by several tests (and its reruns, which must match it).
+SMALL_RUN: dict[str, Any] = {"n": 8, "draws": 40, "tune": 40, "chains": 2, "thin_to": 20, "seed": 5}
+SMALL_PARAMS = ("effect_mean", "effect", "dispersion")
+
 @pytest.fixture(scope="module")
 def small_run() -> tuple[SBCResult, list[str]]:
     """n=8 replicates with tiny draws, serial; records the compiles it triggers."""
@@ -222,13 +226,8 @@ def small_run() -> tuple[SBCResult, list[str]]:
             tiny_spec(),
             tiny_panel(),
             None,
-            n=8,
-            draws=40,
-            tune=40,
-            chains=2,
-            thin_to=20,
-            seed=5,
-            params=("effect_mean", "effect", "dispersion", "not_a_parameter"),
+            **SMALL_RUN,
+            params=(*SMALL_PARAMS, "not_a_parameter"),
         )
     # The compiled model stays in this process's worker cache for the rerun test.
     return result, calls
@@ -284,13 +283,8 @@ def test_same_seed_same_ranks(small_run: tuple[SBCResult, list[str]]) -> None:
                 tiny_spec(),
                 tiny_panel(),
                 None,
-                n=8,
-                draws=40,
-                tune=40,
-                chains=2,
-                thin_to=20,
-                seed=5,
-                params=("effect_mean", "effect", "dispersion"),
+                **SMALL_RUN,
+                params=SMALL_PARAMS,
             )
     finally:
         clear_worker_cache()
@@ -367,13 +361,8 @@ def test_process_executor_gives_the_serial_ranks(small_run: tuple[SBCResult, lis
             tiny_spec(),
             tiny_panel(),
             None,
-            n=8,
-            draws=40,
-            tune=40,
-            chains=2,
-            thin_to=20,
-            seed=5,
-            params=("effect_mean", "effect", "dispersion"),
+            **SMALL_RUN,
+            params=SMALL_PARAMS,
             executor=ex,
         )
     pd.testing.assert_frame_equal(result.ranks, again.ranks)

@@ -385,31 +385,13 @@ def window_nulls(run: StudyRun) -> list[tuple[str, ModelSpec]]:
     return out
 
 
-def null_for_window(run: StudyRun, start: str, end: str) -> str | None:
-    """Fit (or reuse) the null model on another window, so every model has a baseline.
-
-    Models whose data end earlier (territory, ACLED) cannot be compared with a null fitted
-    to more months; the same null spec on their window is the fair baseline. Regimes that
-    start after the window ends are dropped (they would be all zero).
-    """
-    null = resolve_model(run, run.spec.null_model)
-    if (null.data.start, null.data.end) == (start, end):
-        return run.spec.null_model
-    name, variant = _null_variant(run, start, end)
-    if name in run.fits:
-        return name
-    fit_model(run, name, variant)
-    return name
-
-
 def _step_comparison(run: StudyRun) -> None:
-    """PSIS-LOO among models fitted to the same observations, against the null."""
+    """PSIS-LOO among models fitted to the same observations, against the null.
+
+    The null on every shorter window was fitted in the fit step (:func:`window_nulls`).
+    """
     from hybridflow.analysis.compare import loo_table
 
-    for name in list(run.fits):
-        a = run.fits[name].idata.posterior.attrs
-        if a.get("outcome", "counts") == "counts" and name in run.spec.models:
-            null_for_window(run, str(a.get("window_start")), str(a.get("window_end")))
     null_names = {n for n in run.fits if n == run.spec.null_model
                   or n.startswith(f"{run.spec.null_model}_")}
     groups: dict[str, list[str]] = {}

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import warnings
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -63,14 +63,14 @@ def forecasts(run: StudyRun) -> None:
         figures.to_png(fig)))
     end = str(fit.idata.posterior.attrs.get("window_end"))
     for path in _scenario_paths(run):
-        lines.append(_scenario_text(run, path, end, horizon, seed, forecast,
-                                    forecast_summary_text))
+        lines.append(_scenario_text(run, path, end, horizon, seed))
     run.artefacts.setdefault("sections", {})["forecast"] = " ".join(lines)
 
 
-def _scenario_text(run: StudyRun, path: Path, end: str, horizon: int, seed: int,
-                   forecast: Any, summary_text: Any) -> str:
+def _scenario_text(run: StudyRun, path: Path, end: str, horizon: int, seed: int) -> str:
     """One scenario, read from the first candidate model it changes (see forecasts)."""
+    from hybridflow.analysis.forecast import forecast, forecast_summary_text
+
     candidates = []
     for model, fit in run.fits.items():
         attrs = fit.idata.posterior.attrs
@@ -89,7 +89,7 @@ def _scenario_text(run: StudyRun, path: Path, end: str, horizon: int, seed: int,
             continue
         diff = fc.difference(scen[0])
         if float(np.abs(diff.values).max()) > 0:
-            text = " ".join(t for t in summary_text(fc) if scen[0] in t)
+            text = " ".join(t for t in forecast_summary_text(fc) if scen[0] in t)
             fc.to_csv(run.out / "tables" / f"forecast_{scen[0]}.csv")
             return f"{text} (Read from model '{model}', which has a driver the scenario moves.)"
     return (f"Scenario file '{path.name}': no model fitted in this profile both reaches "

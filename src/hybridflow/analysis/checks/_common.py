@@ -205,13 +205,6 @@ def error_line(result: TaskResult) -> str:
     return lines[-1] if lines else "unknown error"
 
 
-def get_refitter(data: ModelData, sampler: Literal["nutpie", "pymc"]) -> Any:
-    """The compiled model for ``data`` in this process, compiled on first use."""
-    from hybridflow.inference.refit import cached_refitter
-
-    return cached_refitter(data, sampler)
-
-
 def refit_task(
     data: ModelData,
     values: Mapping[str, np.ndarray],
@@ -226,7 +219,9 @@ def refit_task(
     task's wall and CPU seconds (CPU over all of this process's threads).
     """
     t0, c0 = time.perf_counter(), time.process_time()
-    refitter = get_refitter(data, sampling.sampler)
+    from hybridflow.inference.refit import cached_refitter
+
+    refitter = cached_refitter(data, sampling.sampler)
     idata = refitter.refit(
         dict(values),
         draws=sampling.draws,
