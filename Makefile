@@ -1,23 +1,27 @@
 # The two commands a new user needs: `make run` and `make test`.
-# Both create .venv if it is missing and install the package into it.
+# Both create .venv if it is missing (with a Python >= 3.12 found by scripts/find-python;
+# set PYTHON=... to choose one) and install the package into it.
 
-PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 OUT ?= results/hjs-2025
 
 .PHONY: run test test-all lint typecheck data clean
 
-$(BIN)/python:
-	$(PYTHON) -m venv $(VENV)
+# .created marks a venv made by this Makefile with a suitable Python; an older .venv
+# (e.g. Python 3.11 from before the move to PyMC 6) lacks it and is replaced.
+$(VENV)/.created:
+	@py="$$(sh scripts/find-python)" && echo "creating $(VENV) with $$py" && \
+	  rm -rf $(VENV) && "$$py" -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
+	touch $@
 
 # Reinstall whenever pyproject.toml changes.
-$(VENV)/.installed: pyproject.toml | $(BIN)/python
+$(VENV)/.installed: pyproject.toml | $(VENV)/.created
 	$(BIN)/python -m pip install --quiet -e .
 	touch $@
 
-$(VENV)/.installed-test: pyproject.toml | $(BIN)/python
+$(VENV)/.installed-test: pyproject.toml | $(VENV)/.created
 	$(BIN)/python -m pip install --quiet -e ".[test]"
 	touch $(VENV)/.installed $@
 

@@ -97,3 +97,74 @@ def test_study_run_missing_study_exits_2(tmp_path: Path) -> None:
     assert result.exit_code == 2
     assert "no-study" in result.output
     assert not (tmp_path / "out").exists()
+
+
+def test_data_export_csv_to_a_csv_path_writes_that_one_file(tmp_path: Path) -> None:
+    out = tmp_path / "panel.csv"
+    result = runner.invoke(app, ["data", "export", "--format", "csv", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert out.is_file()
+    assert [p.name for p in tmp_path.iterdir()] == ["panel.csv"]  # no folder, no temp files
+    with out.open(encoding="utf-8") as fh:
+        header = fh.readline().strip().split(",")
+        first = fh.readline().strip().split(",")
+    assert header[:3] == ["variable", "month", "route"] and header[-1] == "value"
+    assert {"nationality", "equipment", "tracker"} <= set(header)
+    assert first[0] == "detections" and len(first[1]) == 7  # month as YYYY-MM
+
+
+def test_data_export_refuses_a_path_that_does_not_suit_the_format(tmp_path: Path) -> None:
+    folder = tmp_path / "old.csv"
+    folder.mkdir()
+    for fmt, out in (("csv", tmp_path / "panel.nc"), ("netcdf", tmp_path / "panel.csv"),
+                     ("csv", folder), ("netcdf", folder)):
+        result = runner.invoke(app, ["data", "export", "--format", fmt, "--out", str(out)])
+        assert result.exit_code == 2, (fmt, out, result.output)
+        line = result.stderr.strip()
+        assert len(line.splitlines()) == 1 and str(out) in line, line
+        assert f"--format {fmt}" in line or "is a folder" in line, line
+    assert [p.name for p in tmp_path.iterdir()] == ["old.csv"]  # nothing written
+    assert not any(folder.iterdir())
+
+
+def test_validate_prints_a_summary_in_words(tmp_path: Path) -> None:
+    good = tmp_path / "det.csv"
+    good.write_text("month,route,nationality,detections\n2023-01,Eastern Borders Route,SYR,5\n"
+                    "2023-03,Eastern Borders Route,AFG,1205\n")
+    result = runner.invoke(app, ["data", "validate", str(good)])
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.stdout.split())
+    assert "ValidationSummary" not in text and "Timestamp" not in text
+    assert (f"ok {good}: detections file with 2 rows, months 2023-01..2023-03 (3 months), "
+            "1 route, 2 nationalities") in text
+
+
+def test_validate_json_has_the_same_summary_with_iso_months(tmp_path: Path) -> None:
+    drivers = tmp_path / "drv.csv"
+    drivers.write_text("month,driver,value\n2023-01,a,1\n2023-02,a,2\n2023-02,b,-1.5\n")
+    result = runner.invoke(app, ["data", "validate", str(drivers), "--json"])
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.stdout)
+    assert payload == {"path": str(drivers), "ok": True, "kind": "drivers", "rows": 3,
+                       "first_month": "2023-01", "last_month": "2023-02", "routes": None,
+                       "nationalities": None, "drivers": 2, "events": None}
+
+
+def test_data_show_check_report_names_nationalities() -> None:
+    result = runner.invoke(app, ["data", "show", "--check-report"])
+    assert result.exit_code == 0, result.output
+    assert "Syria (SYR)" in result.stdout and "Afghanistan (AFG)" in result.stdout
+
+
+def test_study_run_bad_events_file_exits_2_before_writing(tmp_path: Path) -> None:
+    study = Path(__file__).resolve().parents[1] / "studies" / "hjs-2025"
+    events = tmp_path / "events.csv"
+    events.write_text("event_id,family\nX-1,sanctions\n")
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["study", "run", str(study), "--quick", "--events", str(events),
+                                 "--out", str(out)])
+    assert result.exit_code == 2, result.output
+    line = result.stderr.strip()
+    assert len(line.splitlines()) == 1, line
+    assert line.startswith(f"error: {events}, row 1, column 'actor': missing column"), line
+    assert not out.exists()

@@ -11,7 +11,7 @@ import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -33,12 +33,10 @@ app.add_typer(data_app, name="data")
 console = Console()
 err_console = Console(stderr=True)
 
-F = TypeVar("F", bound=Callable[..., Any])
-
 EXIT_BAD_INPUT = 2
 
 
-def handle_errors(func: F) -> F:
+def handle_errors[F: Callable[..., Any]](func: F) -> F:
     """Turn hybridflow's own errors into one red line on stderr and exit code 2."""
 
     @functools.wraps(func)
@@ -67,6 +65,9 @@ DetectionsOpt = Annotated[
 DriversOpt = Annotated[
     Path | None, typer.Option("--drivers", help="Your own drivers CSV (month,driver,value).")
 ]
+EventsOpt = Annotated[
+    Path | None, typer.Option("--events", help="Your own event catalogue CSV.")
+]
 
 
 @data_app.command("show")
@@ -83,6 +84,7 @@ def data_show(
     from hybridflow.data.panel import load_panel
     from hybridflow.data.summary import check_report as _check
     from hybridflow.data.summary import coverage
+    from hybridflow.numbers import format_number
 
     panel = load_panel(detections=data, drivers=drivers)
     cov = coverage(panel)
@@ -97,13 +99,16 @@ def data_show(
     for col in cov.columns:
         table.add_column(col, no_wrap=col != "vintage", overflow="fold")
     for rec in cov.itertuples(index=False):
-        table.add_row(*[str(v) for v in rec])
+        table.add_row(*[format_number(v) if isinstance(v, int) else str(v) for v in rec])
     console.print(table)
     if check is not None:
         _print_check(check)
 
 
 def _print_check(check: dict[str, Any]) -> None:
+    from hybridflow.data.sources.frontex import nationality_label
+    from hybridflow.numbers import format_number
+
     eb = check["eastern_borders_mean"]
     console.print(
         f"\n[bold]Eastern Borders route, mean monthly detections, {eb['window']}[/]: "
@@ -118,15 +123,16 @@ def _print_check(check: dict[str, Any]) -> None:
     top = check["top10_others"]
     table = Table(title=f"Top ten non-UkrRussBel nationalities, Eastern Borders, {top['window']}")
     table.add_column("rank")
-    table.add_column("ours")
+    table.add_column("ours", no_wrap=True)  # "Syria (SYR)" on one line
     table.add_column("detections", justify="right")
-    table.add_column("report")
+    table.add_column("report", no_wrap=True)
     table.add_column("report figure", justify="right")
     table.add_column("ours for report's nationality", justify="right")
     for i, (ours, rep) in enumerate(zip(top["ours"], top["report"], strict=False), start=1):
-        table.add_row(str(i), ours["nationality"], str(ours["detections"]),
-                      rep["nationality"], str(rep["detections"]),
-                      str(top["report_ours"][rep["nationality"]]))
+        table.add_row(str(i), nationality_label(ours["nationality"]),
+                      format_number(ours["detections"]), nationality_label(rep["nationality"]),
+                      format_number(rep["detections"]),
+                      format_number(top["report_ours"][rep["nationality"]]))
     console.print(table)
     console.print("See docs/data.md, 'Sanity against the report', for why the figures differ.")
 
@@ -156,17 +162,22 @@ def data_build(
 @data_app.command("export")
 @handle_errors
 def data_export(
-    out: Annotated[Path, typer.Option("--out", help="File to write.")],
+    out: Annotated[
+        Path,
+        typer.Option("--out", help="File to write (panel.nc, panel.csv), or a folder for "
+                                   "one CSV per variable."),
+    ],
     fmt: Annotated[str, typer.Option("--format", help="csv or netcdf.")] = "netcdf",
     data: DetectionsOpt = None,
     drivers: DriversOpt = None,
 ) -> None:
-    """Write the panel as netCDF, or as a folder of long CSV files."""
-    from hybridflow.data.export import export_panel
+    """Write the panel as one netCDF file, one tidy CSV file, or a folder of CSV files."""
+    from hybridflow.data.export import check_export_target, export_panel
     from hybridflow.data.panel import load_panel
 
+    check_export_target(out, fmt)  # before the panel is loaded: a wrong path fails at once
     written = export_panel(load_panel(detections=data, drivers=drivers), out, fmt)
-    console.print(f"panel written to {written}")
+    console.print(f"panel written to {written}", highlight=False, soft_wrap=True)
 
 
 @data_app.command("validate")
@@ -176,12 +187,16 @@ def data_validate(
     kind: Annotated[
         str | None, typer.Option("--kind", help="detections, drivers or events (default: guess).")
     ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")] = False,
 ) -> None:
     """Check a user's data file; exit code 2 with the first problem found."""
     from hybridflow.data.byo import validate_file
 
     summary = validate_file(path, kind=kind)
-    console.print(f"[green]ok[/] {path}: {summary}")
+    if as_json:
+        _print_json({"path": str(path), "ok": True, **summary.to_dict()})
+        return
+    console.print(f"[green]ok[/] {path}: {summary.text()}", highlight=False, soft_wrap=True)
 
 
 @data_app.command("update")
@@ -245,9 +260,7 @@ def fit_cmd(
     out: Annotated[Path | None, typer.Option("--out", help="Result folder.")] = None,
     data: DetectionsOpt = None,
     drivers: DriversOpt = None,
-    events: Annotated[
-        Path | None, typer.Option("--events", help="Your own event catalogue CSV.")
-    ] = None,
+    events: EventsOpt = None,
     draws: Annotated[int, typer.Option(help="Posterior draws per chain.")] = 1000,
     tune: Annotated[int, typer.Option(help="Tuning steps per chain.")] = 1000,
     chains: Annotated[int, typer.Option(help="Number of chains.")] = 4,
@@ -257,7 +270,7 @@ def fit_cmd(
         bool, typer.Option("--strict", help="Exit with an error if the fit did not converge.")
     ] = False,
 ) -> None:
-    """Fit a model spec and write InferenceData, effects.csv and diagnostics."""
+    """Fit a model spec and write the posterior (fit.nc), effects.csv and diagnostics."""
     from hybridflow.data.events import load_events
     from hybridflow.data.panel import load_panel
     from hybridflow.inference.sample import fit_spec
@@ -320,6 +333,7 @@ def study_run(
     out: Annotated[Path | None, typer.Option("--out", help="Results folder.")] = None,
     data: DetectionsOpt = None,
     drivers: DriversOpt = None,
+    events: EventsOpt = None,
     workers: WorkersOpt = None,
     scheduler: SchedulerOpt = None,
     dask_local: DaskLocalOpt = None,
@@ -328,7 +342,7 @@ def study_run(
     from hybridflow.study.runner import run_study
 
     name = profile or ("quick" if quick else "default")
-    run = run_study(study, profile=name, out=out, data=data, drivers=drivers,
+    run = run_study(study, profile=name, out=out, data=data, drivers=drivers, events=events,
                     workers=workers, scheduler=scheduler, dask_local=dask_local,
                     console=err_console)
     paths = run.artefacts["briefing"]

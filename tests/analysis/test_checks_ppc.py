@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import arviz as az
 import numpy as np
 import pandas as pd
 import pytest
@@ -19,6 +18,7 @@ from hybridflow.analysis.checks.ppc import (
     simulate_counts,
     with_route_totals,
 )
+from hybridflow.inference.posterior import Posterior, make_posterior
 
 MONTHS = pd.date_range("2016-01-01", periods=120, freq="MS")
 ROUTES = ["Eastern Borders Route"]
@@ -170,7 +170,7 @@ def test_route_totals_sum_groups_and_need_every_group() -> None:
         with_route_totals(_ppd(y_rep, y, family="binomial"))
 
 
-def _idata(log_mu: np.ndarray, dispersion: np.ndarray, y: np.ndarray) -> az.InferenceData:
+def _idata(log_mu: np.ndarray, dispersion: np.ndarray, y: np.ndarray) -> Posterior:
     coords = {
         "chain": [0, 1],
         "draw": np.arange(log_mu.shape[1]),
@@ -189,7 +189,7 @@ def _idata(log_mu: np.ndarray, dispersion: np.ndarray, y: np.ndarray) -> az.Infe
         {"y": (("month", "route", "group"), y)},
         coords={k: coords[k] for k in ("month", "route", "group")},
     )
-    return az.InferenceData(posterior=post, constant_data=cd)
+    return make_posterior({"posterior": post, "constant_data": cd})
 
 
 def test_posterior_predictive_draws_every_cell_from_the_fit() -> None:

@@ -17,6 +17,7 @@ from hybridflow.analysis.checks.sensitivity import (
 from hybridflow.data.events import load_events
 from hybridflow.data.panel import load_panel
 from hybridflow.inference.executor import Task, TaskResult
+from hybridflow.inference.posterior import make_posterior
 from hybridflow.models.spec import load_spec
 from tests.analysis._checks_sim import sim_events, sim_panel, sim_spec
 
@@ -116,7 +117,6 @@ def test_grid_table_has_one_row_per_variant_for_the_forest_plot() -> None:
 
 
 def test_grid_reports_variants_that_cannot_be_built_and_reuses_a_baseline_fit() -> None:
-    import arviz as az
     import xarray as xr
 
     spec = sim_spec()
@@ -135,7 +135,7 @@ def test_grid_reports_variants_that_cannot_be_built_and_reuses_a_baseline_fit() 
         kernels=("immediate", "delayed"),  # the sim driver has max_lag 0: no delayed peak
         window_starts=("2021-01", "2022-02"),  # the sim window ends 2021-12
         groupings=(),
-        baseline=az.InferenceData(posterior=post),
+        baseline=make_posterior({"posterior": post}),
         executor=fake,
     )
     row = table.set_index("label")

@@ -2,26 +2,28 @@
 
 from __future__ import annotations
 
-import arviz as az
 import numpy as np
 import pytest
+import xarray as xr
 from scipy import stats
 
 from hybridflow.analysis.compare import ComparisonError, loo_summary, loo_table
+from hybridflow.inference.posterior import Posterior, make_posterior
 
 rng = np.random.default_rng(1)
 Y = rng.poisson(20, size=60)
 
 
-def fake_fit(mu_mean: float, y: np.ndarray = Y) -> az.InferenceData:
+def fake_fit(mu_mean: float, y: np.ndarray = Y) -> Posterior:
     """A Poisson 'posterior' for the mean: draws near mu_mean, pointwise log-likelihood."""
     mu = rng.normal(mu_mean, 0.5, size=(2, 200))
     ll = stats.poisson.logpmf(y[None, None, :], mu[..., None])
-    return az.from_dict(
-        posterior={"mu": mu},
-        log_likelihood={"y": ll},
-        observed_data={"y": y},
-        dims={"y": ["obs"]},
+    return make_posterior(
+        {
+            "posterior": xr.Dataset({"mu": (("chain", "draw"), mu)}),
+            "log_likelihood": xr.Dataset({"y": (("chain", "draw", "obs"), ll)}),
+            "observed_data": xr.Dataset({"y": ("obs", y)}),
+        }
     )
 
 
@@ -50,6 +52,11 @@ def test_different_observations_refused() -> None:
 
 
 def test_missing_log_likelihood_refused() -> None:
-    idata = az.from_dict(posterior={"mu": np.zeros((1, 10))}, observed_data={"y": Y})
+    idata = make_posterior(
+        {
+            "posterior": xr.Dataset({"mu": (("chain", "draw"), np.zeros((1, 10)))}),
+            "observed_data": xr.Dataset({"y": ("obs", Y)}),
+        }
+    )
     with pytest.raises(ComparisonError, match="log_likelihood"):
         loo_summary(idata)

@@ -4,18 +4,18 @@ from __future__ import annotations
 
 import warnings
 
-import arviz as az
 import numpy as np
 import pandas as pd
 import pytest
 import xarray as xr
 
 from hybridflow.analysis.effects import compute_effects, effect_draws, effects_table, percent
+from hybridflow.inference.posterior import Posterior, make_posterior
 
 MONTHS = pd.date_range("2022-01-01", periods=6, freq="MS")
 
 
-def _idata(beta: np.ndarray, *, converged: int = 1) -> az.InferenceData:
+def _idata(beta: np.ndarray, *, converged: int = 1) -> Posterior:
     """One driver, one route, two groups, 2 chains x 50 draws; beta (chain, draw, group)."""
     C, D = beta.shape[:2]
     w = np.array([0.5, 0.3, 0.2])
@@ -56,7 +56,7 @@ def _idata(beta: np.ndarray, *, converged: int = 1) -> az.InferenceData:
         coords={"driver": ["sanctions"]},
         attrs={"history": history},
     )
-    return az.InferenceData(posterior=post, constant_data=cd)
+    return make_posterior({"posterior": post, "constant_data": cd})
 
 
 def test_percent_conversion() -> None:

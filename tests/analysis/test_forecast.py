@@ -13,7 +13,6 @@ import types
 import warnings
 from pathlib import Path
 
-import arviz as az
 import numpy as np
 import pandas as pd
 import pymc as pm
@@ -38,6 +37,7 @@ from hybridflow.analysis.scenario import (
 )
 from hybridflow.data.events import load_events
 from hybridflow.errors import InputError, SpecError
+from hybridflow.inference.posterior import make_posterior
 from hybridflow.models.build import build_model, prepare_data
 from hybridflow.models.spec import parse_spec
 
@@ -113,10 +113,10 @@ def fake_result(
     with bundle.model, warnings.catch_warnings():
         warnings.simplefilter("ignore")
         prior = pm.sample_prior_predictive(draws=draws, random_seed=7, var_names=names)
-    post = prior.prior
+    post = prior["prior"].to_dataset()
     # Tame the prior's extreme draws (they only make counts huge, not the tests weaker).
-    idata = az.InferenceData(posterior=post)
-    idata.posterior.attrs.update(data_hash=data.data_hash(), seed=11)
+    idata = make_posterior({"posterior": post})
+    idata["posterior"].attrs.update(data_hash=data.data_hash(), seed=11)
     return types.SimpleNamespace(spec=spec, idata=idata, data=data)
 
 

@@ -291,6 +291,43 @@ def test_validate_file_summaries(tmp_path: Path, no_frontex: None) -> None:
     assert ev.last_month == pd.Timestamp("2026-10-01")
 
 
+def test_validation_summary_in_words_and_as_json(tmp_path: Path, no_frontex: None) -> None:
+    det = validate_file(_csv(tmp_path, "det.csv", DETECTIONS))
+    assert det.text() == (
+        "detections file with 4 rows, months 2023-08..2023-09 (2 months), 2 routes, 3 nationalities"
+    )
+    assert det.to_dict() == {
+        "kind": "detections",
+        "rows": 4,
+        "first_month": "2023-08",
+        "last_month": "2023-09",
+        "routes": 2,
+        "nationalities": 3,
+        "drivers": None,
+        "events": None,
+    }
+    one = ValidationSummary(
+        kind="drivers",
+        rows=1,
+        first_month=pd.Timestamp("2024-02-01"),
+        last_month=pd.Timestamp("2024-02-01"),
+        drivers=1,
+    )
+    assert one.text() == "drivers file with 1 row, months 2024-02..2024-02 (1 month), 1 driver"
+    ev = validate_file(catalogue_path())
+    assert ev.text() == "events file with 126 events, effective dates in 2016-01..2026-10"
+    big = ValidationSummary(
+        kind="detections",
+        rows=284004,
+        first_month=None,
+        last_month=None,
+        routes=9,
+        nationalities=161,
+    )
+    assert big.text() == "detections file with 284,004 rows, 9 routes, 161 nationalities"
+    assert big.to_dict()["first_month"] is None
+
+
 def test_validate_file_errors(tmp_path: Path, no_frontex: None) -> None:
     renamed = _csv(tmp_path, "det.csv", DETECTIONS.replace("detections\n", "count\n", 1))
     with pytest.raises(InputError) as info:

@@ -66,3 +66,25 @@ def thread_limits() -> tuple[str | None, str | None, int]:
 
     pools = [int(p["num_threads"]) for p in threadpool_info()]
     return os.environ.get("OMP_NUM_THREADS"), os.environ.get("NUMBA_NUM_THREADS"), max(pools)
+
+
+def study_fit_draws(spec_json: str, panel: Any, sampling: dict[str, Any], out: str) -> dict:
+    """The study's own fit task, then every posterior array read back from its fit.nc."""
+    from hybridflow.inference.store import load_result
+    from hybridflow.study.runner import _fit_to_folder
+
+    _fit_to_folder(spec_json, panel, None, sampling, out)
+    post = load_result(out, warn=False).idata["posterior"]
+    return {str(v): post[v].values for v in post.data_vars}
+
+
+def refit_draws(data: Any, y_obs: np.ndarray, sampling: Any, *, seed: int) -> dict:
+    """A compile-once refit as placebo and backtests make it (the worker's cached model)."""
+    from hybridflow.inference.refit import cached_refitter
+
+    idata = cached_refitter(data, sampling.sampler).refit(
+        {"y_obs": y_obs}, draws=sampling.draws, tune=sampling.tune, chains=sampling.chains,
+        seed=seed, target_accept=sampling.target_accept,
+    )
+    post = idata["posterior"]
+    return {str(v): post[v].values for v in post.data_vars}

@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import warnings
 
-import arviz as az
 import numpy as np
 import pandas as pd
 import pytest
 import xarray as xr
 
 from hybridflow.design.kernels import GeometricKernel
+from hybridflow.inference.posterior import Posterior, hdi_over_draws
 from hybridflow.inference.sample import fit_spec
 from hybridflow.models import components as comp
 from hybridflow.models.build import build_model, prepare_data
@@ -91,10 +91,10 @@ def _simulate(
     return panel.assign(detections=full)
 
 
-def _hdi(idata: az.InferenceData, name: str, prob: float = 0.9) -> xr.DataArray:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return az.hdi(idata.posterior[name], hdi_prob=prob)[name]
+def _hdi(idata: Posterior, name: str, prob: float = 0.9) -> xr.DataArray:
+    """HDI bounds of every element of ``name``, stacked along ``hdi`` (lower, higher)."""
+    low, high = hdi_over_draws(idata["posterior"][name], prob)
+    return xr.concat([low, high], dim="hdi").assign_coords(hdi=["lower", "higher"])
 
 
 def test_parameter_recovery() -> None:

@@ -86,7 +86,7 @@ def test_posterior_has_named_dims_and_data_groups(tiny: FitResult) -> None:
     np.testing.assert_allclose(post["kernel_weights"].sum("lag"), 1.0)
     assert not any(str(v).endswith("__") for v in post.data_vars)  # no sampler internals
     assert {"constant_data", "observed_data", "log_likelihood", "sample_stats"} <= set(
-        idata.groups()
+        idata.children
     )
     assert idata.log_likelihood["y"].dims == ("chain", "draw", "obs")
     assert idata.observed_data.sizes["obs"] == 66 * 2

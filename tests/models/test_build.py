@@ -161,6 +161,8 @@ def test_standardised_driver_is_scaled_over_observed_window_months() -> None:
     assert float(window.mean()) == pytest.approx(0.0, abs=1e-9)
     assert float(window.std()) == pytest.approx(1.0)
     assert "1 SD" in losses.unit
+    # The SD in the reader's format: thousands separators, never e-notation.
+    assert f"(1 SD = {losses.scale:,.0f})" in losses.unit and "," in losses.unit
     # "centre" fill: months before the ACLED data are neutral (0 after standardising).
     strikes = data.drivers[2].exposure
     assert np.all(strikes.sel(month=slice(None, "2020-12-01")).values == pytest.approx(0.0))

@@ -62,6 +62,7 @@ from hybridflow.inference.executor import (
     raise_on_failure,
     spawn_seeds,
 )
+from hybridflow.inference.posterior import fit_group, n_divergences
 from hybridflow.io import atomic_open
 from hybridflow.models.build import ModelData, prepare_data
 from hybridflow.models.spec import ModelSpec
@@ -156,7 +157,7 @@ def score_samples(samples: np.ndarray, observed: np.ndarray) -> pd.DataFrame:
     x = np.asarray(samples, dtype=float)
     y = np.asarray(observed, dtype=float)
     qs = np.quantile(x, QUANTILES, axis=1)
-    out = {"mean": x.mean(axis=1)}
+    out: dict[str, np.ndarray] = {"mean": x.mean(axis=1)}
     for q, v in zip(QUANTILES, qs, strict=True):
         out[f"q{round(100 * q):02d}"] = v
     out["crps"] = crps_samples(x, y)
@@ -276,7 +277,7 @@ def backtest_origins_task(
             warnings.simplefilter("ignore")
             idata = refitter.refit(values, draws=draws, tune=tune, chains=chains, seed=int(s))
         seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
-        post = idata.posterior
+        post = fit_group(idata, "posterior")
         stop = min(o + 1 + horizon, T)
         log_mu = post["log_mu"].isel(month=slice(o + 1, stop))
         lm = log_mu.transpose("chain", "draw", "month", "route", "group").values
@@ -289,9 +290,7 @@ def backtest_origins_task(
             disp = disp.reshape(S, 1, *disp.shape[2:])
         u = np.random.default_rng([int(s), 2]).random(lm.shape)
         y = predictive_counts(np.exp(lm), u, family, disp)
-        div = 0
-        if "sample_stats" in idata.groups() and "diverging" in idata.sample_stats:
-            div = int(idata.sample_stats["diverging"].sum())
+        div = n_divergences(idata)
         out.append(
             {
                 "origin": origin,

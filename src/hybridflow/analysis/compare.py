@@ -14,12 +14,14 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Mapping
+from typing import Any
 
 import arviz as az
 import numpy as np
 import pandas as pd
 
 from hybridflow.errors import HybridflowError
+from hybridflow.inference.posterior import Posterior, has_group
 
 #: Pareto-k above this makes the PSIS estimate for that observation unreliable.
 PARETO_K_BAD = 0.7
@@ -29,26 +31,28 @@ class ComparisonError(HybridflowError, ValueError):
     """Fits cannot be compared (no log-likelihood, or different observations)."""
 
 
-def _observed(idata: az.InferenceData) -> np.ndarray:
-    obs = getattr(idata, "observed_data", None)
-    if obs is None or "y" not in obs:
+def _observed(idata: Posterior) -> np.ndarray:
+    if not has_group(idata, "observed_data") or "y" not in idata["observed_data"]:
         raise ComparisonError("fit has no observed_data 'y'")
-    return np.asarray(obs["y"].values)
+    return np.asarray(idata["observed_data"]["y"].values)
 
 
-def loo_summary(idata: az.InferenceData) -> dict[str, float]:
-    """PSIS-LOO for one fit: elpd, its SE, p_loo and Pareto-k counts."""
-    if "log_likelihood" not in idata.groups():
+def _loo(idata: Posterior) -> Any:
+    """ArviZ's PSIS-LOO (pointwise) of the outcome ``y``."""
+    if not has_group(idata, "log_likelihood"):
         raise ComparisonError("fit has no log_likelihood group; refit with log_likelihood=True")
     with warnings.catch_warnings():
         # arviz warns when some k > 0.7; we report the counts instead.
         warnings.simplefilter("ignore")
-        loo = az.loo(idata, pointwise=True, var_name="y")
+        return az.loo(idata, pointwise=True, var_name="y")
+
+
+def _loo_row(loo: Any) -> dict[str, float]:
     k = np.asarray(loo.pareto_k)
     return {
-        "elpd_loo": float(loo.elpd_loo),
+        "elpd_loo": float(loo.elpd),
         "se": float(loo.se),
-        "p_loo": float(loo.p_loo),
+        "p_loo": float(loo.p),
         "n_obs": int(k.size),
         "pareto_k_max": float(np.nanmax(k)),
         "n_pareto_k_bad": int(np.sum(k > PARETO_K_BAD)),
@@ -56,15 +60,20 @@ def loo_summary(idata: az.InferenceData) -> dict[str, float]:
     }
 
 
+def loo_summary(idata: Posterior) -> dict[str, float]:
+    """PSIS-LOO for one fit: elpd, its SE, p_loo and Pareto-k counts."""
+    return _loo_row(_loo(idata))
+
+
 def loo_table(
-    fits: Mapping[str, az.InferenceData], *, baseline: str | None = "null"
+    fits: Mapping[str, Posterior], *, baseline: str | None = "null"
 ) -> pd.DataFrame:
     """Compare fits by PSIS-LOO and stacking weights.
 
     Parameters
     ----------
     fits
-        Name -> InferenceData, all fitted to the same observed cells.
+        Name -> posterior, all fitted to the same observed cells.
     baseline
         Name of the reference model (the null model); differences are reported against it
         when it is among ``fits``.
@@ -87,13 +96,9 @@ def loo_table(
                 f"fits '{names[0]}' and '{name}' were fitted to different observations; "
                 "compare models on the same window and outcome"
             )
-    rows = {name: loo_summary(fits[name]) for name in names}
-    table = pd.DataFrame.from_dict(rows, orient="index")
-    pointwise = {}
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        for name in names:
-            pointwise[name] = np.asarray(az.loo(fits[name], pointwise=True, var_name="y").loo_i)
+    loos = {name: _loo(fits[name]) for name in names}
+    table = pd.DataFrame.from_dict({n: _loo_row(v) for n, v in loos.items()}, orient="index")
+    pointwise = {name: np.asarray(loo.elpd_i).ravel() for name, loo in loos.items()}
     if baseline is not None and baseline in fits:
         base = pointwise[baseline]
         diffs = {n: pointwise[n] - base for n in names}
@@ -103,7 +108,7 @@ def loo_table(
     if len(names) > 1:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            cmp = az.compare(dict(fits), ic="loo", method="stacking", var_name="y")
+            cmp = az.compare(loos, method="stacking")
         table["stacking_weight"] = cmp["weight"].reindex(table.index).astype(float)
     else:
         table["stacking_weight"] = 1.0

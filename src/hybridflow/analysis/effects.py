@@ -30,12 +30,18 @@ from __future__ import annotations
 import warnings
 from typing import Any
 
-import arviz as az
 import numpy as np
 import pandas as pd
 import xarray as xr
 
 from hybridflow.inference.diagnostics import warn_if_unconverged
+from hybridflow.inference.posterior import (
+    SAMPLE_DIMS,
+    Posterior,
+    fit_group,
+    has_group,
+    hdi_over_draws,
+)
 
 __all__ = [
     "compute_effects",
@@ -44,7 +50,6 @@ __all__ = [
     "percent",
 ]
 
-SAMPLE_DIMS = ("chain", "draw")
 
 
 def percent(log_effect: Any) -> Any:
@@ -52,19 +57,19 @@ def percent(log_effect: Any) -> Any:
     return 100.0 * np.expm1(log_effect)
 
 
-def _is_share(idata: az.InferenceData) -> bool:
-    return str(idata.posterior.attrs.get("outcome", "counts")) == "share"
+def _is_share(idata: Posterior) -> bool:
+    return str(idata["posterior"].attrs.get("outcome", "counts")) == "share"
 
 
-def _lag_mask(idata: az.InferenceData) -> xr.DataArray | None:
-    cd = idata.constant_data if "constant_data" in idata.groups() else None
+def _lag_mask(idata: Posterior) -> xr.DataArray | None:
+    cd = fit_group(idata, "constant_data") if has_group(idata, "constant_data") else None
     if cd is None or "driver_max_lag" not in cd:
         return None
-    lags = idata.posterior["kernel_weights"]["lag"]
+    lags = fit_group(idata, "posterior")["kernel_weights"]["lag"]
     return lags <= cd["driver_max_lag"]
 
 
-def effect_draws(idata: az.InferenceData) -> xr.Dataset:
+def effect_draws(idata: Posterior) -> xr.Dataset:
     """Posterior draws of every percent effect.
 
     Returns
@@ -75,7 +80,7 @@ def effect_draws(idata: az.InferenceData) -> xr.Dataset:
         ``pooled_pct(chain, draw, driver)`` (the driver's effect across groups) and, with
         per-event drivers, ``event_pct(chain, draw, event, route, group)``.
     """
-    post = idata.posterior
+    post = fit_group(idata, "posterior")
     if "effect" not in post:
         raise ValueError("this fit has no drivers (no 'effect' in the posterior)")
     beta = post["effect"]
@@ -98,14 +103,13 @@ def _summarise(
 ) -> dict[str, xr.DataArray]:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        hdi = az.hdi(draws.fillna(0.0) if draws.isnull().any() else draws, hdi_prob=hdi_prob)
-    hdi_da = hdi[draws.name] if isinstance(hdi, xr.Dataset) else hdi
+        low, high = hdi_over_draws(draws, hdi_prob)
     valid = draws.notnull().all(SAMPLE_DIMS)
     out = {
         f"{prefix}_mean": draws.mean(SAMPLE_DIMS),
         f"{prefix}_median": draws.median(SAMPLE_DIMS),
-        f"{prefix}_hdi_low": hdi_da.sel(hdi="lower", drop=True).where(valid),
-        f"{prefix}_hdi_high": hdi_da.sel(hdi="higher", drop=True).where(valid),
+        f"{prefix}_hdi_low": low,
+        f"{prefix}_hdi_high": high,
     }
     if rope is not None:
         out[f"{prefix}_p_positive"] = (draws > 0).mean(SAMPLE_DIMS).where(valid)
@@ -126,7 +130,7 @@ def _lagged(x: np.ndarray, history: int, n_lags: int) -> np.ndarray:
     return out
 
 
-def contributions(idata: az.InferenceData) -> xr.DataArray:
+def contributions(idata: Posterior) -> xr.DataArray:
     """Each driver's contribution to the linear predictor, draws included.
 
     Returns
@@ -135,7 +139,7 @@ def contributions(idata: az.InferenceData) -> xr.DataArray:
         ``(chain, draw, driver, month, route, group)``: ``beta * (w * x)[t]`` on the
         log-rate (log-odds) scale; per-event drivers sum their events' terms.
     """
-    post, cd = idata.posterior, idata.constant_data
+    post, cd = fit_group(idata, "posterior"), fit_group(idata, "constant_data")
     history = int(cd.attrs.get("history", 0))
     w = post["kernel_weights"]  # chain, draw, driver, lag
     n_lags = w.sizes["lag"]
@@ -179,7 +183,7 @@ def contributions(idata: az.InferenceData) -> xr.DataArray:
 
 
 def compute_effects(
-    idata: az.InferenceData,
+    idata: Posterior,
     *,
     hdi_prob: float = 0.9,
     rope: float = 10.0,
@@ -218,7 +222,7 @@ def compute_effects(
         raise ValueError(f"hdi_prob must be in (0, 1), got {hdi_prob}")
     if not rope > 0:
         raise ValueError(f"rope must be > 0 (percent), got {rope}")
-    attrs = dict(idata.posterior.attrs)
+    attrs = dict(idata["posterior"].attrs)
     if attrs.get("hybridflow_result"):
         warn_if_unconverged(attrs, where="effects")
     draws = effect_draws(idata)
@@ -228,17 +232,17 @@ def compute_effects(
         prefix = str(q).removesuffix("_pct")
         for k, v in _summarise(da, prefix, hdi_prob=hdi_prob, rope=rope).items():
             out[k] = v
-    beta = idata.posterior["effect"]
+    beta = fit_group(idata, "posterior")["effect"]
     out["log_effect_mean"] = beta.mean(SAMPLE_DIMS)
     out["log_effect_sd"] = beta.std(SAMPLE_DIMS)
-    cd = idata.constant_data if "constant_data" in idata.groups() else None
+    cd = fit_group(idata, "constant_data") if has_group(idata, "constant_data") else None
     if cd is not None and "driver_unit" in cd:
         out = out.assign_coords(unit=("driver", [str(u) for u in cd["driver_unit"].values]))
     if cd is not None and "event_driver" in cd and "event" in out.dims:
         out = out.assign_coords(event_driver=("event", [str(o) for o in cd["event_driver"].values]))
     if counterfactual and cd is not None and "driver_exposure" in cd:
         share = _is_share(idata)
-        log_mu = idata.posterior["log_mu"]
+        log_mu = fit_group(idata, "posterior")["log_mu"]
         contrib = contributions(idata)
 
         def inv(eta: xr.DataArray) -> xr.DataArray:
@@ -274,7 +278,7 @@ def compute_effects(
 
 
 def effects_table(
-    source: az.InferenceData | xr.Dataset,
+    source: Posterior | xr.Dataset,
     *,
     hdi_prob: float = 0.9,
     rope: float = 10.0,
@@ -289,7 +293,7 @@ def effects_table(
     """
     eff = (
         compute_effects(source, hdi_prob=hdi_prob, rope=rope, counterfactual=False)
-        if isinstance(source, az.InferenceData)
+        if isinstance(source, Posterior)
         else source
     )
     rows: list[dict[str, Any]] = []

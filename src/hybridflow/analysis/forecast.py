@@ -62,6 +62,7 @@ from hybridflow.analysis.scenario import (
 )
 from hybridflow.design import drivers as dd
 from hybridflow.errors import InputError, SpecError
+from hybridflow.inference.posterior import fit_group
 from hybridflow.io import atomic_open, atomic_path
 from hybridflow.models import components as comp
 from hybridflow.models.build import (
@@ -1153,7 +1154,7 @@ def forecast(
             "the future route totals)"
         )
     idata = result.idata
-    attrs = dict(idata.posterior.attrs)
+    attrs = dict(idata["posterior"].attrs)
     if panel is None:
         from hybridflow.data.panel import load_panel
 
@@ -1165,7 +1166,7 @@ def forecast(
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         data = prepare_data(spec, panel, events)
-    post_months = pd.DatetimeIndex(idata.posterior["month"].values)
+    post_months = pd.DatetimeIndex(idata["posterior"]["month"].values)
     if not post_months.equals(pd.DatetimeIndex(data.months)):
         raise InputError(
             None,
@@ -1195,7 +1196,7 @@ def forecast(
     base = scen.pop(BASELINE, Scenario.baseline())
     scen = {BASELINE: base, **scen}
 
-    post = _thin(idata.posterior, max_draws)
+    post = _thin(fit_group(idata, "posterior"), max_draws)
     S = _n_samples(post)
     T = len(data.months)
     R, G = len(data.routes), len(data.groups)

@@ -44,6 +44,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import arviz as az
 import numpy as np
 import pandas as pd
 import xarray as xr
@@ -57,6 +58,7 @@ from hybridflow.inference.executor import (
     cached,
     spawn_seeds,
 )
+from hybridflow.inference.posterior import fit_group, n_divergences
 from hybridflow.io import atomic_open, atomic_path
 from hybridflow.models.build import ModelData, build_model, prepare_data
 from hybridflow.models.spec import ModelSpec, spec_hash
@@ -404,7 +406,6 @@ def _fit_replicate(
     seed: int,
 ) -> dict[str, Any]:
     """One SBC replicate (an executor task): refit on ``y``, rank the prior values."""
-    import arviz as az
 
     from hybridflow.inference.refit import Refitter
 
@@ -418,7 +419,7 @@ def _fit_replicate(
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         idata = refitter.refit({"y_obs": y.astype(np.int64)}, seed=seed, **fit)
-    post = idata.posterior
+    post = fit_group(idata, "posterior")
     rng = np.random.default_rng(seed)
     out: dict[str, Any] = {"ranks": {}, "mean": {}, "sd": {}}
     ess_min, rhat_max = math.inf, 0.0
@@ -435,7 +436,7 @@ def _fit_replicate(
         out["sd"][p] = draws.std(axis=0, ddof=1)
         ess_min = min(ess_min, float(np.nanmin(ess[p].values)))
         rhat_max = max(rhat_max, float(np.nanmax(rhat[p].values)))
-    out["divergences"] = int(idata.sample_stats["diverging"].values.sum())
+    out["divergences"] = n_divergences(idata)
     out["ess_bulk_min"] = ess_min
     out["rhat_max"] = rhat_max
     return out

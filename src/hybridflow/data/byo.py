@@ -45,16 +45,17 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import pandas as pd
 
 from hybridflow.data.events import COLUMNS as EVENT_COLUMNS
 from hybridflow.data.events import load_events, read_csv_header, read_csv_records
 from hybridflow.errors import InputError
-from hybridflow.months import month_start, parse_month
+from hybridflow.months import format_month, month_range, month_start, parse_month
+from hybridflow.numbers import format_number
 
 __all__ = [
     "DETECTIONS_COLUMNS",
@@ -110,6 +111,42 @@ class ValidationSummary:
     nationalities: int | None = None
     drivers: int | None = None
     events: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The summary as JSON-ready values; months as ISO ``YYYY-MM`` text (or ``None``)."""
+        out: dict[str, Any] = asdict(self)
+        for key in ("first_month", "last_month"):
+            out[key] = None if out[key] is None else format_month(out[key])
+        return out
+
+    def text(self) -> str:
+        """One line in words: ``detections file with 4 rows, months 2023-08..2023-09 (2
+        months), 2 routes, 3 nationalities``."""
+        if self.events is not None:
+            parts = [_counted(self.events, "event")]
+        else:
+            parts = [_counted(self.rows, "row")]
+        if self.first_month is not None and self.last_month is not None:
+            span = f"{format_month(self.first_month)}..{format_month(self.last_month)}"
+            if self.events is not None:
+                parts.append(f"effective dates in {span}")
+            else:
+                months = len(month_range(self.first_month, self.last_month))
+                parts.append(f"months {span} ({_counted(months, 'month')})")
+        for count, noun in (
+            (self.routes, "route"),
+            (self.nationalities, "nationality"),
+            (self.drivers, "driver"),
+        ):
+            if count is not None:
+                parts.append(_counted(count, noun))
+        return f"{self.kind} file with " + ", ".join(parts)
+
+
+def _counted(n: int, noun: str) -> str:
+    """``"1 row"``, ``"1,204 rows"``, ``"3 nationalities"``."""
+    plural = noun[:-1] + "ies" if noun.endswith("y") else noun + "s"
+    return f"{format_number(n)} {noun if n == 1 else plural}"
 
 
 # --------------------------------------------------------------------------- cells

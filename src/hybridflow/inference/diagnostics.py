@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from hybridflow.errors import ConvergenceError
+from hybridflow.inference.posterior import Posterior, fit_group, has_group, n_divergences
 
 __all__ = [
     "ESS_MIN",
@@ -123,7 +124,7 @@ def _finite(x: float) -> float:
 
 
 def check_convergence(
-    idata: az.InferenceData,
+    idata: Posterior,
     var_names: Sequence[str],
     *,
     rhat_max: float = RHAT_MAX,
@@ -147,19 +148,17 @@ def check_convergence(
     -------
     DiagnosticsReport
     """
-    post = idata.posterior
+    post = fit_group(idata, "posterior")
     names = [v for v in var_names if v in post.data_vars]
     n_chains = int(post.sizes.get("chain", 0))
     n_draws = int(post.sizes.get("draw", 0))
-    n_div = 0
-    if "sample_stats" in idata.groups() and "diverging" in idata.sample_stats:
-        n_div = int(np.asarray(idata.sample_stats["diverging"]).sum())
+    n_div = n_divergences(idata)
     table = pd.DataFrame(columns=["r_hat", "ess_bulk", "ess_tail"], dtype=float)
     if names:
         with warnings.catch_warnings():
             # Too few draws make arviz warn; the gate reports it instead.
             warnings.simplefilter("ignore")
-            table = az.summary(idata, var_names=names, kind="diagnostics", round_to="none")[
+            table = az.summary(post[names], kind="diagnostics", round_to="none")[
                 ["r_hat", "ess_bulk", "ess_tail"]
             ].astype(float)
     failing: list[str] = []
@@ -197,13 +196,13 @@ def check_convergence(
     return report
 
 
-def warn_if_unconverged(source: az.InferenceData | Mapping[str, Any], *, where: str = "") -> bool:
+def warn_if_unconverged(source: Posterior | Mapping[str, Any], *, where: str = "") -> bool:
     """Warn loudly (``UnconvergedWarning``) if a stored fit did not pass the gate.
 
     Parameters
     ----------
     source
-        An InferenceData written by hybridflow (attrs on ``posterior``) or its attrs.
+        A posterior written by hybridflow (attrs on ``posterior``) or its attrs.
     where
         What is using the fit, for the message.
 
@@ -212,9 +211,9 @@ def warn_if_unconverged(source: az.InferenceData | Mapping[str, Any], *, where: 
     bool
         True if the fit is converged.
     """
-    attrs: Mapping[str, Any]
-    if isinstance(source, az.InferenceData):
-        attrs = source.posterior.attrs if "posterior" in source.groups() else {}
+    attrs: Mapping[Any, Any]
+    if isinstance(source, Posterior):
+        attrs = dict(source["posterior"].attrs) if has_group(source, "posterior") else {}
     else:
         attrs = source
     if "converged" not in attrs:

@@ -72,7 +72,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Any, Literal, Protocol, Self, TypeVar, runtime_checkable
+from typing import Any, Literal, Protocol, Self, runtime_checkable
 
 from hybridflow.errors import HybridflowError
 
@@ -97,7 +97,6 @@ __all__ = [
     "worker_cache",
 ]
 
-T = TypeVar("T")
 
 #: ``True`` for a rich progress bar on stderr, ``False`` for none, or a callable that receives
 #: ``(done, total, result)`` each time a task reaches its final result.
@@ -320,7 +319,7 @@ def worker_cache() -> dict[Hashable, Any]:
     return _WORKER_CACHE
 
 
-def cached(key: Hashable, factory: Callable[[], T]) -> T:
+def cached[T](key: Hashable, factory: Callable[[], T]) -> T:
     """Return ``worker_cache()[key]``, calling ``factory()`` to fill it the first time.
 
     ``factory`` runs at most once per key per process, even when several threads ask for
@@ -383,7 +382,7 @@ def _limit_threads(n: int) -> None:
         with contextlib.suppress(Exception):
             import numba
 
-            numba.set_num_threads(min(n, numba.config.NUMBA_NUM_THREADS))
+            numba.set_num_threads(min(n, int(getattr(numba.config, "NUMBA_NUM_THREADS", n))))
     _THREADS_LIMITED = n
 
 

@@ -23,10 +23,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-import arviz as az
 import numpy as np
 import pymc as pm
 
+from hybridflow.inference.posterior import Posterior
 from hybridflow.inference.sample import Sampler, compile_model, sample_model
 from hybridflow.models.build import ModelBundle, ModelData, build_model
 from hybridflow.models.spec import spec_hash
@@ -104,7 +104,7 @@ class Refitter:
         log_likelihood: bool = False,
         progress: bool = False,
         **sample_kwargs: Any,
-    ) -> az.InferenceData:
+    ) -> Posterior:
         """Sample the compiled model with some or all data containers replaced.
 
         Parameters
@@ -126,7 +126,7 @@ class Refitter:
 
         Returns
         -------
-        arviz.InferenceData
+        Posterior
             The same groups as a fresh fit; deterministics and ``observed_data`` come from
             the new data.
 
@@ -203,7 +203,7 @@ class Refitter:
                 )
         return out
 
-    def refit_bundle(self, other: ModelBundle, **kwargs: Any) -> az.InferenceData:
+    def refit_bundle(self, other: ModelBundle, **kwargs: Any) -> Posterior:
         """Refit on the data of another built model with the same structure."""
         self.check(other)
         return self.refit(data_values(other), **kwargs)

@@ -1,4 +1,4 @@
-"""Sampling: spec + data -> posterior (InferenceData) with diagnostics and provenance.
+"""Sampling: spec + data -> posterior (an xarray DataTree) with diagnostics and provenance.
 
 Two backends, same output:
 
@@ -30,13 +30,13 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any, Literal
 
-import arviz as az
 import numpy as np
 import pandas as pd
 import pymc as pm
 import xarray as xr
 
 from hybridflow.inference.diagnostics import DiagnosticsReport, check_convergence
+from hybridflow.inference.posterior import Posterior, fit_group, has_group, make_posterior
 from hybridflow.models.build import ModelBundle, build_model, prepare_data
 from hybridflow.models.spec import ModelSpec, spec_hash, spec_to_json
 
@@ -78,7 +78,7 @@ class FitResult:
         :func:`sample_model` to refit data of the same shape without recompiling.
     """
 
-    idata: az.InferenceData
+    idata: Posterior
     spec: ModelSpec
     diagnostics: DiagnosticsReport
     bundle: ModelBundle | None = None
@@ -160,8 +160,8 @@ def sample_model(
     low_rank: bool = True,
     log_likelihood: bool = True,
     timings: dict[str, float] | None = None,
-) -> az.InferenceData:
-    """Sample a built model and return a complete InferenceData.
+) -> Posterior:
+    """Sample a built model and return a complete posterior tree.
 
     The result has groups ``posterior`` (free parameters and every deterministic, with the
     model's named dims), ``sample_stats`` (with ``diverging``), ``observed_data`` and
@@ -214,7 +214,7 @@ def sample_model(
             seed=int(seed),
             progress_bar=progress,
             target_accept=target_accept,
-            low_rank_modified_mass_matrix=low_rank,
+            adaptation="low_rank" if low_rank else "diag",
         )
         timings["sample_s"] = time.perf_counter() - t1
     else:
@@ -239,12 +239,10 @@ def sample_model(
     return idata
 
 
-def _complete(
-    idata: az.InferenceData, bundle: ModelBundle, *, log_likelihood: bool
-) -> az.InferenceData:
+def _complete(idata: Posterior, bundle: ModelBundle, *, log_likelihood: bool) -> Posterior:
     """Same groups whatever the sampler: free params + deterministics, data, log-lik."""
     model = bundle.model
-    post = idata.posterior
+    post = fit_group(idata, "posterior")
     # Transformed (unconstrained) copies are an implementation detail of the sampler.
     keep = [v for v in post.data_vars if v in {rv.name for rv in model.free_RVs}]
     post = post[keep]
@@ -254,8 +252,8 @@ def _complete(
     post = xr.merge([post, dets], compat="override", join="exact")
     post.attrs = {}
     groups: dict[str, xr.Dataset] = {"posterior": post}
-    if "sample_stats" in idata.groups():
-        stats = idata.sample_stats
+    if has_group(idata, "sample_stats"):
+        stats = fit_group(idata, "sample_stats")
         stats = stats[[v for v in stats.data_vars if stats[v].dims[:2] == ("chain", "draw")]]
         stats.attrs = {}
         groups["sample_stats"] = stats
@@ -264,7 +262,7 @@ def _complete(
         {"y": ("obs", np.asarray(obs))}, coords={"obs": np.arange(len(obs))}
     )
     groups["constant_data"] = _constant_data(bundle)
-    out = az.InferenceData(**groups)
+    out = make_posterior(groups)
     if log_likelihood:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")

@@ -2,7 +2,7 @@
 
 Layout of a result folder::
 
-    fit.nc            InferenceData (netCDF, h5netcdf): posterior, sample_stats,
+    fit.nc            the posterior tree (netCDF, h5netcdf): posterior, sample_stats,
                       observed_data, constant_data, log_likelihood. Provenance and
                       diagnostics in the posterior group's attrs: spec (TOML text),
                       spec_json, spec_hash, data_hash, seed, sampler, draws/tune/chains,
@@ -21,11 +21,11 @@ from __future__ import annotations
 import warnings
 from pathlib import Path
 
-import arviz as az
 import pandas as pd
 
 from hybridflow.errors import InputError
 from hybridflow.inference.diagnostics import DiagnosticsReport, warn_if_unconverged
+from hybridflow.inference.posterior import read_posterior, write_posterior
 from hybridflow.inference.sample import FitResult
 from hybridflow.io import atomic_dir
 from hybridflow.models.spec import spec_from_json
@@ -72,7 +72,7 @@ def save_result(
                 warnings.simplefilter("ignore")  # the gate's verdict is already reported
                 effects = effects_table(result.idata)
     with atomic_dir(out) as tmp:
-        result.idata.to_netcdf(str(tmp / FIT_FILE))
+        write_posterior(result.idata, tmp / FIT_FILE)
         effects.to_csv(tmp / EFFECTS_FILE, index=False, lineterminator="\n")
         text = result.spec.source_text or str(result.idata.posterior.attrs.get("spec_json", ""))
         (tmp / "spec.toml").write_text(text, encoding="utf-8")
@@ -100,10 +100,11 @@ def load_result(path: str | Path, *, warn: bool = True) -> FitResult:
     nc = path / FIT_FILE if path.is_dir() else path
     if not nc.is_file():
         raise InputError(nc, "no hybridflow result here (expected a folder holding fit.nc)")
-    idata = az.from_netcdf(str(nc))
-    # Read fully into memory so the file handle is closed (results are small).
-    idata = idata.map(lambda ds: ds.load(), groups=list(idata.groups()))
-    attrs = dict(idata.posterior.attrs)
+    try:
+        idata = read_posterior(nc)
+    except (OSError, ValueError) as exc:
+        raise InputError(nc, f"cannot read this fit file ({exc})") from None
+    attrs = dict(idata["posterior"].attrs) if "posterior" in idata.children else {}
     if "spec_json" not in attrs:
         raise InputError(nc, "not a hybridflow result: posterior attrs lack 'spec_json'")
     spec = spec_from_json(str(attrs["spec_json"]))

@@ -62,6 +62,7 @@ from hybridflow.models.spec import (
     spec_hash,
 )
 from hybridflow.months import format_month, month_range
+from hybridflow.numbers import format_number
 
 __all__ = [
     "BASELINE_REPORTED",
@@ -552,7 +553,7 @@ def _continuous_design(
         "panel": f"panel variable '{getattr(driver, 'variable', '')}'",
     }[driver.source]
     if tf.standardise:
-        per = f"{out.attrs['scale']:.4g}" + (" on the log1p scale" if tf.log else "")
+        per = format_number(out.attrs["scale"], 4) + (" on the log1p scale" if tf.log else "")
         unit = f"+1 SD of {what}{' (log1p)' if tf.log else ''} (1 SD = {per})"
     else:
         unit = f"+1 of {what}{' (log1p)' if tf.log else ''}"
@@ -631,7 +632,10 @@ def _driver_design(
             unit = f"one spike month ({out.attrs['rule']})"
         else:
             out = dd.milestone_driver(obs, months_ext, step=driver.step, name=driver.name)
-            unit = f"one crossing of a multiple of {driver.step:g} cumulative {driver.series}"
+            unit = (
+                f"one crossing of a multiple of {format_number(driver.step)} cumulative "
+                f"{driver.series}"
+            )
             if out.attrs.get("crossings"):
                 notes.append(f"driver '{driver.name}' crossings: {out.attrs['crossings']}")
         if float(np.abs(out.sel(month=months)).sum()) == 0:

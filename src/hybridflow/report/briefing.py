@@ -3,7 +3,9 @@
 The study runner assembles a :class:`Briefing` from the files it wrote (effects, comparison,
 checks, replication, diagnostics); this module only renders it. No number is computed
 here: every figure in the text comes from the tables passed in, so the briefing states
-exactly what the fit files say.
+exactly what the fit files say. Only their form is the reader's: numbers are written by
+:func:`hybridflow.numbers.format_number` (12,720, never 1.272e+04) and nationality codes in
+tables get their names (``Syria (SYR)``).
 """
 
 from __future__ import annotations
@@ -11,14 +13,19 @@ from __future__ import annotations
 import base64
 import html
 import math
-from dataclasses import dataclass, field
+import numbers
+import re
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import jinja2
+import numpy as np
 import pandas as pd
 
+from hybridflow.data.sources.frontex import nationality_label
 from hybridflow.io import atomic_open, atomic_path
+from hybridflow.numbers import format_number, plain_numbers
 
 
 @dataclass
@@ -80,22 +87,45 @@ SECTIONS: tuple[tuple[str, str], ...] = (
 )
 
 
+# Columns whose whole numbers are labels, not quantities: no thousands separators.
+_LABEL_COLUMN_RE = re.compile(r"year|seed|(^|_)id$")
+
+# An upper-case three-letter token standing alone: a candidate nationality code. Not one
+# inside a name, bracket or quote ("top10_SYR", "COM(2021)", "beta[SYR]", "'SYR'") or
+# already labelled ("Syria (SYR)").
+_CODE_RE = re.compile(r"(?<![\w()\[\]'/-])[A-Z]{3}(?![\w()\[\]'/-])")
+
+
+def label_nationalities(text: str) -> str:
+    """Put the country name before every nationality code in ``text``: ``Syria (SYR)``.
+
+    Names come from the project's table (``data/tables/nationalities.csv``), which also
+    labels the codes that are not countries (``Unknown (XUN)``, ``Stateless (XXA)``).
+    Upper-case words that are not codes in that table are left alone.
+    """
+    return _CODE_RE.sub(lambda m: nationality_label(m.group(0)), text)
+
+
 def _fmt_cell(value: Any, column: str = "") -> str:
+    """One table cell as a reader sees it (numbers via :func:`format_number`)."""
     if value is None:
         return ""
-    if isinstance(value, bool):
+    if isinstance(value, bool | np.bool_):
         return "yes" if value else "no"
-    if isinstance(value, float):
+    if isinstance(value, numbers.Integral):
+        return str(value) if _LABEL_COLUMN_RE.search(column) else format_number(int(value))
+    if isinstance(value, numbers.Real):
+        value = float(value)
         if math.isnan(value):
             return ""
         if "rhat" in column or "r_hat" in column:
             # 1.014 must not read as the threshold 1.01.
             return f"{value:.3f}"
-        if abs(value) >= 1000:
-            return f"{value:,.0f}"
-        if abs(value) >= 10:
-            return f"{value:.1f}"
-        return f"{value:.3g}"
+        if value.is_integer() and _LABEL_COLUMN_RE.search(column):
+            return str(int(value))
+        return format_number(value)
+    if isinstance(value, str):
+        return label_nationalities(plain_numbers(value))
     return str(value)
 
 
@@ -134,7 +164,27 @@ _ENV = jinja2.Environment(
 )
 
 
+def _readable(b: Briefing) -> Briefing:
+    """``b`` with scientific notation in its prose rewritten (``1.272e+04`` reads 12,720).
+
+    Texts stored by older runs (e.g. a driver's unit in a reused fit) read the same way.
+    """
+    return replace(
+        b,
+        title=plain_numbers(b.title),
+        subtitle=plain_numbers(b.subtitle),
+        diagnostics_status=plain_numbers(b.diagnostics_status),
+        warnings=[plain_numbers(w) for w in b.warnings],
+        figures=[replace(f, caption=plain_numbers(f.caption)) for f in b.figures],
+        tables=[replace(t, caption=plain_numbers(t.caption), note=plain_numbers(t.note))
+                for t in b.tables],
+        sections={k: plain_numbers(v) for k, v in b.sections.items()},
+        limits=[plain_numbers(item) for item in b.limits],
+    )
+
+
 def _context(b: Briefing, *, images: dict[str, str]) -> dict[str, Any]:
+    b = _readable(b)
     sections = []
     for key, heading in SECTIONS:
         figs = [f for f in b.figures if f.section == key]
@@ -154,7 +204,9 @@ def _context(b: Briefing, *, images: dict[str, str]) -> dict[str, Any]:
     return {
         "b": b,
         "sections": sections,
-        "hypotheses": hyp.to_dict(orient="records"),
+        # Text cells as in the Markdown table; flags such as ``converged`` stay as they are.
+        "hypotheses": [{k: _fmt_cell(v, str(k)) if isinstance(v, str) else v
+                        for k, v in rec.items()} for rec in hyp.to_dict(orient="records")],
         "hypotheses_md": _md_table(hyp.drop(columns=[c for c in ("converged",) if c in hyp])),
         "provenance": b.provenance,
     }

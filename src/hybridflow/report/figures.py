@@ -19,6 +19,9 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.ticker import FuncFormatter  # noqa: E402
+
+from hybridflow.numbers import format_number  # noqa: E402
 
 OBSERVED = "#222222"
 MODEL = "#1f5fa8"
@@ -28,6 +31,11 @@ def _style(ax: plt.Axes) -> None:
     ax.grid(True, color="#dddddd", linewidth=0.6)
     ax.spines[["top", "right"]].set_visible(False)
     ax.tick_params(labelsize=8)
+
+
+def _count_axis(ax: plt.Axes) -> None:
+    """Label the y axis of counts as a reader writes them (12,500, not 1.25e4)."""
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: format_number(v)))
 
 
 def to_png(fig: Figure, dpi: int = 110) -> bytes:
@@ -76,6 +84,7 @@ def counterfactual_plot(
     ax.tick_params(axis="x", labelsize=7)
     ax.legend(fontsize=7, frameon=False, loc="upper left")
     _style(ax)
+    _count_axis(ax)
     return fig
 
 
@@ -180,6 +189,7 @@ def ppc_plot(
     ax.xaxis.set_major_formatter(mdates.DateFormatter("%Y"))
     ax.legend(fontsize=7, frameon=False, loc="upper left", ncol=3)
     _style(ax)
+    _count_axis(ax)
     return fig
 
 
@@ -218,12 +228,14 @@ def fan_chart(
     if scenario_median is not None:
         ax.plot(fx, scenario_median, color=COUNTERFACTUAL, lw=1.2, ls="--", label=scenario_label)
     if threshold is not None:
-        ax.axhline(threshold, color=COUNTERFACTUAL, lw=0.8, ls=":", label=f"threshold {threshold:g}")
+        ax.axhline(threshold, color=COUNTERFACTUAL, lw=0.8, ls=":",
+                   label=f"threshold {format_number(threshold)}")
     ax.set_title(title, fontsize=9, loc="left")
     ax.xaxis.set_major_formatter(mdates.DateFormatter("%b %Y"))
     ax.legend(fontsize=7, frameon=False, loc="upper left")
     fig.autofmt_xdate()
     _style(ax)
+    _count_axis(ax)
     return fig
 
 

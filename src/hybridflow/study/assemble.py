@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from hybridflow.inference.posterior import hdi_over_draws
 from hybridflow.report import figures
 from hybridflow.report.briefing import Briefing, FigureItem, TableItem, write_briefing
 
@@ -158,13 +159,10 @@ def _lag_figures(run: StudyRun, hyp: pd.DataFrame) -> list[FigureItem]:
         lag_pct = 100.0 * (np.exp(beta * w) - 1.0)
         max_lag = int(fit.idata.constant_data["driver_max_lag"].sel(driver=r["driver"]))
         lag_pct = lag_pct.isel(lag=slice(0, max_lag + 1))
-        import arviz as az
-
-        hdi = az.hdi(lag_pct, hdi_prob=0.9)
-        var = next(iter(hdi.data_vars))
+        low, high = hdi_over_draws(lag_pct, 0.9)
         fig = figures.effect_by_lag_plot(
             lag_pct["lag"].values, lag_pct.mean(SAMPLE).values,
-            hdi[var].sel(hdi="lower").values, hdi[var].sel(hdi="higher").values,
+            low.values, high.values,
             title=f"{r['hypothesis']}: {r['driver']}",
         )
         what = ("the odds of the Others share" if r.get("outcome") == "share"

@@ -30,7 +30,8 @@ class StudyState:
     """The record of completed steps in ``<out>/state.json``."""
 
     def __init__(self, out_dir: str | Path) -> None:
-        self.out = Path(out_dir)
+        # Absolute, so that recorded files do not depend on the working directory.
+        self.out = Path(out_dir).resolve()
         self.path = self.out / "state.json"
         self.steps: dict[str, dict[str, Any]] = {}
         if self.path.is_file():
@@ -48,11 +49,23 @@ class StudyState:
         return all((self.out / f).exists() for f in rec.get("files", []))
 
     def mark(self, name: str, key: str, files: Sequence[str | Path], **info: Any) -> None:
-        """Record ``name`` as done with ``key`` (files relative to the results folder)."""
-        rel = [str(Path(f).relative_to(self.out)) if Path(f).is_absolute() else str(f)
-               for f in files]
+        """Record ``name`` as done with ``key``.
+
+        ``files`` are absolute paths inside the results folder or paths relative to it; they
+        are stored relative to it, so a results folder can be moved or named relatively.
+        """
+        rel = [self._relative(f) for f in files]
         self.steps[name] = {"key": key, "files": rel, **info}
         self.save()
+
+    def _relative(self, f: str | Path) -> str:
+        p = Path(f)
+        if not p.is_absolute():
+            return p.as_posix()
+        try:
+            return p.resolve().relative_to(self.out).as_posix()
+        except ValueError:
+            raise ValueError(f"step output {p} lies outside the results folder {self.out}") from None
 
     def info(self, name: str) -> dict[str, Any]:
         """What was recorded for a step (empty if never run)."""

@@ -33,6 +33,7 @@ from rich.console import Console
 from hybridflow.data.events import load_events
 from hybridflow.data.panel import load_panel, panel_hash
 from hybridflow.errors import SpecError
+from hybridflow.inference.posterior import hdi_bounds
 from hybridflow.inference.sample import FitResult, fit_spec
 from hybridflow.inference.store import load_result
 from hybridflow.io import atomic_open
@@ -304,7 +305,7 @@ def _step_hypotheses(run: StudyRun) -> None:
             vals, h.direction, rope=10.0, converged=fit.converged,
             placebo_p=placebo.get(h.id), negative_control_p_direction=negctl.get(h.id),
         )
-        low, high = _hdi(vals, 0.9)
+        low, high = hdi_bounds(vals, 0.9)
         unit = ""
         cd = fit.idata.constant_data
         if "driver_unit" in cd:
@@ -333,13 +334,6 @@ def _step_hypotheses(run: StudyRun) -> None:
             "outcome": str(fit.idata.posterior.attrs.get("outcome", "counts")),
         })
     run.write_table("hypotheses", pd.DataFrame(rows))
-
-
-def _hdi(values: np.ndarray, prob: float) -> tuple[float, float]:
-    import arviz as az
-
-    lo, hi = az.hdi(np.asarray(values, dtype=float), hdi_prob=prob)
-    return float(lo), float(hi)
 
 
 def _null_variant(run: StudyRun, start: str, end: str) -> tuple[str, ModelSpec]:
@@ -450,6 +444,7 @@ def run_study(
     out: str | Path | None = None,
     data: str | Path | None = None,
     drivers: str | Path | None = None,
+    events: str | Path | None = None,
     workers: int | None = None,
     scheduler: str | None = None,
     dask_local: int | None = None,
@@ -468,6 +463,9 @@ def run_study(
         Results folder (default ``results/<study name>`` or ``results/<name>-<profile>``).
     data, drivers
         Optional bring-your-own CSV files (see ``docs/data.md``).
+    events
+        An event catalogue CSV to use instead of the packaged one (validated before
+        anything is written).
     workers, scheduler, dask_local
         Executor for many-fit checks: local processes (default), a dask scheduler
         address, or a local dask cluster of N workers.
@@ -483,10 +481,10 @@ def run_study(
     run = StudyRun(
         spec=spec,
         study_dir=study_dir,
-        out=out_dir,
+        out=out_dir.resolve(),  # absolute: the same files whatever the working directory
         profile=profile,
         panel=load_panel(detections=data, drivers=drivers),
-        events=load_events(),
+        events=load_events(events),
         state=StudyState(out_dir),
         console=console,
         executor_options={"workers": workers, "scheduler": scheduler, "dask_local": dask_local},

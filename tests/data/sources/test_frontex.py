@@ -18,6 +18,8 @@ from hybridflow.data.sources.frontex import (
     RevisionWarning,
     ibc_vintage,
     nationality_codes,
+    nationality_label,
+    nationality_names,
     read_ibc_workbook,
     read_route_totals_json,
     revisions_table,
@@ -414,6 +416,37 @@ def test_nationality_table_notes_document_non_iso_codes() -> None:
     user_assigned = table[table["iso3"].str.startswith("X")]
     assert (user_assigned["note"].str.len() > 0).all()
     assert set(user_assigned["iso3"]) >= {"XUN", "XXA", "XSS", "XTC", "XKX"}
+
+
+def test_every_code_has_one_plain_english_label() -> None:
+    table = pd.read_csv(
+        Path(frontex.__file__).parents[1] / "tables" / "nationalities.csv", keep_default_na=False
+    )
+    assert (table["label"].str.strip().str.len() > 0).all()
+    # Every spelling of a code carries the same label, free of Frontex's footnote marks.
+    assert (table.groupby("iso3")["label"].nunique() == 1).all()
+    assert not table["label"].str.contains(r"[*^]").any()
+    names = nationality_names()
+    assert set(names) == set(table["iso3"])
+    assert names["TUR"] == "Türkiye" and names["XKX"] == "Kosovo" and names["PSE"] == "Palestine"
+
+
+def test_nationality_label_names_countries_and_non_countries() -> None:
+    assert nationality_label("SYR") == "Syria (SYR)"
+    assert nationality_label("COD") == "DR Congo (COD)"
+    # Codes that are not countries get readable labels too.
+    assert nationality_label("XUN") == "Unknown (XUN)"
+    assert nationality_label("XXA") == "Stateless (XXA)"
+    assert nationality_label("XXX") == "Not specified (XXX)"
+    assert nationality_label("XSS") == "Unspecified sub-Saharan national (XSS)"
+    assert nationality_label("QQQ") == "QQQ"  # not in the table: the code as it is
+
+
+def test_every_panel_nationality_has_a_label() -> None:
+    from hybridflow.data.panel import load_panel
+
+    codes = [str(c) for c in load_panel()["nationality"].values]
+    assert all(nationality_label(c) != c for c in codes)
 
 
 # ------------------------------------------------------------------------------- route JSON

@@ -5,7 +5,7 @@ Checks that refit a model many times hand their work to an executor
 objects. The task functions live here, at module level, so worker processes can import them
 by reference. Every task receives a :class:`~hybridflow.models.build.ModelData` (a few tens
 of kB pickled) rather than the panel, and returns a small dict of numbers, never a whole
-``InferenceData``.
+posterior.
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-import arviz as az
 import numpy as np
 
 from hybridflow.inference.executor import (
@@ -25,10 +24,15 @@ from hybridflow.inference.executor import (
     Task,
     TaskResult,
 )
+from hybridflow.inference.posterior import (
+    Posterior,
+    fit_group,
+    hdi_bounds,
+    n_divergences,
+)
 from hybridflow.models.build import ModelData, build_model
 
 Direction = Literal["+", "-"]
-SAMPLE_DIMS = ("chain", "draw")
 
 
 @dataclass(frozen=True)
@@ -90,17 +94,7 @@ def percent(log_effect: Any) -> Any:
     return 100.0 * np.expm1(log_effect)
 
 
-def as_idata(source: Any) -> az.InferenceData:
-    """An ``InferenceData`` from a fit result (``.idata``) or an ``InferenceData``."""
-    if isinstance(source, az.InferenceData):
-        return source
-    idata = getattr(source, "idata", None)
-    if isinstance(idata, az.InferenceData):
-        return idata
-    raise TypeError(f"expected an InferenceData or a FitResult, got {type(source).__name__}")
-
-
-def headline_draws(idata: az.InferenceData, headline: Headline) -> np.ndarray:
+def headline_draws(idata: Posterior, headline: Headline) -> np.ndarray:
     """Posterior draws (flattened over chain and draw) of a headline percent effect.
 
     Raises
@@ -108,7 +102,7 @@ def headline_draws(idata: az.InferenceData, headline: Headline) -> np.ndarray:
     KeyError
         The fit has no such driver, route or group.
     """
-    post = idata.posterior
+    post = fit_group(idata, "posterior")
     if "effect_mean" not in post:
         raise KeyError("the fit has no drivers (no 'effect_mean' in the posterior)")
     drivers = [str(d) for d in post["driver"].values]
@@ -132,18 +126,6 @@ def headline_draws(idata: az.InferenceData, headline: Headline) -> np.ndarray:
     return np.asarray(percent(da.values), dtype=float).reshape(-1)
 
 
-def hdi(values: np.ndarray, prob: float = 0.9) -> tuple[float, float]:
-    """Highest-density interval of a 1-D sample (NaN, NaN when empty)."""
-    v = np.asarray(values, dtype=float)
-    v = v[np.isfinite(v)]
-    if v.size < 2:
-        return float("nan"), float("nan")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        lo, hi = az.hdi(v, hdi_prob=prob)
-    return float(lo), float(hi)
-
-
 def p_direction(values: np.ndarray, direction: Direction) -> float:
     """P(effect has the predicted sign): share of draws > 0 (``+``) or < 0 (``-``)."""
     v = np.asarray(values, dtype=float)
@@ -156,7 +138,7 @@ def summarise_draws(
     values: np.ndarray, *, direction: Direction = "+", hdi_prob: float = 0.9
 ) -> dict[str, float]:
     """Mean, HDI, ``P(>0)`` and ``P(direction)`` of percent-effect draws."""
-    lo, hi = hdi(values, hdi_prob)
+    lo, hi = hdi_bounds(values, hdi_prob)
     v = np.asarray(values, dtype=float)
     return {
         "mean": float(np.mean(v)) if v.size else float("nan"),
@@ -165,14 +147,6 @@ def summarise_draws(
         "p_positive": float(np.mean(v > 0)) if v.size else float("nan"),
         "p_direction": p_direction(v, direction),
     }
-
-
-def divergences(idata: az.InferenceData) -> int:
-    """Number of divergent transitions (0 when the sampler does not report them)."""
-    stats = idata.sample_stats if "sample_stats" in idata.groups() else None
-    if stats is None or "diverging" not in stats:
-        return 0
-    return int(stats["diverging"].values.sum())
 
 
 def gate_vars(bundle: Any) -> list[str]:
@@ -234,7 +208,7 @@ def refit_task(
     return {
         "mean": float(np.mean(draws)),
         "p_positive": float(np.mean(draws > 0)),
-        "divergences": divergences(idata),
+        "divergences": n_divergences(idata),
         "seconds": time.perf_counter() - t0,
         "cpu_seconds": time.process_time() - c0,
     }

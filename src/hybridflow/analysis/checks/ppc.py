@@ -42,13 +42,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import arviz as az
 import numpy as np
 import pandas as pd
 import xarray as xr
 from scipy import stats
 
-from hybridflow.analysis.checks._common import as_idata
+from hybridflow.inference.posterior import Posterior, as_posterior, fit_group, has_group
 
 __all__ = [
     "FAMILIES",
@@ -135,16 +134,16 @@ def simulate_counts(
     raise ValueError(f"unknown family {family!r}; valid options: {', '.join(FAMILIES)}")
 
 
-def _family(idata: az.InferenceData, family: str | None) -> str:
+def _family(idata: Posterior, family: str | None) -> str:
     if family is not None:
         if family not in FAMILIES:
             raise ValueError(f"unknown family {family!r}; valid options: {', '.join(FAMILIES)}")
         return family
-    fam = idata.posterior.attrs.get("family")
+    fam = idata["posterior"].attrs.get("family")
     if fam in FAMILIES:
         return str(fam)
-    post = idata.posterior
-    has_trials = "constant_data" in idata.groups() and "trials" in idata.constant_data
+    post = fit_group(idata, "posterior")
+    has_trials = has_group(idata, "constant_data") and "trials" in idata["constant_data"]
     if "dispersion" in post:
         return "negbin"
     if "concentration" in post:
@@ -176,10 +175,10 @@ def _predictive_dataset(
 
 def observed_counts(source: Any) -> xr.DataArray:
     """Observed ``y(month, route, group)`` of a fit (NaN where not observed)."""
-    idata = as_idata(source)
-    if "constant_data" not in idata.groups() or "y" not in idata.constant_data:
+    idata = as_posterior(source)
+    if not has_group(idata, "constant_data") or "y" not in idata["constant_data"]:
         raise ValueError("the fit has no constant_data 'y' (observed counts by cell)")
-    return idata.constant_data["y"].transpose(*CELL_DIMS)
+    return idata["constant_data"]["y"].transpose(*CELL_DIMS)
 
 
 def _sample_index(n_total: int, n_draws: int | None, rng: np.random.Generator) -> np.ndarray:
@@ -203,7 +202,7 @@ def posterior_predictive(
     Parameters
     ----------
     source
-        A :class:`~hybridflow.inference.sample.FitResult` or its ``InferenceData`` (with
+        A :class:`~hybridflow.inference.sample.FitResult` or its posterior tree (with
         ``log_mu``, the dispersion for negbin / beta-binomial, and ``constant_data``
         ``y``, plus ``trials`` for shares).
     n_draws
@@ -223,9 +222,9 @@ def posterior_predictive(
         ``y_rep(sample, month, route, group)``, the observed ``y(month, route, group)``
         (NaN = unobserved) and, for shares, ``trials``; attrs ``family``, ``kind``.
     """
-    idata = as_idata(source)
+    idata = as_posterior(source)
     fam = _family(idata, family)
-    post = idata.posterior
+    post = fit_group(idata, "posterior")
     if "log_mu" not in post:
         raise ValueError("the posterior has no 'log_mu'; fit with hybridflow.inference.sample")
     rng = np.random.default_rng(seed)
@@ -242,9 +241,9 @@ def posterior_predictive(
     observed = observed_counts(idata)
     trials = None
     if fam in ("binomial", "betabinomial"):
-        if "trials" not in idata.constant_data:
+        if "trials" not in idata["constant_data"]:
             raise ValueError(f"family {fam!r} needs constant_data 'trials'")
-        trials = idata.constant_data["trials"].transpose(*CELL_DIMS)
+        trials = idata["constant_data"]["trials"].transpose(*CELL_DIMS)
     y_rep = simulate_counts(
         fam, eta, rng, dispersion=disp, trials=None if trials is None else trials.values[None]
     )

@@ -35,8 +35,6 @@ from hybridflow.analysis.checks._common import (
     Direction,
     Headline,
     Sampling,
-    as_idata,
-    divergences,
     error_line,
     fit_task,
     headline_draws,
@@ -45,6 +43,7 @@ from hybridflow.analysis.checks._common import (
 )
 from hybridflow.errors import SpecError
 from hybridflow.inference.executor import Executor, Task, spawn_seeds
+from hybridflow.inference.posterior import as_posterior, n_divergences
 from hybridflow.models.build import ModelData, prepare_data
 from hybridflow.models.spec import ModelSpec, TopK, parse_spec, spec_hash
 from hybridflow.months import format_month
@@ -162,7 +161,7 @@ def sensitivity_variants(
 
 
 def _idata_converged(idata: Any) -> bool:
-    attrs = as_idata(idata).posterior.attrs
+    attrs = as_posterior(idata)["posterior"].attrs
     return bool(int(attrs.get("converged", 0)))
 
 
@@ -208,7 +207,7 @@ def sensitivity_grid(
     panel_label
         The ``panel`` column (default ``"<hypothesis or spec name> <driver>"``).
     baseline
-        An existing fit of ``spec`` (FitResult or InferenceData) to use for the baseline
+        An existing fit of ``spec`` (FitResult or posterior tree) to use for the baseline
         row instead of refitting it.
     draws, tune, chains, seed, sampler, target_accept
         Sampler settings of each variant's fit.
@@ -290,7 +289,7 @@ def sensitivity_grid(
             rows.append(row | empty | {"note": note})
             continue
         if v.kind == "baseline" and baseline is not None:
-            base_idata = as_idata(baseline)
+            base_idata = as_posterior(baseline)
             s = summarise_draws(
                 headline_draws(base_idata, headline), direction=direction, hdi_prob=hdi_prob
             )
@@ -299,7 +298,7 @@ def sensitivity_grid(
                 | s
                 | {
                     "converged": _idata_converged(base_idata),
-                    "divergences": divergences(base_idata),
+                    "divergences": n_divergences(base_idata),
                     "seconds": 0.0,
                     "note": "; ".join(["existing fit", *data.notes]),
                 }

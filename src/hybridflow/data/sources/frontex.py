@@ -13,8 +13,9 @@ Nationalities
 -------------
 Frontex writes English short names ("Syria", "Türkiye", "Congo (Kinshasa)"). They are mapped
 to ISO 3166-1 alpha-3 codes through the explicit table ``data/tables/nationalities.csv``
-(columns ``name, iso3, note``), which covers every name in the June 2025 workbook's data rows
-and its ``Dictionary`` sheet. A name missing from the table is an :class:`InputError`; pass
+(columns ``name, iso3, label, note``), which covers every name in the June 2025 workbook's data
+rows and its ``Dictionary`` sheet. ``label`` is the plain-English name shown to readers, the
+same on every row of a code (:func:`nationality_label` gives ``"Syria (SYR)"``). A name missing from the table is an :class:`InputError`; pass
 ``extra_codes`` to extend the table for a newer release. Names that are not countries get codes
 from the user-assigned ``X..`` range, documented in the table's ``note`` column:
 
@@ -85,6 +86,8 @@ __all__ = [
     "RevisionWarning",
     "ibc_vintage",
     "nationality_codes",
+    "nationality_label",
+    "nationality_names",
     "read_ibc_workbook",
     "read_route_totals_json",
     "revisions_table",
@@ -135,10 +138,10 @@ def _table_path(name: str) -> Any:
 
 
 @cache
-def _nationality_table() -> tuple[tuple[str, str, str], ...]:
+def _nationality_table() -> tuple[tuple[str, str, str, str], ...]:
     with _table_path("nationalities.csv").open("r", encoding="utf-8", newline="") as fh:
         rows = list(csv.DictReader(fh))
-    return tuple((r["name"], r["iso3"], r["note"]) for r in rows)
+    return tuple((r["name"], r["iso3"], r["label"], r["note"]) for r in rows)
 
 
 def nationality_codes() -> dict[str, str]:
@@ -150,7 +153,30 @@ def nationality_codes() -> dict[str, str]:
         A fresh copy of ``data/tables/nationalities.csv`` as ``{name: iso3}``; names are as
         Frontex writes them (``"Kosovo*"``, ``"Palestine^"``, ``"Türkiye"``).
     """
-    return {name: code for name, code, _ in _nationality_table()}
+    return {name: code for name, code, _, _ in _nationality_table()}
+
+
+def nationality_names() -> dict[str, str]:
+    """ISO3 (or ``X..``) code -> plain-English name, from ``data/tables/nationalities.csv``.
+
+    Returns
+    -------
+    dict
+        A fresh ``{code: label}``, e.g. ``{"SYR": "Syria", "XUN": "Unknown", ...}``; codes
+        that are not countries have descriptive labels (``"Stateless"``).
+    """
+    return dict(_names_by_code())
+
+
+@cache
+def _names_by_code() -> dict[str, str]:
+    return {code: label for _, code, label, _ in _nationality_table()}
+
+
+def nationality_label(code: str) -> str:
+    """A code with its name for readers: ``"Syria (SYR)"``; a code not in the table as is."""
+    name = _names_by_code().get(code)
+    return f"{name} ({code})" if name else code
 
 
 def revisions_table(source: str | None = REVISION_SOURCE) -> pd.DataFrame:
