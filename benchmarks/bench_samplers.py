@@ -278,7 +278,7 @@ def effect_stats(bundle: Any, idata: Any) -> dict[str, Any]:
     import pymc as pm
 
     free = [v.name for v in bundle.model.free_RVs]
-    post = idata.posterior[free]
+    post = idata["posterior"].to_dataset()[free]
     with quiet():
         dets = pm.compute_deterministics(
             post, var_names=list(EFFECT_VARS), model=bundle.model, progressbar=False
@@ -385,7 +385,7 @@ def bench_nutpie(bundle: Any, a: argparse.Namespace, *, low_rank: bool = False) 
             seed=a.seed,
             progress_bar=False,
             target_accept=a.target_accept,
-            low_rank_modified_mass_matrix=low_rank,
+            adaptation="low_rank" if low_rank else "diag",
         )
     t2 = time.perf_counter()
     c2 = cpu_now()
@@ -543,7 +543,7 @@ def run_placebo(spec: Any, panel: xr.Dataset, events: pd.DataFrame, a: argparse.
     catalogues = [placebo_events(spec, events, np.random.default_rng(s)) for s in seeds]
 
     def diag(idata: Any) -> tuple[int, float]:
-        rhat = az.rhat(idata.posterior[["effect_mean"]])["effect_mean"].values
+        rhat = az.rhat(idata["posterior"].to_dataset()[["effect_mean"]])["effect_mean"].values
         return int(idata.sample_stats["diverging"].values.sum()), float(np.nanmax(rhat))
 
     # The two arms are interleaved (compile once; then per-fit fit j, then the j-th block of

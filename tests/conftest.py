@@ -26,3 +26,25 @@ def events_dir() -> Path:
     if not path.is_dir():
         pytest.skip(f"event tables not found at {path} (they live beside the repository)")
     return path
+
+
+#: Environment variable that shifts every sampling test's sampler seed (default 0: the
+#: seeds written in the tests). ``scripts/seed_sweep.py`` runs the sampling tests with
+#: several values to show that they assert properties of any correct run, not of one seed.
+SEED_ENV = "HYBRIDFLOW_TEST_SEED"
+
+
+@pytest.fixture(scope="session")
+def seed_shift() -> int:
+    """Added to the sampler seed of every sampling test (``HYBRIDFLOW_TEST_SEED``)."""
+    import os
+
+    return int(os.environ.get(SEED_ENV, "0"))
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    # A test that takes the seed shift samples a model: mark it, so that
+    # `pytest -m sampling` (scripts/seed_sweep.py) selects exactly these.
+    for item in items:
+        if "seed_shift" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.sampling)

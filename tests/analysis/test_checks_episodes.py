@@ -151,7 +151,9 @@ def test_flag_episodes_errors() -> None:
         flag_episodes(scores, [("elsewhere", "2019-01", "2019-02", "Western African Route")])
 
 
-def test_episode_anomaly_flags_an_injected_spike_the_model_is_not_told_about() -> None:
+def test_episode_anomaly_flags_an_injected_spike_the_model_is_not_told_about(
+    seed_shift: int,
+) -> None:
     """End to end on simulated data: the spike month has a pulse regime in the spec; the
     check removes it, fits the rest and flags the spike but not a calm month."""
     panel = sim_panel(seed=3, effect=0.0, spike={"2019-02": 6.0})
@@ -166,7 +168,7 @@ def test_episode_anomaly_flags_an_injected_spike_the_model_is_not_told_about() -
         tune=150,
         chains=1,
         n_draws=150,
-        seed=2,
+        seed=2 + seed_shift,
     )
     assert result.spec.baseline.regimes == []
     assert any("the_spike" in n for n in result.removed)
@@ -179,11 +181,11 @@ def test_episode_anomaly_flags_an_injected_spike_the_model_is_not_told_about() -
 
 
 @pytest.mark.slow
-def test_holdout_scores_the_episode_against_a_fit_that_never_saw_it() -> None:
+def test_holdout_scores_the_episode_against_a_fit_that_never_saw_it(seed_shift: int) -> None:
     panel = sim_panel(seed=5, effect=0.0, spike={"2019-02": 3.0, "2019-03": 3.0})
     spec = parse_spec(sim_spec_dict(drivers=[]))
     episodes = [("spike", "2019-02", "2019-03")]
-    kwargs = {"draws": 150, "tune": 150, "chains": 1, "n_draws": 300, "seed": 2}
+    kwargs = {"draws": 150, "tune": 150, "chains": 1, "n_draws": 300, "seed": 2 + seed_shift}
     held = episode_anomaly(spec, panel, sim_events(), episodes, holdout=True, **kwargs)
     inside = episode_anomaly(spec, panel, sim_events(), episodes, **kwargs)
     h = held.summary.set_index("series").loc[TOTAL]

@@ -208,8 +208,13 @@ def test_simulate_prior_shapes_and_seed() -> None:
 SMALL_RUN: dict[str, Any] = {"n": 8, "draws": 40, "tune": 40, "chains": 2, "thin_to": 20, "seed": 5}
 SMALL_PARAMS = ("effect_mean", "effect", "dispersion")
 
+
+def _run_settings(seed_shift: int) -> dict[str, Any]:
+    """SMALL_RUN with its seed shifted (``HYBRIDFLOW_TEST_SEED``, see tests/conftest.py)."""
+    return {**SMALL_RUN, "seed": SMALL_RUN["seed"] + seed_shift}
+
 @pytest.fixture(scope="module")
-def small_run() -> tuple[SBCResult, list[str]]:
+def small_run(seed_shift: int) -> tuple[SBCResult, list[str]]:
     """n=8 replicates with tiny draws, serial; records the compiles it triggers."""
     calls: list[str] = []
     real = refit_mod.compile_model
@@ -226,7 +231,7 @@ def small_run() -> tuple[SBCResult, list[str]]:
             tiny_spec(),
             tiny_panel(),
             None,
-            **SMALL_RUN,
+            **_run_settings(seed_shift),
             params=(*SMALL_PARAMS, "not_a_parameter"),
         )
     # The compiled model stays in this process's worker cache for the rerun test.
@@ -274,7 +279,7 @@ def test_small_sbc_run_shapes_and_ranges(small_run: tuple[SBCResult, list[str]])
 
 
 @sbc_group
-def test_same_seed_same_ranks(small_run: tuple[SBCResult, list[str]]) -> None:
+def test_same_seed_same_ranks(small_run: tuple[SBCResult, list[str]], seed_shift: int) -> None:
     result, calls = small_run
     try:
         with warnings.catch_warnings():
@@ -283,7 +288,7 @@ def test_same_seed_same_ranks(small_run: tuple[SBCResult, list[str]]) -> None:
                 tiny_spec(),
                 tiny_panel(),
                 None,
-                **SMALL_RUN,
+                **_run_settings(seed_shift),
                 params=SMALL_PARAMS,
             )
     finally:
@@ -296,7 +301,9 @@ def test_same_seed_same_ranks(small_run: tuple[SBCResult, list[str]]) -> None:
 
 
 @sbc_group
-def test_write_sbc_files(small_run: tuple[SBCResult, list[str]], tmp_path: Path) -> None:
+def test_write_sbc_files(
+    small_run: tuple[SBCResult, list[str]], tmp_path: Path, seed_shift: int
+) -> None:
     result, _ = small_run
     out = tmp_path / "sbc"
     (out).mkdir()
@@ -309,7 +316,7 @@ def test_write_sbc_files(small_run: tuple[SBCResult, list[str]], tmp_path: Path)
     assert list(summary.columns[:3]) == ["parameter", "component", "n"]
     head = json.loads(paths["json"].read_text())
     assert head["replicates_ok"] == 8 and head["n_ranks"] == 20
-    assert head["settings"]["seed"] == 5
+    assert head["settings"]["seed"] == SMALL_RUN["seed"] + seed_shift
     assert paths["figure"].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert (out / "keep.txt").read_text() == "not ours"
     assert not [p for p in out.iterdir() if p.name.startswith(".")]  # no temp files left
@@ -349,7 +356,9 @@ def test_bad_arguments() -> None:
 
 @pytest.mark.slow
 @sbc_group
-def test_process_executor_gives_the_serial_ranks(small_run: tuple[SBCResult, list[str]]) -> None:
+def test_process_executor_gives_the_serial_ranks(
+    small_run: tuple[SBCResult, list[str]], seed_shift: int
+) -> None:
     # Each worker compiles once (its own cache); seeds travel with the tasks, so the ranks
     # are those of the serial run, replicate for replicate.
     from hybridflow.inference.executor import make_executor
@@ -361,7 +370,7 @@ def test_process_executor_gives_the_serial_ranks(small_run: tuple[SBCResult, lis
             tiny_spec(),
             tiny_panel(),
             None,
-            **SMALL_RUN,
+            **_run_settings(seed_shift),
             params=SMALL_PARAMS,
             executor=ex,
         )

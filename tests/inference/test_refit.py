@@ -85,15 +85,17 @@ def _posterior(idata: Any) -> dict[str, np.ndarray]:
 
 
 @nutpie_group
-def test_refit_equals_fresh_fit_and_compiles_once(counted: tuple[Refitter, list[str]]) -> None:
+def test_refit_equals_fresh_fit_and_compiles_once(
+    counted: tuple[Refitter, list[str]], seed_shift: int
+) -> None:
     refitter, calls = counted
     new = bundle_for(tiny_panel(1, effect=-0.4))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        swapped = refitter.refit_bundle(new, seed=7, **SETTINGS)
-        swapped_again = refitter.refit_bundle(new, seed=7, **SETTINGS)
-        original = refitter.refit({}, seed=7, **SETTINGS)
-        fresh = sample_model(new, seed=7, sampler="nutpie", log_likelihood=False, **SETTINGS)
+        swapped = refitter.refit_bundle(new, seed=7 + seed_shift, **SETTINGS)
+        swapped_again = refitter.refit_bundle(new, seed=7 + seed_shift, **SETTINGS)
+        original = refitter.refit({}, seed=7 + seed_shift, **SETTINGS)
+        fresh = sample_model(new, seed=7 + seed_shift, sampler="nutpie", log_likelihood=False, **SETTINGS)
 
     # Same seed, same data: a refit and a fresh compile+fit give the same numbers,
     # free parameters and deterministics computed from the new data (log_mu) alike.
@@ -117,16 +119,18 @@ def test_refit_equals_fresh_fit_and_compiles_once(counted: tuple[Refitter, list[
 
 
 @nutpie_group
-def test_refit_is_independent_of_earlier_refits(counted: tuple[Refitter, list[str]]) -> None:
+def test_refit_is_independent_of_earlier_refits(
+    counted: tuple[Refitter, list[str]], seed_shift: int
+) -> None:
     refitter, calls = counted
     base = data_values(refitter.bundle)
     y2 = base["y_obs"] + 5
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        first = refitter.refit({"y_obs": y2}, seed=1, **SETTINGS)
+        first = refitter.refit({"y_obs": y2}, seed=1 + seed_shift, **SETTINGS)
         # Only the driver given: the outcome is the original one, not y2 from the last refit.
         x2 = data_values(bundle_for(tiny_panel(2)))["driver_lagged"]
-        second = refitter.refit({"driver_lagged": x2}, seed=1, **SETTINGS)
+        second = refitter.refit({"driver_lagged": x2}, seed=1 + seed_shift, **SETTINGS)
     np.testing.assert_array_equal(first.observed_data["y"], y2)
     np.testing.assert_array_equal(second.observed_data["y"], base["y_obs"])
     np.testing.assert_array_equal(
@@ -138,14 +142,16 @@ def test_refit_is_independent_of_earlier_refits(counted: tuple[Refitter, list[st
 
 
 @nutpie_group
-def test_held_out_fold_changes_obs_length(counted: tuple[Refitter, list[str]]) -> None:
+def test_held_out_fold_changes_obs_length(
+    counted: tuple[Refitter, list[str]], seed_shift: int
+) -> None:
     refitter, _ = counted
     base = data_values(refitter.bundle)
     keep = np.arange(len(base["y_obs"])) % 4 != 0  # drop every 4th observed cell
     fold = {k: base[k][keep] for k in ("y_obs", "obs_cell", "obs_series")}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        idata = refitter.refit(fold, seed=2, log_likelihood=True, **SETTINGS)
+        idata = refitter.refit(fold, seed=2 + seed_shift, log_likelihood=True, **SETTINGS)
     n = int(keep.sum())
     assert idata.observed_data.sizes["obs"] == n
     assert idata.log_likelihood["y"].shape == (2, SETTINGS["draws"], n)

@@ -24,7 +24,7 @@ SKIP = ("checks", "forecast")
 MODELS = ["null", "h1_eu_sanctions", "h3_losses"]
 
 
-def _tiny_study(folder: Path) -> Path:
+def _tiny_study(folder: Path, seed: int) -> Path:
     """The hjs-2025 study cut down to three models and a few hundred draws."""
     study = folder / "tiny"
     study.mkdir()
@@ -40,7 +40,7 @@ models = {json.dumps(MODELS)}
 draws = 100
 tune = 100
 chains = 2
-seed = 5
+seed = {seed}
 
 [[hypotheses]]
 id = "H1"
@@ -73,9 +73,9 @@ def _console() -> tuple[Console, io.StringIO]:
 
 
 def test_relative_results_folder_interrupt_resume_rerun_fits_each_model_once(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, seed_shift: int
 ) -> None:
-    study = _tiny_study(tmp_path)
+    study = _tiny_study(tmp_path, 5 + seed_shift)
     monkeypatch.chdir(tmp_path)
     out = "results/tiny"  # relative to the working directory, as `make run` uses it
 
