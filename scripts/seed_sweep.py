@@ -47,11 +47,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3, 4, 5])
     p.add_argument("--slow", action="store_true", help="include the slow sampling tests")
     p.add_argument("-n", "--workers", type=int, default=2)
+    p.add_argument("-k", dest="keyword", default=None, help="only tests matching (pytest -k)")
+    p.add_argument("--name", default="seed-sweep", help="file name stem of the record")
     p.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results")
     args = p.parse_args(argv)
 
     marker = "sampling" if args.slow else "sampling and not slow"
     record: dict[str, object] = {"date": date.today().isoformat(), "marker": marker,
+                                 "keyword": args.keyword,
                                  "cpus": os.cpu_count(), "runs": {}}
     failed = False
     table: dict[str, dict[int, str]] = {}
@@ -62,7 +65,8 @@ def main(argv: list[str] | None = None) -> int:
         t0 = time.perf_counter()
         proc = subprocess.run(
             [sys.executable, "-m", "pytest", "-m", marker, "-n", str(args.workers), "-q",
-             "-p", "no:cacheprovider", f"--junitxml={junit}"],
+             "-p", "no:cacheprovider", f"--junitxml={junit}",
+             *(["-k", args.keyword] if args.keyword else [])],
             cwd=REPO, env=env, capture_output=True, text=True,
         )
         seconds = time.perf_counter() - t0
@@ -85,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
         marks = "".join(f"  {'ok' if row.get(s) == 'passed' else row.get(s, '-')[:4]:>2}"
                         for s in args.seeds)
         print(f"{name}{marks}")
-    path = args.out / f"seed-sweep-{date.today().isoformat()}.json"
+    path = args.out / f"{args.name}-{date.today().isoformat()}.json"
     path.write_text(json.dumps(record, indent=2) + "\n")
     print(f"written {path}")
     return 1 if failed else 0
