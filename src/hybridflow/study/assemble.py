@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from hybridflow.inference.posterior import hdi_over_draws
+from hybridflow.inference.posterior import SAMPLE_DIMS, hdi_over_draws
 from hybridflow.report import figures
 from hybridflow.report.briefing import Briefing, FigureItem, TableItem, write_briefing
 
@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
     from hybridflow.study.runner import StudyRun
 
-SAMPLE = ("chain", "draw")
+SAMPLE = SAMPLE_DIMS  # the posterior module owns the sample dims
 
 LIMITS = [
     "These are associations under stated model assumptions (a count model with trend, "
