@@ -383,10 +383,10 @@ def forecast_cmd(
 ) -> None:
     """Posterior predictive detections for the next months, under scenarios."""
     from hybridflow.analysis.forecast import forecast, forecast_summary_text
+    from hybridflow.briefing import figures
     from hybridflow.data.events import load_events
     from hybridflow.data.panel import load_panel
     from hybridflow.inference.store import load_result
-    from hybridflow.report import figures
 
     fit = load_result(result)
     fc = forecast(fit, load_panel(detections=data, drivers=drivers), load_events(),

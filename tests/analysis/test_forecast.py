@@ -488,7 +488,7 @@ def test_summary_text_numbers_come_from_the_forecast(
 def test_fan_chart_data_matches_figure_signature(
     result: types.SimpleNamespace, panel: xr.Dataset, events: pd.DataFrame
 ) -> None:
-    from hybridflow.report.figures import fan_chart
+    from hybridflow.briefing.figures import fan_chart
 
     fc = forecast(
         result, panel, events, horizon=3, scenarios=[{"name": "eu", "events": [EU_EVENT]}]

@@ -1050,7 +1050,7 @@ class Forecast:
         history_months: int = 24,
         threshold: float | None = None,
     ) -> dict[str, Any]:
-        """Keyword arguments for :func:`hybridflow.report.figures.fan_chart`.
+        """Keyword arguments for :func:`hybridflow.briefing.figures.fan_chart`.
 
         The fan is ``scenario`` (default: the baseline); ``compare`` adds another
         scenario's median as a dashed line.

@@ -643,7 +643,7 @@ def write_sbc(
         Created if missing; other files in it are left alone.
     figure
         The rank-histogram function (default
-        :func:`hybridflow.report.figures.sbc_rank_histogram`).
+        :func:`hybridflow.briefing.figures.sbc_rank_histogram`).
 
     Returns
     -------
@@ -682,7 +682,7 @@ def write_sbc(
         json.dump(head, fh, indent=2, default=str)
         fh.write("\n")
     if figure is None:
-        from hybridflow.report.figures import sbc_rank_histogram
+        from hybridflow.briefing.figures import sbc_rank_histogram
 
         figure = sbc_rank_histogram
     panels: dict[str, np.ndarray] = {}
@@ -694,7 +694,7 @@ def write_sbc(
         bins=int(result.settings.get("bins") or default_bins(result.n_ok, result.n_ranks)),
         title=f"SBC rank histograms: {result.spec_name} ({result.n_ok} replicates)",
     )
-    from hybridflow.report.figures import to_png
+    from hybridflow.briefing.figures import to_png
 
     with atomic_path(paths["figure"]) as tmp:
         tmp.write_bytes(to_png(fig))

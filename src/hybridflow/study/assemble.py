@@ -2,7 +2,7 @@
 
 Every number in the briefing is read from the run's tables (written to ``tables/``) or
 computed here from the stored fits; nothing is typed in by hand. Figures are drawn with
-:mod:`hybridflow.report.figures`.
+:mod:`hybridflow.briefing.figures`.
 """
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from hybridflow.briefing import figures
+from hybridflow.briefing.document import Briefing, FigureItem, TableItem, write_briefing
 from hybridflow.inference.posterior import SAMPLE_DIMS, hdi_over_draws
-from hybridflow.report import figures
-from hybridflow.report.briefing import Briefing, FigureItem, TableItem, write_briefing
 
 if TYPE_CHECKING:
     from pathlib import Path

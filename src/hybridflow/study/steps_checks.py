@@ -10,9 +10,9 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from hybridflow.briefing import figures
+from hybridflow.briefing.document import FigureItem, TableItem
 from hybridflow.models.spec import spec_hash
-from hybridflow.report import figures
-from hybridflow.report.briefing import FigureItem, TableItem
 from hybridflow.study.cache import step_key
 
 if TYPE_CHECKING:

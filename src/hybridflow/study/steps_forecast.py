@@ -15,9 +15,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from hybridflow.briefing import figures
+from hybridflow.briefing.document import FigureItem, TableItem
 from hybridflow.models.spec import spec_hash
-from hybridflow.report import figures
-from hybridflow.report.briefing import FigureItem, TableItem
 from hybridflow.study.cache import step_key
 
 if TYPE_CHECKING:

@@ -1,7 +1,7 @@
 """The checks that make an answer trustworthy.
 
 One job per module, each returning plain tables and arrays (plotting lives in
-:mod:`hybridflow.report.figures`):
+:mod:`hybridflow.briefing.figures`):
 
 - :mod:`~hybridflow.analysis.checks.ppc`: prior and posterior predictive checks (50% and
   90% interval coverage of the observed counts, randomised PIT, quantile bands);

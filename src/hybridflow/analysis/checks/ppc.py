@@ -378,7 +378,7 @@ def predictive_bands(ppd: xr.Dataset, quantiles: Sequence[float] = BAND_QUANTILE
     """Quantiles of the replicated counts by cell: ``(quantile, month, route, group)``.
 
     The default 5/25/50/75/95% is the ``bands`` array
-    :func:`hybridflow.report.figures.ppc_plot` takes (``.sel(route=r, group=g)``).
+    :func:`hybridflow.briefing.figures.ppc_plot` takes (``.sel(route=r, group=g)``).
     """
     q = np.asarray(list(quantiles), dtype=float)
     if np.any((q < 0) | (q > 1)):

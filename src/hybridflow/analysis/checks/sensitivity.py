@@ -16,7 +16,7 @@ choice and is refitted:
 
 A variant identical to the baseline (say ``start 2016-01`` when the spec starts in 2016) is
 left out. Each variant has its own structure, hence its own compile; they run in parallel
-on the executor. The result is the table :func:`hybridflow.report.figures.forest_plot`
+on the executor. The result is the table :func:`hybridflow.briefing.figures.forest_plot`
 draws: ``panel``, ``label``, ``mean``, ``low``, ``high`` (percent, HDI), ``converged``.
 """
 

@@ -7,8 +7,8 @@ import re
 import numpy as np
 import pandas as pd
 
-from hybridflow.report import figures
-from hybridflow.report.briefing import Briefing, FigureItem, TableItem, write_briefing
+from hybridflow.briefing import figures
+from hybridflow.briefing.document import Briefing, FigureItem, TableItem, write_briefing
 
 
 def _briefing(converged: bool = True) -> Briefing:

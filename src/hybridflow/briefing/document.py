@@ -156,7 +156,7 @@ def _md_table(frame: pd.DataFrame) -> str:
 
 
 _ENV = jinja2.Environment(
-    loader=jinja2.PackageLoader("hybridflow.report", "templates"),
+    loader=jinja2.PackageLoader("hybridflow.briefing", "templates"),
     autoescape=jinja2.select_autoescape(["html"]),
     trim_blocks=True,
     lstrip_blocks=True,
