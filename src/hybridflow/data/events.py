@@ -57,7 +57,7 @@ import importlib.resources
 import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, get_args
 
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, ValidationError, ValidationInfo, field_validator
@@ -73,10 +73,16 @@ __all__ = [
     "DIRECTIONS",
     "FAMILIES",
     "KINDS",
+    "MEASURE_DIRECTIONS",
     "SANCTIONS_KINDS",
     "SECTORS",
     "TARGETS",
+    "Confidence",
+    "Direction",
     "EventRecord",
+    "Family",
+    "MeasureDirection",
+    "Target",
     "catalogue_path",
     "filter_events",
     "load_events",
@@ -115,10 +121,19 @@ BORDER_KINDS: tuple[str, ...] = (
     "political_change",
 )
 KINDS: tuple[str, ...] = SANCTIONS_KINDS + BORDER_KINDS
-FAMILIES: tuple[str, ...] = ("sanctions", "border_policy")
-TARGETS: tuple[str, ...] = ("Russia", "Belarus", "both")
-DIRECTIONS: tuple[str, ...] = ("tighten", "relax", "none")
-CONFIDENCE_LEVELS: tuple[str, ...] = ("low", "medium", "high")
+
+# The closed vocabularies as Literal types (for spec fields) and tuples (for checks).
+Family = Literal["sanctions", "border_policy"]
+Target = Literal["Russia", "Belarus", "both"]
+#: Directions a measure can take; a catalogue row may also have "none" (e.g. an episode).
+MeasureDirection = Literal["tighten", "relax"]
+Direction = Literal[MeasureDirection, "none"]
+Confidence = Literal["low", "medium", "high"]
+FAMILIES: tuple[str, ...] = get_args(Family)
+TARGETS: tuple[str, ...] = get_args(Target)
+MEASURE_DIRECTIONS: tuple[str, ...] = get_args(MeasureDirection)
+DIRECTIONS: tuple[str, ...] = get_args(Direction)
+CONFIDENCE_LEVELS: tuple[str, ...] = get_args(Confidence)
 """Ordered from weakest to strongest."""
 DATE_PRECISIONS: tuple[str, ...] = ("day", "month")
 

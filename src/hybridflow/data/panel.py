@@ -28,17 +28,30 @@ import hashlib
 import json
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Literal, get_args
 
 import numpy as np
 import pandas as pd
 import xarray as xr
 
 from hybridflow.data.build import TABLES, default_snapshot_dir, read_manifest
+from hybridflow.data.sources.frontex import EASTERN_BORDERS, UKRRUSSBEL
 from hybridflow.errors import InputError
 from hybridflow.months import month_range
 
-UKRRUSSBEL: tuple[str, ...] = ("UKR", "RUS", "BLR")
-EASTERN_BORDERS = "Eastern Borders Route"
+__all__ = [
+    "EASTERN_BORDERS",
+    "NAMED_GROUPINGS",
+    "UKRRUSSBEL",
+    "NamedGrouping",
+    "group_nationalities",
+    "load_panel",
+    "panel_hash",
+]
+
+#: Groupings named by one word (besides "top_k", a {nationality: group} mapping or a CSV).
+NamedGrouping = Literal["ukrrussbel", "none"]
+NAMED_GROUPINGS: tuple[str, ...] = get_args(NamedGrouping)
 
 _TABLE_FILES = {t.name: t.filename for t in TABLES}
 

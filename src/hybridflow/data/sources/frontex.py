@@ -81,6 +81,7 @@ from hybridflow.months import format_month, parse_month
 
 __all__ = [
     "DEFAULT_SHEET",
+    "EASTERN_BORDERS",
     "HEADER_CELLS",
     "UKRRUSSBEL",
     "RevisionWarning",
@@ -97,6 +98,9 @@ log = logging.getLogger(__name__)
 
 #: ISO3 codes of the report's "UkrRussBel" group (nationals of Ukraine, Russia, Belarus).
 UKRRUSSBEL: tuple[str, ...] = ("UKR", "RUS", "BLR")
+
+#: The route the report is about (FRONTEX's name for it).
+EASTERN_BORDERS = "Eastern Borders Route"
 
 #: The data sheet's name in every Frontex release seen so far.
 DEFAULT_SHEET = "Detections_of_IBC"

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Literal, get_args
 
 import numpy as np
 import pandas as pd
@@ -32,11 +33,17 @@ from hybridflow.months import month_start
 __all__ = [
     "DEEPSTATE_SOURCES",
     "INVASION_EVE",
+    "TRACKERS",
+    "Tracker",
     "monthly_area",
     "read_deepstate_daily_csv",
     "read_liveuamap_csv",
     "read_nzz_json",
 ]
+
+#: The trackers the panel's territory series come from (its ``tracker`` coordinate).
+Tracker = Literal["liveuamap", "deepstate"]
+TRACKERS: tuple[str, ...] = get_args(Tracker)
 
 #: DeepState snapshot sources in order of preference for splicing.
 DEEPSTATE_SOURCES: tuple[str, ...] = (
