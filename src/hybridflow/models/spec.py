@@ -34,6 +34,7 @@ from hybridflow.data.events import Family as EventFamily
 from hybridflow.data.panel import EASTERN_BORDERS, NAMED_GROUPINGS, NamedGrouping
 from hybridflow.data.sources.acled import EVENT_TYPES as ACLED_EVENT_TYPES
 from hybridflow.data.sources.territory import Tracker
+from hybridflow.design.drivers import EventShape
 from hybridflow.design.kernels import KERNEL_NAMES
 from hybridflow.schema import StrictModel, check_choice, format_options, read_toml, validate
 
@@ -72,7 +73,7 @@ __all__ = [
     "spec_hash",
 ]
 
-# Vocabularies are imported from their owners (kernels from hybridflow.design.kernels, the
+# Vocabularies are imported from their owners (kernels and event shapes from design, the
 # catalogue's from hybridflow.data.events, ACLED's from its reader), never retyped here; the
 # spec's own ones follow.
 CountFamily = Literal["negbin", "poisson"]
@@ -248,7 +249,7 @@ class Regime(StrictModel):
     source: Literal["dates", "events"] = "dates"
     start: str | None = None
     end: str | None = None
-    shape: Literal["step", "pulse"] = "step"
+    shape: EventShape = "step"
     filter: EventFilter | None = None
     prior_sd: float | None = None
     description: str = ""
@@ -430,7 +431,7 @@ class EventsDriver(_DriverBase):
 
     source: Literal["events"]
     filter: EventFilter = Field(default_factory=EventFilter)
-    shape: Literal["pulse", "step"] = "pulse"
+    shape: EventShape = "pulse"
     per_event: bool = False
     event_sd: float | None = None
 
