@@ -7,9 +7,7 @@ exit code 2.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import Any
 
 
 class HybridflowError(Exception):
@@ -63,31 +61,10 @@ class InputError(HybridflowError, ValueError):
 
 
 class SpecError(HybridflowError, ValueError):
-    """A model or study spec is invalid (unknown field, unknown kernel, bad prior...)."""
+    """A model, scenario or study spec is invalid (unknown field, unknown kernel, bad prior...).
 
-
-def spec_error(
-    errors: Iterable[Mapping[str, Any]],
-    *,
-    what: str,
-    source: str | Path | None,
-    format_error: Callable[[dict[str, Any]], str],
-) -> SpecError:
-    """One :class:`SpecError` listing every distinct validation problem of a file.
-
-    ``errors`` are pydantic's ``ValidationError.errors()``; ``format_error`` turns one into
-    ``"field.path: what was wrong"``; ``what`` names the kind of file ("model spec").
+    :mod:`hybridflow.schema` raises it with one line per problem.
     """
-    lines: list[str] = []
-    for err in errors:
-        line = format_error(dict(err))
-        if line not in lines:
-            lines.append(line)
-    where = f"{source}: " if source is not None else ""
-    if len(lines) == 1:
-        return SpecError(f"{where}invalid {what}: {lines[0]}")
-    body = "\n".join(f"  - {line}" for line in lines)
-    return SpecError(f"{where}invalid {what} ({len(lines)} problems):\n{body}")
 
 
 class ConvergenceError(HybridflowError, RuntimeError):

@@ -37,15 +37,13 @@ field and the valid options); problems are :class:`~hybridflow.errors.SpecError`
 
 from __future__ import annotations
 
-import difflib
 import math
 import re
-import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from hybridflow.data.events import (
     COLUMNS,
@@ -53,8 +51,11 @@ from hybridflow.data.events import (
     SANCTIONS_KINDS,
     SECTORS,
     TARGETS,
+    MeasureDirection,
+    Target,
 )
-from hybridflow.errors import SpecError, spec_error
+from hybridflow.errors import SpecError
+from hybridflow.schema import StrictModel, check_choice, format_options, load_toml, validate
 
 __all__ = [
     "BASELINE",
@@ -76,10 +77,6 @@ _REL_RE = re.compile(r"^\+(\d{1,3})$")
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 _ACTOR_RE = re.compile(r"^[A-Z]{2,3}$")
 _DYAD_RE = re.compile(r"^[A-Z]{2}-[A-Z]{2}$")
-
-
-def _opts(values: tuple[str, ...] | list[str]) -> str:
-    return ", ".join(repr(v) for v in values)
 
 
 def _check_month_text(value: Any, field: str) -> str:
@@ -112,26 +109,7 @@ def resolve_month(text: str, first: pd.Timestamp) -> pd.Timestamp:
     return pd.Timestamp(text + "-01")
 
 
-class _Strict(BaseModel):
-    """Unknown keys are errors that list the valid ones (with a close match)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
-
-    @model_validator(mode="before")
-    @classmethod
-    def _unknown(cls, data: Any) -> Any:
-        if isinstance(data, dict):
-            valid = [f.alias or n for n, f in cls.model_fields.items()]
-            unknown = [k for k in data if k not in valid and k not in cls.model_fields]
-            if unknown:
-                key = str(unknown[0])
-                close = difflib.get_close_matches(key, valid, n=1)
-                hint = f" (did you mean {close[0]!r}?)" if close else ""
-                raise ValueError(f"unknown field {key!r}{hint}; valid fields: {_opts(valid)}")
-        return data
-
-
-class ScenarioEvent(_Strict):
+class ScenarioEvent(StrictModel):
     """A hypothetical event, added to the catalogue for the forecast months.
 
     ``family`` follows from ``kind`` (sanctions kinds: ``sanctions``; border kinds:
@@ -144,10 +122,10 @@ class ScenarioEvent(_Strict):
     month: str
     actor: list[str]
     kind: str
-    target: Literal["Russia", "Belarus", "both"] | None = None
+    target: Target | None = None
     sectors: list[str] = Field(default_factory=list)
     border: list[str] = Field(default_factory=list)
-    direction: Literal["tighten", "relax"] = "tighten"
+    direction: MeasureDirection = "tighten"
     end: str | None = None
     label: str = ""
 
@@ -178,20 +156,13 @@ class ScenarioEvent(_Strict):
     @field_validator("kind")
     @classmethod
     def _kind(cls, v: str) -> str:
-        if v not in KINDS:
-            close = difflib.get_close_matches(v, KINDS, n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
-            raise ValueError(f"unknown kind {v!r}{hint}; valid options: {_opts(KINDS)}")
-        return v
+        return check_choice(v, KINDS, kind="kind")
 
     @field_validator("sectors")
     @classmethod
     def _sectors(cls, v: list[str]) -> list[str]:
         for s in v:
-            if s not in SECTORS:
-                close = difflib.get_close_matches(s, SECTORS, n=1)
-                hint = f" (did you mean {close[0]!r}?)" if close else ""
-                raise ValueError(f"unknown sector {s!r}{hint}; valid options: {_opts(SECTORS)}")
+            check_choice(s, SECTORS, kind="sector")
         if len(set(v)) != len(v):
             raise ValueError(f"a sector is listed twice in {v!r}")
         return v
@@ -208,10 +179,10 @@ class ScenarioEvent(_Strict):
     def _family_rules(self) -> ScenarioEvent:
         if self.kind in SANCTIONS_KINDS:
             if self.target is None:
-                raise ValueError(f"a {self.kind} event needs a target: one of {_opts(TARGETS)}")
+                raise ValueError(f"a {self.kind} event needs a target: one of {format_options(TARGETS)}")
             if not self.sectors:
                 raise ValueError(
-                    f"a {self.kind} event needs at least one sector from {_opts(SECTORS)}"
+                    f"a {self.kind} event needs at least one sector from {format_options(SECTORS)}"
                 )
             if self.border:
                 raise ValueError("sanctions events have no border dyads")
@@ -229,7 +200,7 @@ class ScenarioEvent(_Strict):
         return "sanctions" if self.kind in SANCTIONS_KINDS else "border_policy"
 
 
-class Level(_Strict):
+class Level(StrictModel):
     """A continuous driver's value from a month on.
 
     ``driver`` names a driver of the model (e.g. ``losses``) or, for spike and milestone
@@ -262,7 +233,7 @@ class Level(_Strict):
         return v
 
 
-class RegimeSwitch(_Strict):
+class RegimeSwitch(StrictModel):
     """Turn a regime of the model on or off from a month on (a border closure, a reopening).
 
     ``name`` is a regime of the model spec (``fi_closure``) or one of its event columns
@@ -280,7 +251,7 @@ class RegimeSwitch(_Strict):
         return _check_month_text(v, "from")
 
 
-class Scenario(_Strict):
+class Scenario(StrictModel):
     """A forecast scenario (see the module docstring).
 
     An empty scenario is the baseline.
@@ -332,25 +303,6 @@ class Scenario(_Strict):
         return not (self.events or self.levels or self.regimes)
 
 
-def _format_error(err: dict[str, Any]) -> str:
-    parts: list[str] = []
-    for p in err.get("loc", ()):
-        if isinstance(p, int):
-            parts.append(f"[{p}]")
-        elif str(p).startswith("function-"):
-            continue
-        else:
-            parts.append(("." if parts else "") + ("from" if p == "from_" else str(p)))
-    loc = "".join(parts) or "(top level)"
-    msg = str(err.get("msg", "")).removeprefix("Value error, ")
-    typ = err.get("type", "")
-    if typ == "literal_error":
-        msg = f"got {err.get('input')!r}; valid options: {msg.removeprefix('Input should be ')}"
-    elif typ == "missing":
-        msg = "required field is missing"
-    return f"{loc}: {msg}"
-
-
 def parse_scenario(data: dict[str, Any], *, source: str | Path | None = None) -> Scenario:
     """Validate a dict (parsed TOML) into a :class:`Scenario`.
 
@@ -359,13 +311,7 @@ def parse_scenario(data: dict[str, Any], *, source: str | Path | None = None) ->
     SpecError
         Naming every invalid field, what was wrong and the valid options.
     """
-    try:
-        return Scenario.model_validate(data)
-    except ValidationError as exc:
-        raise spec_error(
-            exc.errors(include_url=False), what="scenario", source=source,
-            format_error=_format_error,
-        ) from None
+    return validate(Scenario, data, what="scenario", source=source)
 
 
 def load_scenario(path: str | Path) -> Scenario:
@@ -376,14 +322,7 @@ def load_scenario(path: str | Path) -> Scenario:
     SpecError
         The file is missing, is not valid TOML, or does not validate.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise SpecError(f"{path}: scenario file not found")
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as exc:
-        raise SpecError(f"{path}: not valid TOML: {exc}") from None
-    return parse_scenario(raw, source=path)
+    return load_toml(path, Scenario, what="scenario file")
 
 
 def scenario_events_frame(

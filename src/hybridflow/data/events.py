@@ -55,9 +55,9 @@ import csv
 import datetime as dt
 import importlib.resources
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, get_args
 
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, ValidationError, ValidationInfo, field_validator
@@ -73,10 +73,16 @@ __all__ = [
     "DIRECTIONS",
     "FAMILIES",
     "KINDS",
+    "MEASURE_DIRECTIONS",
     "SANCTIONS_KINDS",
     "SECTORS",
     "TARGETS",
+    "Confidence",
+    "Direction",
     "EventRecord",
+    "Family",
+    "MeasureDirection",
+    "Target",
     "catalogue_path",
     "filter_events",
     "load_events",
@@ -115,10 +121,19 @@ BORDER_KINDS: tuple[str, ...] = (
     "political_change",
 )
 KINDS: tuple[str, ...] = SANCTIONS_KINDS + BORDER_KINDS
-FAMILIES: tuple[str, ...] = ("sanctions", "border_policy")
-TARGETS: tuple[str, ...] = ("Russia", "Belarus", "both")
-DIRECTIONS: tuple[str, ...] = ("tighten", "relax", "none")
-CONFIDENCE_LEVELS: tuple[str, ...] = ("low", "medium", "high")
+
+# The closed vocabularies as Literal types (for spec fields) and tuples (for checks).
+Family = Literal["sanctions", "border_policy"]
+Target = Literal["Russia", "Belarus", "both"]
+#: Directions a measure can take; a catalogue row may also have "none" (e.g. an episode).
+MeasureDirection = Literal["tighten", "relax"]
+Direction = Literal[MeasureDirection, "none"]
+Confidence = Literal["low", "medium", "high"]
+FAMILIES: tuple[str, ...] = get_args(Family)
+TARGETS: tuple[str, ...] = get_args(Target)
+MEASURE_DIRECTIONS: tuple[str, ...] = get_args(MeasureDirection)
+DIRECTIONS: tuple[str, ...] = get_args(Direction)
+CONFIDENCE_LEVELS: tuple[str, ...] = get_args(Confidence)
 """Ordered from weakest to strongest."""
 DATE_PRECISIONS: tuple[str, ...] = ("day", "month")
 
@@ -256,6 +271,36 @@ def _split(value: object) -> list[str]:
 
 def _choices(values: Iterable[str]) -> str:
     return ", ".join(values)
+
+
+def _family_list(
+    v: object,
+    info: ValidationInfo,
+    *,
+    item: str,
+    blank_for: tuple[str, str],
+    needed_by: tuple[str, str],
+    check: Callable[[str], str | None],
+) -> tuple[str, ...]:
+    """A ``;``-separated list that one family must leave blank and the other must fill.
+
+    ``blank_for`` and ``needed_by`` are (family, message) pairs: sectors are blank for
+    border rows and needed by sanctions rows, border dyads the other way round. ``check``
+    returns the problem with one value, or None.
+    """
+    parts = _split(v)
+    family = info.data.get("family")
+    if family == blank_for[0] and parts:
+        raise ValueError(f"{blank_for[1]}, got {str(v)!r}")
+    if family == needed_by[0] and not parts:
+        raise ValueError(needed_by[1])
+    for p in parts:
+        problem = check(p)
+        if problem is not None:
+            raise ValueError(problem)
+    if len(set(parts)) != len(parts):
+        raise ValueError(f"a {item} is listed twice in {str(v)!r}")
+    return tuple(parts)
 
 
 class EventRecord(BaseModel):
@@ -397,38 +442,40 @@ class EventRecord(BaseModel):
     @field_validator("sectors", mode="before")
     @classmethod
     def _sectors(cls, v: object, info: ValidationInfo) -> tuple[str, ...]:
-        parts = _split(v)
-        family = info.data.get("family")
-        if family == "border_policy" and parts:
-            raise ValueError(f"border_policy rows have no sectors, got {str(v)!r}")
-        if family == "sanctions" and not parts:
-            raise ValueError(f"sanctions rows need at least one sector from {_choices(SECTORS)}")
-        for p in parts:
-            if p not in SECTORS:
-                raise ValueError(
-                    f"unknown sector {p!r}; expected ';'-separated values from {_choices(SECTORS)}"
-                )
-        if len(set(parts)) != len(parts):
-            raise ValueError(f"a sector is listed twice in {str(v)!r}")
-        return tuple(parts)
+        def check(p: str) -> str | None:
+            if p in SECTORS:
+                return None
+            return f"unknown sector {p!r}; expected ';'-separated values from {_choices(SECTORS)}"
+
+        return _family_list(
+            v,
+            info,
+            item="sector",
+            blank_for=("border_policy", "border_policy rows have no sectors"),
+            needed_by=(
+                "sanctions", f"sanctions rows need at least one sector from {_choices(SECTORS)}"
+            ),
+            check=check,
+        )
 
     @field_validator("border", mode="before")
     @classmethod
     def _border(cls, v: object, info: ValidationInfo) -> tuple[str, ...]:
-        parts = _split(v)
-        family = info.data.get("family")
-        if family == "sanctions" and parts:
-            raise ValueError(f"sanctions rows have a blank border, got {str(v)!r}")
-        if family == "border_policy" and not parts:
-            raise ValueError("border_policy rows need at least one border dyad such as 'BY-PL'")
-        for p in parts:
-            if not _DYAD_RE.match(p):
-                raise ValueError(
-                    f"expected border dyads like 'BY-PL' or 'RU-FI' separated by ';', got {p!r}"
-                )
-        if len(set(parts)) != len(parts):
-            raise ValueError(f"a dyad is listed twice in {str(v)!r}")
-        return tuple(parts)
+        def check(p: str) -> str | None:
+            if _DYAD_RE.match(p):
+                return None
+            return f"expected border dyads like 'BY-PL' or 'RU-FI' separated by ';', got {p!r}"
+
+        return _family_list(
+            v,
+            info,
+            item="dyad",
+            blank_for=("sanctions", "sanctions rows have a blank border"),
+            needed_by=(
+                "border_policy", "border_policy rows need at least one border dyad such as 'BY-PL'"
+            ),
+            check=check,
+        )
 
     @field_validator("direction", mode="before")
     @classmethod
@@ -590,6 +637,42 @@ def _as_set(
     return values
 
 
+def _require_ids(events: pd.DataFrame, ids: set[str] | None) -> None:
+    if ids is not None:
+        missing = sorted(ids - set(events["event_id"]))
+        if missing:
+            raise SpecError(f"filter_events: event_ids not in the catalogue: {', '.join(missing)}")
+
+
+def _value_mask(
+    events: pd.DataFrame,
+    fam: set[str] | None,
+    act: set[str] | None,
+    tgt: set[str] | None,
+    knd: set[str] | None,
+    sec: set[str] | None,
+    drc: set[str] | None,
+) -> pd.Series:
+    """Rows matching every given family, actor, target, kind, sector and direction set."""
+    keep = pd.Series(True, index=events.index)
+    if fam is not None:
+        keep &= events["family"].isin(fam)
+    if act is not None:
+        keep &= events["actor"].map(lambda a: bool(set(str(a).split(";")) & act))
+    if tgt is not None:
+        wanted = set(tgt)
+        if wanted & {"Russia", "Belarus"}:  # rows targeting both match either
+            wanted.add("both")
+        keep &= events["target"].isin(wanted)
+    if knd is not None:
+        keep &= events["kind"].isin(knd)
+    if sec is not None:
+        keep &= events["sectors"].map(lambda s: bool(set(s) & sec))
+    if drc is not None:
+        keep &= events["direction"].isin(drc)
+    return keep
+
+
 def filter_events(
     events: pd.DataFrame,
     *,
@@ -652,27 +735,8 @@ def filter_events(
             f"filter_events: unknown min_confidence {min_confidence!r}; "
             f"expected one of {_choices(CONFIDENCE_LEVELS)}"
         )
-    if ids is not None:
-        missing = sorted(ids - set(events["event_id"]))
-        if missing:
-            raise SpecError(f"filter_events: event_ids not in the catalogue: {', '.join(missing)}")
-
-    keep = pd.Series(True, index=events.index)
-    if fam is not None:
-        keep &= events["family"].isin(fam)
-    if act is not None:
-        keep &= events["actor"].map(lambda a: bool(set(str(a).split(";")) & act))
-    if tgt is not None:
-        wanted = set(tgt)
-        if wanted & {"Russia", "Belarus"}:
-            wanted.add("both")
-        keep &= events["target"].isin(wanted)
-    if knd is not None:
-        keep &= events["kind"].isin(knd)
-    if sec is not None:
-        keep &= events["sectors"].map(lambda s: bool(set(s) & sec))
-    if drc is not None:
-        keep &= events["direction"].isin(drc)
+    _require_ids(events, ids)
+    keep = _value_mask(events, fam, act, tgt, knd, sec, drc)
     if min_confidence is not None:
         rank = {level: i for i, level in enumerate(CONFIDENCE_LEVELS)}
         keep &= events["confidence"].map(rank) >= rank[min_confidence]

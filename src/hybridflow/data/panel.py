@@ -28,17 +28,30 @@ import hashlib
 import json
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Literal, get_args
 
 import numpy as np
 import pandas as pd
 import xarray as xr
 
 from hybridflow.data.build import TABLES, default_snapshot_dir, read_manifest
+from hybridflow.data.sources.frontex import EASTERN_BORDERS, UKRRUSSBEL
 from hybridflow.errors import InputError
 from hybridflow.months import month_range
 
-UKRRUSSBEL: tuple[str, ...] = ("UKR", "RUS", "BLR")
-EASTERN_BORDERS = "Eastern Borders Route"
+__all__ = [
+    "EASTERN_BORDERS",
+    "NAMED_GROUPINGS",
+    "UKRRUSSBEL",
+    "NamedGrouping",
+    "group_nationalities",
+    "load_panel",
+    "panel_hash",
+]
+
+#: Groupings named by one word (besides "top_k", a {nationality: group} mapping or a CSV).
+NamedGrouping = Literal["ukrrussbel", "none"]
+NAMED_GROUPINGS: tuple[str, ...] = get_args(NamedGrouping)
 
 _TABLE_FILES = {t.name: t.filename for t in TABLES}
 
@@ -137,6 +150,28 @@ def load_panel(
         ds["detections"] = _byo_detections_grid(byo_det, months)
         det_source = str(detections)
 
+    ds = _add_route_totals(ds, totals, months, user_detections=byo_det is not None)
+    _add_losses(ds, losses, months)
+    ds["acled_pv"] = _grid(pv, months, "country", "events").rename(country="acled_country")
+    russia = etypes.loc[etypes["country"] == "Russia"]
+    ds["acled_russia"] = _grid(russia, months, "event_type", "events").rename(
+        event_type="acled_event_type"
+    )
+    ds["territory_area"] = _grid(terr, months, "tracker", "area_end_km2")
+    ds["territory_net_change"] = _grid(terr, months, "tracker", "net_change_km2")
+    if byo_drv is not None:
+        assert drivers is not None
+        _add_user_drivers(ds, byo_drv, months, drivers)
+    _describe(ds)
+    ds.attrs.update(_provenance(manifest, det_source, detections, drivers))
+    return ds
+
+
+def _add_route_totals(
+    ds: xr.Dataset, totals: pd.DataFrame, months: pd.DatetimeIndex, *, user_detections: bool
+) -> xr.Dataset:
+    """``route_total`` (detections summed, extended by the newer route-total vintage past
+    the workbook), ``route_total_extended`` and ``route_total_latest``, on every route."""
     routes = list(ds["route"].values)
     route_from_det = ds["detections"].sum("nationality", min_count=1)
     latest = _grid(totals, months, "route", "detections")
@@ -144,14 +179,17 @@ def load_panel(
     route_from_det = route_from_det.reindex(route=all_routes)
     latest = latest.reindex(route=all_routes)
     extended = route_from_det.isnull() & latest.notnull()
-    if byo_det is not None:
+    if user_detections:
         # A user's detections define the outcome; do not splice in FRONTEX totals.
         extended = xr.zeros_like(extended)
     ds["route_total"] = route_from_det.where(~extended, latest)
     ds["route_total_extended"] = extended
     ds["route_total_latest"] = latest
-    ds = ds.reindex(route=all_routes)
+    return ds.reindex(route=all_routes)
 
+
+def _add_losses(ds: xr.Dataset, losses: pd.DataFrame, months: pd.DatetimeIndex) -> None:
+    """Personnel losses, the days each month's increment spans, and equipment losses."""
     ds["losses_personnel"] = (
         "month",
         losses.set_index("month")["personnel"].reindex(months).to_numpy(dtype=float),
@@ -171,28 +209,21 @@ def load_panel(
         coords={"month": months, "equipment": equip_cols},
         dims=("month", "equipment"),
     )
-    ds["acled_pv"] = _grid(pv, months, "country", "events").rename(country="acled_country")
-    russia = etypes.loc[etypes["country"] == "Russia"]
-    ds["acled_russia"] = _grid(russia, months, "event_type", "events").rename(
-        event_type="acled_event_type"
-    )
-    ds["territory_area"] = _grid(terr, months, "tracker", "area_end_km2")
-    ds["territory_net_change"] = _grid(terr, months, "tracker", "net_change_km2")
 
-    if byo_drv is not None:
-        for name, grp in byo_drv.groupby("driver"):
-            values = grp.set_index("month")["value"].reindex(months).to_numpy(dtype=float)
-            if name in ds and ds[name].dims != ("month",):
-                raise InputError(
-                    drivers,
-                    f"driver '{name}' clashes with a panel variable with dims {ds[name].dims}",
-                    column="driver",
-                )
-            ds[str(name)] = ("month", values)
 
-    _describe(ds)
-    ds.attrs.update(_provenance(manifest, det_source, detections, drivers))
-    return ds
+def _add_user_drivers(
+    ds: xr.Dataset, byo_drv: pd.DataFrame, months: pd.DatetimeIndex, drivers: str | Path
+) -> None:
+    """A user's drivers: one replaces the panel variable of its name, or is added."""
+    for name, grp in byo_drv.groupby("driver"):
+        values = grp.set_index("month")["value"].reindex(months).to_numpy(dtype=float)
+        if name in ds and ds[name].dims != ("month",):
+            raise InputError(
+                drivers,
+                f"driver '{name}' clashes with a panel variable with dims {ds[name].dims}",
+                column="driver",
+            )
+        ds[str(name)] = ("month", values)
 
 
 def _detections_grid(

@@ -22,7 +22,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Literal, cast
+from typing import Any, Literal, cast, get_args
 
 import numpy as np
 import pandas as pd
@@ -33,6 +33,8 @@ from hybridflow.months import month_start
 
 __all__ = [
     "DIRECTION_SIGNS",
+    "EVENT_SHAPES",
+    "EventShape",
     "continuous_driver",
     "event_exposure",
     "lagged_design",
@@ -46,6 +48,12 @@ __all__ = [
 DIRECTION_SIGNS: dict[str, float] = {"tighten": 1.0, "relax": -1.0, "none": 0.0}
 """Sign of an event's exposure by its ``direction`` value. ``none`` rows (e.g. a bill that
 was never a sanction) are dropped with a warning."""
+
+#: How a dated event exposes the months: its month only, or every month it is in force.
+EventShape = Literal["pulse", "step"]
+EVENT_SHAPES: tuple[str, ...] = get_args(EventShape)
+PulseWeight = Literal["month", "days_remaining"]
+PULSE_WEIGHTS: tuple[str, ...] = get_args(PulseWeight)
 
 MonthsLike = pd.DatetimeIndex | Sequence[Any]
 
@@ -178,11 +186,11 @@ def event_exposure(
     events: pd.DataFrame,
     months: MonthsLike,
     *,
-    shape: Literal["pulse", "step"] = "pulse",
+    shape: EventShape = "pulse",
     date_column: str = "effective_date",
     sign_column: str | None = "direction",
     per_event: bool = False,
-    pulse_weight: Literal["month", "days_remaining"] = "month",
+    pulse_weight: PulseWeight = "month",
     end_column: str = "end_date",
     id_column: str = "event_id",
     name: str | None = None,
@@ -234,68 +242,10 @@ def event_exposure(
         Bad ``months`` or option values.
     """
     idx = _check_months(months)
-    if shape not in ("pulse", "step"):
-        raise ValueError(f"shape must be 'pulse' or 'step', got {shape!r}")
-    if pulse_weight not in ("month", "days_remaining"):
-        raise ValueError(f"pulse_weight must be 'month' or 'days_remaining', got {pulse_weight!r}")
-    needed = [id_column, date_column]
-    if shape == "step":
-        needed.append(end_column)
-    if sign_column is not None:
-        needed.append(sign_column)
-    _require_columns(events, needed, "events table")
-    df = events.reset_index(drop=True)
-    all_ids = df[id_column].astype(str).tolist()
-    dup = df[id_column][df[id_column].duplicated()]
-    if len(dup):
-        raise InputError(
-            _source_of(events),
-            f"event ids must be unique; repeated: {sorted(map(str, dup.unique()))}",
-            column=id_column,
-        )
-
-    starts = _as_dates(df, date_column, all_ids)
-    nat = starts.isna().to_numpy()
-    if nat.any():
-        warnings.warn(
-            f"dropping {int(nat.sum())} event(s) with no {date_column}: "
-            f"{[e for e, n in zip(all_ids, nat, strict=True) if n]}",
-            UserWarning,
-            stacklevel=2,
-        )
-    signs = _signs(df, sign_column, all_ids)
-    zero = (signs == 0) & ~nat
-    if zero.any():
-        warnings.warn(
-            f"dropping {int(zero.sum())} event(s) with direction 'none' (sign 0): "
-            f"{[e for e, z in zip(all_ids, zero, strict=True) if z]}",
-            UserWarning,
-            stacklevel=2,
-        )
-    keep = ~nat & ~zero
-    ends = _as_dates(df, end_column, all_ids) if shape == "step" else None
-
-    pos = {m: i for i, m in enumerate(idx)}
-    kept = np.flatnonzero(keep)
-    ids = [all_ids[i] for i in kept]
-    values = np.zeros((len(idx), len(kept)))
-    for j, i in enumerate(kept):
-        start = pd.Timestamp(starts.iloc[i])
-        end: pd.Timestamp | None = None
-        if shape == "step":
-            assert ends is not None
-            raw_end = ends.iloc[i]
-            end = idx[-1] + pd.offsets.MonthEnd(0) if pd.isna(raw_end) else pd.Timestamp(raw_end)
-            if end < start:
-                raise InputError(
-                    _source_of(events),
-                    f"event {ids[j]!r} ends ({end:%Y-%m-%d}) before it starts ({start:%Y-%m-%d})",
-                    column=end_column,
-                )
-        for m, frac in _month_fractions(start, end, pulse_weight):
-            if m in pos:
-                values[pos[m], j] += signs[i] * frac
-
+    ids, starts, ends, kept, signs = _dated_events(
+        events, idx, shape, pulse_weight, id_column, date_column, end_column, sign_column
+    )
+    values = _exposure_matrix(idx, starts, ends, kept, signs, pulse_weight)
     attrs = {
         "shape": shape,
         "pulse_weight": pulse_weight,
@@ -304,14 +254,125 @@ def event_exposure(
         "n_events": len(kept),
     }
     if per_event:
-        return xr.DataArray(
-            values,
-            dims=("month", "event"),
-            coords={"month": idx, "event": np.asarray(ids, dtype=object)},
-            name=name,
-            attrs=attrs,
-        )
+        coords = {"month": idx, "event": np.asarray([ids[i] for i in kept], dtype=object)}
+        return xr.DataArray(values, dims=("month", "event"), coords=coords, name=name, attrs=attrs)
     return _month_array(values.sum(axis=1), idx, name, **attrs)
+
+
+def _dated_events(
+    events: pd.DataFrame,
+    idx: pd.DatetimeIndex,
+    shape: str,
+    pulse_weight: str,
+    id_column: str,
+    date_column: str,
+    end_column: str,
+    sign_column: str | None,
+) -> tuple[list[str], pd.Series, list[pd.Timestamp] | None, np.ndarray, np.ndarray]:
+    """Check :func:`event_exposure`'s options and table.
+
+    Returns every event's id and start, the kept events' step ends (None for pulses), the
+    positions of the kept events and every event's sign.
+    """
+    if shape not in EVENT_SHAPES:
+        raise ValueError(f"shape must be 'pulse' or 'step', got {shape!r}")
+    if pulse_weight not in PULSE_WEIGHTS:
+        raise ValueError(f"pulse_weight must be 'month' or 'days_remaining', got {pulse_weight!r}")
+    needed = [id_column, date_column]
+    if shape == "step":
+        needed.append(end_column)
+    if sign_column is not None:
+        needed.append(sign_column)
+    _require_columns(events, needed, "events table")
+    df = events.reset_index(drop=True)
+    ids = df[id_column].astype(str).tolist()
+    dup = df[id_column][df[id_column].duplicated()]
+    if len(dup):
+        raise InputError(
+            _source_of(events),
+            f"event ids must be unique; repeated: {sorted(map(str, dup.unique()))}",
+            column=id_column,
+        )
+    starts = _as_dates(df, date_column, ids)
+    kept, signs = _usable_events(df, starts, date_column, sign_column, ids)
+    ends = None
+    if shape == "step":
+        ends = _step_ends(events, df, starts, kept, ids, idx, end_column)
+    return ids, starts, ends, kept, signs
+
+
+def _exposure_matrix(
+    idx: pd.DatetimeIndex,
+    starts: pd.Series,
+    ends: list[pd.Timestamp] | None,
+    kept: np.ndarray,
+    signs: np.ndarray,
+    pulse_weight: str,
+) -> np.ndarray:
+    """(month, kept event) signed exposure; weight outside ``idx`` is lost."""
+    pos = {m: i for i, m in enumerate(idx)}
+    values = np.zeros((len(idx), len(kept)))
+    for j, i in enumerate(kept):
+        end = None if ends is None else ends[j]
+        for m, frac in _month_fractions(pd.Timestamp(starts.iloc[i]), end, pulse_weight):
+            if m in pos:
+                values[pos[m], j] += signs[i] * frac
+    return values
+
+
+def _usable_events(
+    df: pd.DataFrame,
+    starts: pd.Series,
+    date_column: str,
+    sign_column: str | None,
+    ids: list[str],
+) -> tuple[np.ndarray, np.ndarray]:
+    """The positions of the events with a date and a non-zero sign (warning about the
+    others), and every event's sign."""
+    nat = starts.isna().to_numpy()
+    # stacklevel 4: the warning points at event_exposure's caller.
+    if nat.any():
+        warnings.warn(
+            f"dropping {int(nat.sum())} event(s) with no {date_column}: "
+            f"{[e for e, n in zip(ids, nat, strict=True) if n]}",
+            UserWarning,
+            stacklevel=4,
+        )
+    signs = _signs(df, sign_column, ids)
+    zero = (signs == 0) & ~nat
+    if zero.any():
+        warnings.warn(
+            f"dropping {int(zero.sum())} event(s) with direction 'none' (sign 0): "
+            f"{[e for e, z in zip(ids, zero, strict=True) if z]}",
+            UserWarning,
+            stacklevel=4,
+        )
+    return np.flatnonzero(~nat & ~zero), signs
+
+
+def _step_ends(
+    events: pd.DataFrame,
+    df: pd.DataFrame,
+    starts: pd.Series,
+    kept: np.ndarray,
+    ids: list[str],
+    idx: pd.DatetimeIndex,
+    end_column: str,
+) -> list[pd.Timestamp]:
+    """The kept steps' last days: the end date, or the last month's end while ongoing."""
+    raw_ends = _as_dates(df, end_column, ids)
+    ends: list[pd.Timestamp] = []
+    for i in kept:
+        start, raw_end = pd.Timestamp(starts.iloc[i]), raw_ends.iloc[i]
+        end = idx[-1] + pd.offsets.MonthEnd(0) if pd.isna(raw_end) else pd.Timestamp(raw_end)
+        if end < start:
+            raise InputError(
+                _source_of(events),
+                f"event {ids[i]!r} ends ({end:%Y-%m-%d}) before it starts ({start:%Y-%m-%d})",
+                column=end_column,
+            )
+        ends.append(end)
+    return ends
 
 
 # -- continuous series ------------------------------------------------------------------
@@ -349,6 +410,55 @@ def _monthly_series(series: xr.DataArray | pd.Series, what: str) -> pd.Series:
     out = pd.Series(values, index=index.as_unit("ns"), name=s.name).sort_index()
     out.index.name = "month"
     return out
+
+
+def _fill_months(
+    s: pd.Series, idx: pd.DatetimeIndex, fill_before: float | None, fill_missing: str
+) -> pd.Series:
+    """``s`` on ``idx``, with :func:`continuous_driver`'s fill rules applied."""
+    observed = s.dropna()
+    if observed.empty:
+        raise InputError(None, "series has no values")
+    aligned = s.reindex(idx)
+    before = idx < observed.index[0]
+    if fill_before is not None:
+        aligned[before] = float(fill_before)
+    missing = aligned.isna()
+    if not missing.any():
+        return aligned
+    if fill_missing == "error":
+        listed = [f"{m:%Y-%m}" for m in idx[missing.to_numpy()]]
+        shown = ", ".join(listed[:6]) + (" ..." if len(listed) > 6 else "")
+        raise InputError(
+            None,
+            f"series has no value for {len(listed)} month(s): {shown}; "
+            "pass fill_missing='zero' or 'ffill', or fill_before for months before it starts",
+        )
+    if fill_missing == "zero":
+        return aligned.fillna(0.0)
+    # Carry forward from the full series, so a gap at the window's start still takes the
+    # last value seen before the window.
+    full = s.reindex(s.index.union(idx)).ffill().reindex(idx)
+    aligned = aligned.fillna(full)
+    if aligned.isna().any():
+        first = idx[aligned.isna().to_numpy()][0]
+        raise InputError(None, f"series has no earlier value to carry forward into {first:%Y-%m}")
+    return aligned
+
+
+def _standardise(
+    values: np.ndarray, idx: pd.DatetimeIndex, reference_months: MonthsLike | None
+) -> tuple[np.ndarray, float, float]:
+    """Centre and scale ``values`` over the reference months: (values, center, scale)."""
+    ref = idx if reference_months is None else _check_months(reference_months)
+    if not ref.isin(idx).all():
+        raise ValueError("reference_months must be a subset of months")
+    ref_values = values[idx.isin(ref)]
+    center = float(ref_values.mean())
+    scale = float(ref_values.std())
+    if not scale > 0:
+        raise InputError(None, "series is constant over the reference months; cannot standardise")
+    return (values - center) / scale, center, scale
 
 
 def continuous_driver(
@@ -408,53 +518,14 @@ def continuous_driver(
     if fill_missing not in ("error", "zero", "ffill"):
         raise ValueError(f"fill_missing must be 'error', 'zero' or 'ffill', got {fill_missing!r}")
     s = _monthly_series(series, "series")
-    observed = s.dropna()
-    if observed.empty:
-        raise InputError(None, "series has no values")
-    aligned = s.reindex(idx)
-    before = idx < observed.index[0]
-    if fill_before is not None:
-        aligned[before] = float(fill_before)
-    missing = aligned.isna()
-    if missing.any():
-        if fill_missing == "error":
-            listed = [f"{m:%Y-%m}" for m in idx[missing.to_numpy()]]
-            shown = ", ".join(listed[:6]) + (" ..." if len(listed) > 6 else "")
-            raise InputError(
-                None,
-                f"series has no value for {len(listed)} month(s): {shown}; "
-                "pass fill_missing='zero' or 'ffill', or fill_before for months before it starts",
-            )
-        if fill_missing == "zero":
-            aligned = aligned.fillna(0.0)
-        else:
-            # Carry forward from the full series, so a gap at the window's start still
-            # takes the last value seen before the window.
-            full = s.reindex(s.index.union(idx)).ffill().reindex(idx)
-            aligned = aligned.fillna(full)
-            if aligned.isna().any():
-                first = idx[aligned.isna().to_numpy()][0]
-                raise InputError(
-                    None, f"series has no earlier value to carry forward into {first:%Y-%m}"
-                )
-    values = aligned.to_numpy(dtype=float)
+    values = _fill_months(s, idx, fill_before, fill_missing).to_numpy(dtype=float)
     if log:
         if (values <= -1).any():
             raise InputError(None, "log=True needs values > -1 (log1p); got a value <= -1")
         values = np.log1p(values)
     center, scale = 0.0, 1.0
     if standardise:
-        ref = idx if reference_months is None else _check_months(reference_months)
-        if not ref.isin(idx).all():
-            raise ValueError("reference_months must be a subset of months")
-        ref_values = values[idx.isin(ref)]
-        center = float(ref_values.mean())
-        scale = float(ref_values.std())
-        if not scale > 0:
-            raise InputError(
-                None, "series is constant over the reference months; cannot standardise"
-            )
-        values = (values - center) / scale
+        values, center, scale = _standardise(values, idx, reference_months)
     return _month_array(
         values,
         idx,

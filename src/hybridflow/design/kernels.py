@@ -54,6 +54,7 @@ from hybridflow.errors import SpecError
 
 __all__ = [
     "KERNELS",
+    "KERNEL_NAMES",
     "DelayedPeakKernel",
     "FiniteDistributedLagKernel",
     "GeometricKernel",
@@ -599,6 +600,9 @@ KERNELS: dict[str, type[LagKernel]] = {
 }
 """Kernel classes by registry name."""
 
+KERNEL_NAMES: tuple[str, ...] = tuple(sorted(KERNELS))
+"""The registry's names, sorted: the kernels a model spec may name."""
+
 
 def make_kernel(name: str, **options: Any) -> LagKernel:
     """Build a kernel from its registry name and constructor options.
@@ -616,7 +620,7 @@ def make_kernel(name: str, **options: Any) -> LagKernel:
     """
     cls = KERNELS.get(name)
     if cls is None:
-        raise SpecError(f"unknown lag kernel {name!r}; valid kernels: {', '.join(sorted(KERNELS))}")
+        raise SpecError(f"unknown lag kernel {name!r}; valid kernels: {', '.join(KERNEL_NAMES)}")
     try:
         return cls(**options)
     except TypeError as exc:

@@ -19,33 +19,34 @@ Usage::
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import json
 import re
-import tomllib
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 import pandas as pd
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    PrivateAttr,
-    ValidationError,
-    field_validator,
-    model_validator,
-)
+from pydantic import Field, PrivateAttr, field_validator, model_validator
 
-from hybridflow.data.events import KINDS as _CATALOGUE_KINDS
-from hybridflow.data.events import SECTORS as _CATALOGUE_SECTORS
-from hybridflow.errors import SpecError, spec_error
+from hybridflow.data.events import KINDS as EVENT_KINDS
+from hybridflow.data.events import SECTORS, Confidence, Direction, Target
+from hybridflow.data.events import Family as EventFamily
+from hybridflow.data.panel import EASTERN_BORDERS, NAMED_GROUPINGS, NamedGrouping
+from hybridflow.data.sources.acled import EVENT_TYPES as ACLED_EVENT_TYPES
+from hybridflow.data.sources.territory import Tracker
+from hybridflow.design.drivers import EventShape
+from hybridflow.design.kernels import KERNEL_NAMES
+from hybridflow.schema import StrictModel, check_choice, format_options, read_toml, validate
 
 __all__ = [
     "ACLED_EVENT_TYPES",
+    "COUNT_FAMILIES",
+    "DRIVER_SOURCES",
     "KERNEL_NAMES",
+    "LIKELIHOOD_FAMILIES",
     "SECTORS",
+    "SHARE_FAMILIES",
+    "TRENDS",
     "AcledDriver",
     "Baseline",
     "CommonFactor",
@@ -57,6 +58,7 @@ __all__ = [
     "EventsDriver",
     "KernelSpec",
     "Likelihood",
+    "LikelihoodFamily",
     "LossesDriver",
     "MilestoneDriver",
     "ModelSpec",
@@ -65,52 +67,26 @@ __all__ = [
     "Regime",
     "SpikeDriver",
     "TerritoryDriver",
+    "Trend",
     "load_spec",
     "parse_spec",
     "spec_hash",
 ]
 
-#: Kernel names the spec accepts (checked against ``hybridflow.design.kernels`` as well).
-KERNEL_NAMES: tuple[str, ...] = ("delayed", "fdl", "geometric", "immediate")
+# Vocabularies are imported from their owners (kernels and event shapes from design, the
+# catalogue's from hybridflow.data.events, ACLED's from its reader), never retyped here; the
+# spec's own ones follow.
+CountFamily = Literal["negbin", "poisson"]
+ShareFamily = Literal["binomial", "betabinomial"]
+LikelihoodFamily = Literal[CountFamily, ShareFamily]
+Trend = Literal["ar1", "local_level", "none"]
+COUNT_FAMILIES: tuple[str, ...] = get_args(CountFamily)
+SHARE_FAMILIES: tuple[str, ...] = get_args(ShareFamily)
+LIKELIHOOD_FAMILIES: tuple[str, ...] = get_args(LikelihoodFamily)
+TRENDS: tuple[str, ...] = get_args(Trend)
 
-# The catalogue's own vocabularies: a filter may only name values the catalogue can hold.
-SECTORS: tuple[str, ...] = _CATALOGUE_SECTORS
-EVENT_KINDS: tuple[str, ...] = _CATALOGUE_KINDS
-ACLED_EVENT_TYPES: tuple[str, ...] = (
-    "Battles",
-    "Explosions/Remote violence",
-    "Violence against civilians",
-    "Protests",
-    "Riots",
-    "Strategic developments",
-)
 _NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 _MONTH_RE = re.compile(r"^(\d{4})-(\d{2})$")
-
-
-def _fmt_options(options: tuple[str, ...] | list[str]) -> str:
-    return ", ".join(repr(o) for o in options)
-
-
-class _Strict(BaseModel):
-    """Base: unknown keys are an error that lists the valid ones (with a close match)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
-
-    @model_validator(mode="before")
-    @classmethod
-    def _unknown_fields(cls, data: Any) -> Any:
-        if isinstance(data, dict):
-            valid = list(cls.model_fields)
-            unknown = [k for k in data if k not in valid]
-            if unknown:
-                key = str(unknown[0])
-                close = difflib.get_close_matches(key, valid, n=1)
-                hint = f" (did you mean {close[0]!r}?)" if close else ""
-                raise ValueError(
-                    f"unknown field {key!r}{hint}; valid fields: {_fmt_options(valid)}"
-                )
-        return data
 
 
 def _check_month(value: str | None, field: str) -> str | None:
@@ -125,7 +101,7 @@ def _check_month(value: str | None, field: str) -> str | None:
 # --------------------------------------------------------------------------- priors
 
 
-class EffectPrior(_Strict):
+class EffectPrior(StrictModel):
     """Prior of a driver's cumulative log-rate effect (its population mean across groups).
 
     ``normal``: Normal(mu, sigma). ``student_t``: StudentT(nu, mu, sigma), heavier tails.
@@ -153,7 +129,7 @@ class EffectPrior(_Strict):
         return self
 
 
-class Priors(_Strict):
+class Priors(StrictModel):
     """Baseline priors; every value is a scale (> 0) except the Beta shape pair.
 
     intercept_sd: Normal sd of per-series intercepts around log(mean count).
@@ -194,7 +170,7 @@ class Priors(_Strict):
 # --------------------------------------------------------------------------- sections
 
 
-class TopK(_Strict):
+class TopK(StrictModel):
     """Group the ``top_k`` nationalities (ranked over the window's routes) and Others."""
 
     top_k: int = Field(ge=1, le=50)
@@ -206,7 +182,7 @@ class TopK(_Strict):
         return _check_month(v, "since")
 
 
-class DataSpec(_Strict):
+class DataSpec(StrictModel):
     """Which series to model.
 
     routes: FRONTEX route names (one or more).
@@ -220,8 +196,8 @@ class DataSpec(_Strict):
         recorded in the result).
     """
 
-    routes: list[str] = Field(default_factory=lambda: ["Eastern Borders Route"], min_length=1)
-    grouping: Literal["ukrrussbel", "none"] | TopK | str = "ukrrussbel"
+    routes: list[str] = Field(default_factory=lambda: [EASTERN_BORDERS], min_length=1)
+    grouping: NamedGrouping | TopK | str = "ukrrussbel"
     start: str = "2016-01"
     end: str = "2025-03"
     outcome: Literal["counts", "share"] = "counts"
@@ -238,9 +214,9 @@ class DataSpec(_Strict):
     @field_validator("grouping")
     @classmethod
     def _grouping(cls, v: Any) -> Any:
-        if isinstance(v, str) and v not in ("ukrrussbel", "none") and not v.endswith(".csv"):
+        if isinstance(v, str) and v not in NAMED_GROUPINGS and not v.endswith(".csv"):
             raise ValueError(
-                f"unknown grouping {v!r}; valid options: 'ukrrussbel', 'none', "
+                f"unknown grouping {v!r}; valid options: {format_options(NAMED_GROUPINGS)}, "
                 "{top_k = K}, or a path to a nationality,group CSV"
             )
         return v
@@ -254,13 +230,13 @@ class DataSpec(_Strict):
         return self
 
 
-class Likelihood(_Strict):
+class Likelihood(StrictModel):
     """negbin (default) or poisson for counts; binomial or betabinomial for shares."""
 
-    family: Literal["negbin", "poisson", "binomial", "betabinomial"] = "negbin"
+    family: LikelihoodFamily = "negbin"
 
 
-class Regime(_Strict):
+class Regime(StrictModel):
     """A known structural break, modelled as an indicator with a per-series effect.
 
     Either dates (``start`` and optional ``end``: a step from ``start``, or a window
@@ -273,7 +249,7 @@ class Regime(_Strict):
     source: Literal["dates", "events"] = "dates"
     start: str | None = None
     end: str | None = None
-    shape: Literal["step", "pulse"] = "step"
+    shape: EventShape = "step"
     filter: EventFilter | None = None
     prior_sd: float | None = None
     description: str = ""
@@ -311,7 +287,7 @@ class Regime(_Strict):
         return self
 
 
-class Baseline(_Strict):
+class Baseline(StrictModel):
     """Everything that is not a driver: trend, seasonality, regimes, priors.
 
     trend: "ar1" (stationary AR(1) around the intercept, non-centred), "local_level"
@@ -328,7 +304,7 @@ class Baseline(_Strict):
         "pooled" (one seasonal shape for every series).
     """
 
-    trend: Literal["ar1", "local_level", "none"] = "ar1"
+    trend: Trend = "ar1"
     trend_step: int = Field(default=6, ge=1, le=24)
     trend_parametrisation: Literal["centred", "non_centred"] = "centred"
     fourier_order: int = Field(default=2, ge=0, le=6)
@@ -345,14 +321,14 @@ class Baseline(_Strict):
         return self
 
 
-class CommonFactor(_Strict):
+class CommonFactor(StrictModel):
     """A common factor from control routes: the standardised log total of ``routes``
     with a per-series loading (prior Normal(0, priors.factor_sd))."""
 
     routes: list[str] = Field(min_length=1)
 
 
-class KernelSpec(_Strict):
+class KernelSpec(StrictModel):
     """A lag kernel: ``name`` in geometric, delayed, fdl, immediate; ``max_lag`` months;
     ``options`` passed to the kernel's constructor; ``fixed`` fixes its parameters
     (no kernel parameters are sampled)."""
@@ -365,36 +341,19 @@ class KernelSpec(_Strict):
     @field_validator("name")
     @classmethod
     def _known(cls, v: str) -> str:
-        valid = _kernel_names()
-        if v not in valid:
-            close = difflib.get_close_matches(v, valid, n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
-            raise ValueError(f"unknown kernel {v!r}{hint}; valid options: {_fmt_options(valid)}")
-        return v
+        return check_choice(v, KERNEL_NAMES, kind="kernel")
 
 
-def _kernel_names() -> tuple[str, ...]:
-    try:
-        from hybridflow.design import kernels
-
-        registry = getattr(kernels, "KERNELS", None)
-        if isinstance(registry, dict) and registry:
-            return tuple(sorted(registry))
-    except ImportError:  # design layer not importable: fall back to the documented names
-        pass
-    return KERNEL_NAMES
-
-
-class EventFilter(_Strict):
+class EventFilter(StrictModel):
     """Which catalogue events a driver or regime uses (``hybridflow.data.events``)."""
 
-    family: Literal["sanctions", "border_policy"] | None = None
+    family: EventFamily | None = None
     actor: list[str] | None = None
-    target: list[Literal["Russia", "Belarus", "both"]] | None = None
+    target: list[Target] | None = None
     kinds: list[str] | None = None
     sectors: list[str] | None = None
-    direction: list[Literal["tighten", "relax", "none"]] | None = None
-    min_confidence: Literal["high", "medium", "low"] = "medium"
+    direction: list[Direction] | None = None
+    min_confidence: Confidence = "medium"
     border: list[str] | None = None
     event_ids: list[str] | None = None
     exclude_ids: list[str] | None = None
@@ -417,16 +376,14 @@ class EventFilter(_Strict):
     @classmethod
     def _kinds(cls, v: list[str] | None) -> list[str] | None:
         for k in v or []:
-            if k not in EVENT_KINDS:
-                raise ValueError(f"unknown kind {k!r}; valid options: {_fmt_options(EVENT_KINDS)}")
+            check_choice(k, EVENT_KINDS, kind="kind")
         return v
 
     @field_validator("sectors")
     @classmethod
     def _sectors(cls, v: list[str] | None) -> list[str] | None:
         for s in v or []:
-            if s not in SECTORS:
-                raise ValueError(f"unknown sector {s!r}; valid options: {_fmt_options(SECTORS)}")
+            check_choice(s, SECTORS, kind="sector")
         return v
 
     @field_validator("start", "end")
@@ -435,7 +392,7 @@ class EventFilter(_Strict):
         return _check_month(v, "month")
 
 
-class ContinuousTransform(_Strict):
+class ContinuousTransform(StrictModel):
     """How a continuous series becomes an exposure: optional ``log`` (log1p, for counts)
     then ``standardise`` (centre and scale over the months the series is observed, so one
     unit = one standard deviation)."""
@@ -444,7 +401,7 @@ class ContinuousTransform(_Strict):
     standardise: bool = True
 
 
-class _DriverBase(_Strict):
+class _DriverBase(StrictModel):
     name: str
     description: str = ""
     kernel: KernelSpec = Field(default_factory=KernelSpec)
@@ -474,7 +431,7 @@ class EventsDriver(_DriverBase):
 
     source: Literal["events"]
     filter: EventFilter = Field(default_factory=EventFilter)
-    shape: Literal["pulse", "step"] = "pulse"
+    shape: EventShape = "pulse"
     per_event: bool = False
     event_sd: float | None = None
 
@@ -510,11 +467,7 @@ class AcledDriver(_ContinuousBase):
     @field_validator("event_type")
     @classmethod
     def _etype(cls, v: str) -> str:
-        if v not in ACLED_EVENT_TYPES:
-            raise ValueError(
-                f"unknown ACLED event_type {v!r}; valid options: {_fmt_options(ACLED_EVENT_TYPES)}"
-            )
-        return v
+        return check_choice(v, ACLED_EVENT_TYPES, kind="ACLED event_type")
 
 
 class TerritoryDriver(_ContinuousBase):
@@ -522,7 +475,7 @@ class TerritoryDriver(_ContinuousBase):
     (max(change, 0)); ``"negative"``: Ukrainian gains (max(-change, 0)); ``"net"``: as is."""
 
     source: Literal["territory"]
-    tracker: Literal["liveuamap", "deepstate"] = "liveuamap"
+    tracker: Tracker = "liveuamap"
     sign: Literal["positive", "negative", "net"] = "net"
 
 
@@ -562,18 +515,13 @@ Driver = Annotated[
     | PanelDriver,
     Field(discriminator="source"),
 ]
-DRIVER_SOURCES: tuple[str, ...] = (
-    "events",
-    "losses",
-    "acled",
-    "territory",
-    "spike",
-    "milestone",
-    "panel",
+#: The ``source`` tags of the driver tables, in the union's order.
+DRIVER_SOURCES: tuple[str, ...] = tuple(
+    get_args(cls.model_fields["source"].annotation)[0] for cls in get_args(get_args(Driver)[0])
 )
 
 
-class ModelSpec(_Strict):
+class ModelSpec(StrictModel):
     """A whole model. See ``docs/models.md`` for every option."""
 
     name: str
@@ -609,11 +557,11 @@ class ModelSpec(_Strict):
         if dup:
             raise ValueError(f"driver names must be unique; repeated: {sorted(dup)}")
         fam = self.likelihood.family
-        if self.data.outcome == "counts" and fam not in ("negbin", "poisson"):
+        if self.data.outcome == "counts" and fam not in COUNT_FAMILIES:
             raise ValueError(
                 f"likelihood.family {fam!r} is for outcome 'share'; counts take 'negbin' or 'poisson'"
             )
-        if self.data.outcome == "share" and fam not in ("binomial", "betabinomial"):
+        if self.data.outcome == "share" and fam not in SHARE_FAMILIES:
             raise ValueError(
                 f"likelihood.family {fam!r} is for counts; outcome 'share' takes 'binomial' or "
                 "'betabinomial'"
@@ -662,47 +610,6 @@ Regime.model_rebuild()
 # --------------------------------------------------------------------------- loading
 
 
-def _format_loc(loc: tuple[int | str, ...]) -> str:
-    out = ""
-    prev: int | str | None = None
-    for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        elif isinstance(prev, int) and part in DRIVER_SOURCES:
-            # pydantic inserts the discriminator's tag after a list index; it is noise.
-            pass
-        elif part.startswith("function-"):
-            pass
-        else:
-            out += f".{part}" if out else part
-        prev = part
-    return out or "(top level)"
-
-
-def _format_error(err: dict[str, Any]) -> str:
-    loc = _format_loc(tuple(err.get("loc", ())))
-    typ = err.get("type", "")
-    msg = str(err.get("msg", ""))
-    if msg.startswith("Value error, "):
-        msg = msg[len("Value error, ") :]
-    elif msg.startswith("Assertion failed, "):
-        msg = msg[len("Assertion failed, ") :]
-    inp = err.get("input")
-    if typ == "literal_error":
-        expected = msg.removeprefix("Input should be ")
-        msg = f"got {inp!r}; valid options: {expected}"
-    elif typ == "union_tag_invalid":
-        msg = f"unknown source {inp.get('source') if isinstance(inp, dict) else inp!r}; valid options: {_fmt_options(DRIVER_SOURCES)}"
-        loc = f"{loc}.source"
-    elif typ == "union_tag_not_found":
-        msg = f"missing 'source'; valid options: {_fmt_options(DRIVER_SOURCES)}"
-    elif typ == "missing":
-        msg = "required field is missing"
-    elif typ in ("extra_forbidden",):
-        msg = "unknown field"
-    return f"{loc}: {msg}"
-
-
 def parse_spec(data: dict[str, Any], *, source: str | Path | None = None) -> ModelSpec:
     """Validate a dict (e.g. parsed TOML) into a :class:`ModelSpec`.
 
@@ -711,14 +618,9 @@ def parse_spec(data: dict[str, Any], *, source: str | Path | None = None) -> Mod
     SpecError
         Naming every invalid field, what was wrong and the valid options.
     """
-    try:
-        spec = ModelSpec.model_validate(data)
-    except ValidationError as exc:
-        raise spec_error(
-            exc.errors(include_url=False), what="model spec", source=source,
-            format_error=_format_error,
-        ) from None
-    return spec
+    return validate(
+        ModelSpec, data, what="model spec", source=source, union_tags={"source": DRIVER_SOURCES}
+    )
 
 
 def load_spec(path: str | Path) -> ModelSpec:
@@ -732,13 +634,7 @@ def load_spec(path: str | Path) -> ModelSpec:
         The file is missing, is not valid TOML, or does not validate.
     """
     path = Path(path)
-    if not path.is_file():
-        raise SpecError(f"{path}: model spec not found")
-    text = path.read_text(encoding="utf-8")
-    try:
-        raw = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise SpecError(f"{path}: not valid TOML: {exc}") from None
+    raw, text = read_toml(path, what="model spec")
     grouping = raw.get("data", {}).get("grouping") if isinstance(raw.get("data"), dict) else None
     if isinstance(grouping, str) and grouping.endswith(".csv") and not Path(grouping).is_absolute():
         raw["data"]["grouping"] = str((path.parent / grouping).resolve())

@@ -10,22 +10,18 @@ from __future__ import annotations
 
 import hashlib
 import json
-import tomllib
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import Field, model_validator
 
 from hybridflow.errors import SpecError
+from hybridflow.schema import StrictModel, load_toml, validate
 
 EpisodeMode = Literal["in_sample", "holdout"]
-EPISODE_MODES: tuple[EpisodeMode, ...] = ("in_sample", "holdout")
+EPISODE_MODES: tuple[EpisodeMode, ...] = get_args(EpisodeMode)
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Sampling(_Strict):
+class Sampling(StrictModel):
     """How hard to sample. ``draws``/``tune`` per chain."""
 
     draws: int = Field(default=1000, ge=10)
@@ -36,7 +32,7 @@ class Sampling(_Strict):
     target_accept: float = Field(default=0.95, gt=0.5, lt=1.0)
 
 
-class Hypothesis(_Strict):
+class Hypothesis(StrictModel):
     """One of the report's hypotheses and the model term that tests it.
 
     ``driver`` is the driver in ``model`` whose cumulative effect is the headline;
@@ -54,7 +50,7 @@ class Hypothesis(_Strict):
     placebo: bool = False
 
 
-class Episode(_Strict):
+class Episode(StrictModel):
     """A documented episode used to validate anomaly scores (never given to the model)."""
 
     name: str
@@ -63,7 +59,7 @@ class Episode(_Strict):
     route: str = "Eastern Borders Route"
 
 
-class Sensitivity(_Strict):
+class Sensitivity(StrictModel):
     """Variants of the headline models: each changes one choice at a time."""
 
     hypotheses: list[str] = Field(default_factory=list)
@@ -73,7 +69,7 @@ class Sensitivity(_Strict):
     groupings: list[Any] = Field(default_factory=lambda: [{"top_k": 5}])
 
 
-class Checks(_Strict):
+class Checks(StrictModel):
     """Which checks to run and how large they are."""
 
     placebo_n: int = Field(default=100, ge=0)
@@ -108,7 +104,7 @@ class Checks(_Strict):
     backtest_models: list[str] = Field(default_factory=list)
 
 
-class Profile(_Strict):
+class Profile(StrictModel):
     """Overrides for one profile; fields left out keep the study's values."""
 
     sampling: dict[str, Any] = Field(default_factory=dict)
@@ -117,7 +113,7 @@ class Profile(_Strict):
     fallback_model: str = "full"
 
 
-class StudySpec(_Strict):
+class StudySpec(StrictModel):
     """A whole study."""
 
     name: str
@@ -166,10 +162,7 @@ class StudySpec(_Strict):
         if p.models is not None:
             data["models"] = list(p.models)
             data["fallback_model"] = p.fallback_model
-        try:
-            return StudySpec.model_validate(data)
-        except ValidationError as exc:
-            raise SpecError(f"profile {profile!r}: {exc.errors()[0]['msg']}") from exc
+        return validate(StudySpec, data, what=f"study spec with profile {profile!r}")
 
 
 def load_study(path: str | Path) -> tuple[StudySpec, Path]:
@@ -177,19 +170,7 @@ def load_study(path: str | Path) -> tuple[StudySpec, Path]:
     path = Path(path)
     if path.is_dir():
         path = path / "study.toml"
-    if not path.is_file():
-        raise SpecError(f"{path}: study spec not found")
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as exc:
-        raise SpecError(f"{path}: not valid TOML: {exc}") from exc
-    try:
-        spec = StudySpec.model_validate(raw)
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        loc = ".".join(str(p) for p in err["loc"])
-        raise SpecError(f"{path}: {loc}: {err['msg']}") from exc
-    return spec, path.parent
+    return load_toml(path, StudySpec, what="study spec"), path.parent
 
 
 def study_hash(spec: StudySpec) -> str:

@@ -17,7 +17,7 @@ Ukraine. Cite as "Armed Conflict Location & Event Data (ACLED), www.acleddata.co
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -107,6 +107,67 @@ def _vintage_from_name(path: Path) -> str | None:
         return None
 
 
+def _pv_header(
+    rows: Iterator[tuple[Any, ...]], path: Path, sheet: str
+) -> tuple[dict[str, int], int]:
+    """Scan for the COUNTRY, MONTH, YEAR, EVENTS header: its column positions and row."""
+    head: list[tuple[Any, ...]] = []
+    for row in rows:
+        head.append(row)
+        cells = [_text(v).upper() for v in row]
+        if all(h in cells for h in _PV_HEADER):
+            return {h: cells.index(h) for h in _PV_HEADER}, len(head)
+        if len(head) >= _HEADER_SCAN_ROWS:
+            break
+    first = [_text(v) for v in head[0]] if head else []
+    found = {c.upper() for c in first}
+    missing = [h for h in _PV_HEADER if h not in found]
+    raise InputError(
+        path,
+        f"missing columns {', '.join(repr(m) for m in missing)} (expected a header "
+        f"{', '.join(_PV_HEADER)}; found {', '.join(repr(c) for c in first if c)})",
+        sheet=sheet,
+        row=1,
+    )
+
+
+def _pv_record(
+    row: tuple[Any, ...],
+    cols: dict[str, int],
+    *,
+    path: Path,
+    sheet: str,
+    rownum: int,
+    limit: pd.Timestamp,
+) -> tuple[pd.Timestamp, str, int] | None:
+    """One data row as (month, country, events); None for a blank row."""
+    country = _text(row[cols["COUNTRY"]])
+    mon, year, events = row[cols["MONTH"]], row[cols["YEAR"]], row[cols["EVENTS"]]
+    if not country and mon is None and year is None and events is None:
+        return None
+    if not country:
+        raise InputError(path, "empty country", sheet=sheet, row=rownum, column="COUNTRY")
+    m = _MONTH_NAMES.get(_text(mon).lower())
+    if m is None:
+        raise InputError(
+            path,
+            f"expected an English month name, got {mon!r}",
+            sheet=sheet,
+            row=rownum,
+            column="MONTH",
+        )
+    y = _nonneg_int(year, path=path, sheet=sheet, row=rownum, column="YEAR")
+    if not 1900 <= y <= 2100:
+        raise InputError(
+            path, f"expected a year, got {year!r}", sheet=sheet, row=rownum, column="YEAR"
+        )
+    month = parse_month(
+        f"{y}-{m:02d}", path=path, sheet=sheet, row=rownum, column="MONTH", not_after=limit
+    )
+    n = _nonneg_int(events, path=path, sheet=sheet, row=rownum, column="EVENTS")
+    return month, country, n
+
+
 def read_pv_country_month_xlsx(
     path: str | Path, *, sheet: str | None = None, not_after: pd.Timestamp | None = None
 ) -> pd.DataFrame:
@@ -145,69 +206,27 @@ def read_pv_country_month_xlsx(
         name = sheet if sheet is not None else wb.sheetnames[0]
         ws = _sheet(wb, path, name)
         rows = _iter_rows(ws, path, name)
-        head: list[tuple[Any, ...]] = []
-        cols: dict[str, int] | None = None
-        for row in rows:
-            head.append(row)
-            cells = [_text(v).upper() for v in row]
-            if all(h in cells for h in _PV_HEADER):
-                cols = {h: cells.index(h) for h in _PV_HEADER}
-                break
-            if len(head) >= _HEADER_SCAN_ROWS:
-                break
-        if cols is None:
-            first = [_text(v) for v in head[0]] if head else []
-            found = {c.upper() for c in first}
-            missing = [h for h in _PV_HEADER if h not in found]
-            raise InputError(
-                path,
-                f"missing columns {', '.join(repr(m) for m in missing)} (expected a header "
-                f"{', '.join(_PV_HEADER)}; found {', '.join(repr(c) for c in first if c)})",
-                sheet=name,
-                row=1,
-            )
-        header_row = len(head)
+        cols, header_row = _pv_header(rows, path, name)
         width = max(cols.values()) + 1
         records: list[tuple[pd.Timestamp, str, int]] = []
         seen: dict[tuple[str, pd.Timestamp], int] = {}
         limit = month_start(pd.Timestamp.now()) if not_after is None else month_start(not_after)
         for rownum, raw in enumerate(rows, start=header_row + 1):
             row = tuple(raw) + (None,) * (width - len(raw))
-            country = _text(row[cols["COUNTRY"]])
-            mon, year, events = row[cols["MONTH"]], row[cols["YEAR"]], row[cols["EVENTS"]]
-            if not country and mon is None and year is None and events is None:
+            record = _pv_record(row, cols, path=path, sheet=name, rownum=rownum, limit=limit)
+            if record is None:
                 continue
-            if not country:
-                raise InputError(path, "empty country", sheet=name, row=rownum, column="COUNTRY")
-            m = _MONTH_NAMES.get(_text(mon).lower())
-            if m is None:
-                raise InputError(
-                    path,
-                    f"expected an English month name, got {mon!r}",
-                    sheet=name,
-                    row=rownum,
-                    column="MONTH",
-                )
-            y = _nonneg_int(year, path=path, sheet=name, row=rownum, column="YEAR")
-            if not 1900 <= y <= 2100:
-                raise InputError(
-                    path, f"expected a year, got {year!r}", sheet=name, row=rownum, column="YEAR"
-                )
-            month = parse_month(
-                f"{y}-{m:02d}", path=path, sheet=name, row=rownum, column="MONTH", not_after=limit
-            )
-            n = _nonneg_int(events, path=path, sheet=name, row=rownum, column="EVENTS")
-            key = (country, month)
+            key = (record[1], record[0])
             if key in seen:
                 raise InputError(
                     path,
-                    f"{country} {format_month(month)} repeated (first in row {seen[key]})",
+                    f"{record[1]} {format_month(record[0])} repeated (first in row {seen[key]})",
                     sheet=name,
                     row=rownum,
                     column="COUNTRY",
                 )
             seen[key] = rownum
-            records.append((month, country, n))
+            records.append(record)
     finally:
         wb.close()
     if not records:
@@ -367,6 +386,33 @@ def _event_dates(text: pd.Series, path: Path) -> pd.Series:
     return dates.astype("datetime64[ns]")
 
 
+def _check_not_after(dates: pd.Series, path: Path, not_after: pd.Timestamp | None) -> None:
+    """No event may fall after ``not_after``'s month (default: the current month)."""
+    limit = month_start(pd.Timestamp.now()) if not_after is None else month_start(not_after)
+    late = dates >= limit + pd.offsets.MonthBegin(1)
+    if late.any():
+        i = int(np.flatnonzero(late.to_numpy())[0])
+        raise InputError(
+            path,
+            f"date {dates.iloc[i]:%Y-%m-%d} is in the future (latest allowed month "
+            f"{format_month(limit)})",
+            row=i + 2,
+            column="event_date",
+        )
+
+
+def _zero_fill_months(out: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """Every month from the first to the last for every key combination seen (0 if none)."""
+    combos = out[keys].drop_duplicates()
+    months = pd.DataFrame(
+        {"month": pd.date_range(out["month"].min(), out["month"].max(), freq="MS")}
+    )
+    grid = months.merge(combos, how="cross")
+    out = grid.merge(out, on=["month", *keys], how="left")
+    out[["events", "fatalities"]] = out[["events", "fatalities"]].fillna(0)
+    return out
+
+
 def read_event_level_csv(
     path: str | Path,
     *,
@@ -414,17 +460,7 @@ def read_event_level_csv(
     if raw.empty:
         raise InputError(path, "no event rows below the header", row=1)
     dates = _event_dates(raw["event_date"], path)
-    limit = month_start(pd.Timestamp.now()) if not_after is None else month_start(not_after)
-    late = dates >= limit + pd.offsets.MonthBegin(1)
-    if late.any():
-        i = int(np.flatnonzero(late.to_numpy())[0])
-        raise InputError(
-            path,
-            f"date {dates.iloc[i]:%Y-%m-%d} is in the future (latest allowed month "
-            f"{format_month(limit)})",
-            row=i + 2,
-            column="event_date",
-        )
+    _check_not_after(dates, path, not_after)
     events = pd.DataFrame(
         {
             "month": dates.dt.to_period("M").dt.to_timestamp().astype("datetime64[ns]"),
@@ -438,13 +474,7 @@ def read_event_level_csv(
         .reset_index()
     )
     if complete:
-        combos = out[keys].drop_duplicates()
-        months = pd.DataFrame(
-            {"month": pd.date_range(out["month"].min(), out["month"].max(), freq="MS")}
-        )
-        grid = months.merge(combos, how="cross")
-        out = grid.merge(out, on=["month", *keys], how="left")
-        out[["events", "fatalities"]] = out[["events", "fatalities"]].fillna(0)
+        out = _zero_fill_months(out, keys)
     out["events"] = out["events"].astype("int64")
     out["fatalities"] = out["fatalities"].astype("int64")
     out["month"] = out["month"].astype("datetime64[ns]")

@@ -60,7 +60,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import json
+import itertools
 import logging
 import re
 import unicodedata
@@ -68,6 +68,7 @@ import warnings
 import zipfile
 import zlib
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -76,11 +77,13 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from hybridflow.data.sources._files import read_json
 from hybridflow.errors import InputError
 from hybridflow.months import format_month, parse_month
 
 __all__ = [
     "DEFAULT_SHEET",
+    "EASTERN_BORDERS",
     "HEADER_CELLS",
     "UKRRUSSBEL",
     "RevisionWarning",
@@ -97,6 +100,9 @@ log = logging.getLogger(__name__)
 
 #: ISO3 codes of the report's "UkrRussBel" group (nationals of Ukraine, Russia, Belarus).
 UKRRUSSBEL: tuple[str, ...] = ("UKR", "RUS", "BLR")
+
+#: The route the report is about (FRONTEX's name for it).
+EASTERN_BORDERS = "Eastern Borders Route"
 
 #: The data sheet's name in every Frontex release seen so far.
 DEFAULT_SHEET = "Detections_of_IBC"
@@ -473,127 +479,182 @@ def read_ibc_workbook(
     codes = nationality_codes()
     if extra_codes:
         codes.update(extra_codes)
+    header_row, months, rows, vintage = _read_sheet(path, sheet, codes, blank, not_after)
+    df = _long_frame(rows.keys, rows.counts, months)
+    applied: list[dict[str, object]] = []
+    skipped: list[dict[str, object]] = []
+    if apply_revisions:
+        applied, skipped = _apply_revisions(df, path)
+    df.attrs = {
+        "source": str(path),
+        "sheet": sheet,
+        "header_row": header_row,
+        "vintage": vintage,
+        "revisions": applied,
+        "skipped_revisions": skipped,
+        "note_rows": rows.note_rows,
+        "blank_cells": rows.n_blank,
+    }
+    return df
+
+
+def _read_sheet(
+    path: Path,
+    sheet: str,
+    codes: Mapping[str, str],
+    blank: str,
+    not_after: pd.Timestamp | None,
+) -> tuple[int, list[pd.Timestamp], _DataRows, str | None]:
+    """Read the data sheet: its header row, months, checked data rows and the vintage."""
     wb = _load_workbook(path)
     try:
-        ws = _sheet(wb, path, sheet)
-        rows_iter = _iter_rows(ws, path, sheet)
-        head: list[tuple[Any, ...]] = []
-        for row in rows_iter:
-            head.append(row)
-            if len(head) >= _HEADER_SCAN_ROWS:
-                break
+        rows_iter = _iter_rows(_sheet(wb, path, sheet), path, sheet)
+        head = list(itertools.islice(rows_iter, _HEADER_SCAN_ROWS))
         h_idx, id_cols = _find_header(head, path, sheet)
         header_row = h_idx + 1
-        header = head[h_idx]
-
-        # Month columns: every other non-empty header cell, parsed strictly.
-        month_cols: list[int] = []
-        months: list[pd.Timestamp] = []
-        labels: list[str] = []
-        seen_month: dict[pd.Timestamp, str] = {}
-        for j, value in enumerate(header):
-            if j in id_cols.values() or _text(value) == "":
-                continue
-            ts = _month_label(
-                value, path=path, sheet=sheet, row=header_row, col=j, not_after=not_after
-            )
-            label = _text(value)
-            if ts in seen_month:
-                raise InputError(
-                    path,
-                    f"month {format_month(ts)} appears twice (also in column '{seen_month[ts]}')",
-                    sheet=sheet,
-                    row=header_row,
-                    column=label,
-                )
-            seen_month[ts] = label
-            month_cols.append(j)
-            months.append(ts)
-            labels.append(label)
-        if not month_cols:
-            raise InputError(
-                path, "header has no month columns like 'JAN2009'", sheet=sheet, row=header_row
-            )
-
+        month_cols, months, labels = _month_columns(
+            head[h_idx], id_cols, path=path, sheet=sheet, row=header_row, not_after=not_after
+        )
+        rows = _DataRows(path, sheet, codes, blank, labels)
         width = max(max(month_cols), *id_cols.values()) + 1
-        c_route, c_type, c_nat = (id_cols[h] for h in HEADER_CELLS)
-        keys: list[tuple[str, str, str, str]] = []
-        counts: list[list[int]] = []
-        seen_key: dict[tuple[str, str, str], int] = {}
-        seen_code: dict[tuple[str, str, str], tuple[int, str]] = {}
-        note_rows: list[dict[str, object]] = []
-        n_blank = 0
-
-        def data_rows() -> Iterator[tuple[int, tuple[Any, ...]]]:
-            yield from enumerate(head[h_idx + 1 :], start=header_row + 1)
-            yield from enumerate(rows_iter, start=len(head) + 1)
-
-        for rownum, raw in data_rows():
+        id_positions = tuple(id_cols[h] for h in HEADER_CELLS)
+        data_rows = itertools.chain(
+            enumerate(head[h_idx + 1 :], start=header_row + 1),
+            enumerate(rows_iter, start=len(head) + 1),
+        )
+        for rownum, raw in data_rows:
             row = tuple(raw) + (None,) * (width - len(raw))
-            route, btype, nat = _text(row[c_route]), _text(row[c_type]), _text(row[c_nat])
-            cells = [row[j] for j in month_cols]
-            if not (route or btype or nat) and all(_text(v) == "" for v in cells):
-                continue  # blank row
-            if not (btype or nat) and all(_text(v) == "" for v in cells):
-                # A text-only row (a "Source: FRAN data as of ..." footer, a note): not data.
-                note_rows.append({"row": rownum, "text": " ".join(_text(v) for v in row if v)})
-                continue
-            for name, value in zip(HEADER_CELLS, (route, btype, nat), strict=True):
-                if not value:
-                    raise InputError(
-                        path, f"empty '{name}' in a data row", sheet=sheet, row=rownum, column=name
-                    )
-            key = (route, btype, nat)
-            if key in seen_key:
-                raise InputError(
-                    path,
-                    f"duplicate row for route {route!r}, border type {btype!r}, nationality "
-                    f"{nat!r} (first seen in row {seen_key[key]})",
-                    sheet=sheet,
-                    row=rownum,
-                    column=HEADER_CELLS[2],
-                )
-            seen_key[key] = rownum
-            code = codes.get(nat) or codes.get(unicodedata.normalize("NFC", nat))
-            if code is None:
-                raise InputError(
-                    path,
-                    f"unknown nationality {nat!r} (not in hybridflow's nationalities.csv; "
-                    "pass extra_codes={name: iso3} to add it)",
-                    sheet=sheet,
-                    row=rownum,
-                    column=HEADER_CELLS[2],
-                )
-            ckey = (route, btype, code)
-            if ckey in seen_code:
-                first_row, first_name = seen_code[ckey]
-                raise InputError(
-                    path,
-                    f"nationality {nat!r} maps to {code}, as does {first_name!r} in row "
-                    f"{first_row} of the same route and border type",
-                    sheet=sheet,
-                    row=rownum,
-                    column=HEADER_CELLS[2],
-                )
-            seen_code[ckey] = (rownum, nat)
-            values: list[int] = []
-            for label, v in zip(labels, cells, strict=True):
-                n, was_blank = _count(v, blank, path=path, sheet=sheet, row=rownum, column=label)
-                n_blank += was_blank
-                values.append(n)
-            keys.append((route, btype, code, nat))
-            counts.append(values)
+            rows.add(rownum, row, id_positions, [row[j] for j in month_cols])
         vintage = _vintage_from_workbook(wb, path, skip=sheet)
     finally:
         wb.close()
     if vintage is None:
-        for note in note_rows:
+        for note in rows.note_rows:
             if found := _vintage_from_text(str(note["text"])):
                 vintage = found
                 break
-    if not keys:
+    if not rows.keys:
         raise InputError(path, "no data rows below the header", sheet=sheet, row=header_row)
+    return header_row, months, rows, vintage
 
+
+def _month_columns(
+    header: tuple[Any, ...],
+    id_cols: dict[str, int],
+    *,
+    path: Path,
+    sheet: str,
+    row: int,
+    not_after: pd.Timestamp | None,
+) -> tuple[list[int], list[pd.Timestamp], list[str]]:
+    """The header's month columns: every non-empty cell but the id columns, parsed strictly.
+
+    Returns their positions, months and labels as written.
+    """
+    month_cols: list[int] = []
+    months: list[pd.Timestamp] = []
+    labels: list[str] = []
+    seen_month: dict[pd.Timestamp, str] = {}
+    for j, value in enumerate(header):
+        if j in id_cols.values() or _text(value) == "":
+            continue
+        ts = _month_label(value, path=path, sheet=sheet, row=row, col=j, not_after=not_after)
+        label = _text(value)
+        if ts in seen_month:
+            raise InputError(
+                path,
+                f"month {format_month(ts)} appears twice (also in column '{seen_month[ts]}')",
+                sheet=sheet,
+                row=row,
+                column=label,
+            )
+        seen_month[ts] = label
+        month_cols.append(j)
+        months.append(ts)
+        labels.append(label)
+    if not month_cols:
+        raise InputError(path, "header has no month columns like 'JAN2009'", sheet=sheet, row=row)
+    return month_cols, months, labels
+
+
+@dataclass
+class _DataRows:
+    """The data rows of an IBC sheet, each checked as it is added."""
+
+    path: Path
+    sheet: str
+    codes: Mapping[str, str]
+    blank: str
+    labels: list[str]
+    #: (route, border type, iso3, nationality name) and the month counts of each data row.
+    keys: list[tuple[str, str, str, str]] = field(default_factory=list)
+    counts: list[list[int]] = field(default_factory=list)
+    note_rows: list[dict[str, object]] = field(default_factory=list)
+    n_blank: int = 0
+    _seen_key: dict[tuple[str, str, str], int] = field(default_factory=dict)
+    _seen_code: dict[tuple[str, str, str], tuple[int, str]] = field(default_factory=dict)
+
+    def add(
+        self, rownum: int, row: tuple[Any, ...], id_positions: tuple[int, ...], cells: list[Any]
+    ) -> None:
+        """Add one sheet row: skipped if blank, kept as a note if text-only, else data."""
+        route, btype, nat = (_text(row[c]) for c in id_positions)
+        if not (route or btype or nat) and all(_text(v) == "" for v in cells):
+            return  # blank row
+        if not (btype or nat) and all(_text(v) == "" for v in cells):
+            # A text-only row (a "Source: FRAN data as of ..." footer, a note): not data.
+            self.note_rows.append({"row": rownum, "text": " ".join(_text(v) for v in row if v)})
+            return
+        for name, value in zip(HEADER_CELLS, (route, btype, nat), strict=True):
+            if not value:
+                raise self._error(rownum, f"empty '{name}' in a data row", column=name)
+        code = self._code(rownum, route, btype, nat)
+        values: list[int] = []
+        for label, v in zip(self.labels, cells, strict=True):
+            n, was_blank = _count(
+                v, self.blank, path=self.path, sheet=self.sheet, row=rownum, column=label
+            )
+            self.n_blank += was_blank
+            values.append(n)
+        self.keys.append((route, btype, code, nat))
+        self.counts.append(values)
+
+    def _code(self, rownum: int, route: str, btype: str, nat: str) -> str:
+        """The row's ISO3 code; its route x border type x nationality must be new."""
+        key = (route, btype, nat)
+        if key in self._seen_key:
+            raise self._error(
+                rownum,
+                f"duplicate row for route {route!r}, border type {btype!r}, nationality "
+                f"{nat!r} (first seen in row {self._seen_key[key]})",
+            )
+        self._seen_key[key] = rownum
+        code = self.codes.get(nat) or self.codes.get(unicodedata.normalize("NFC", nat))
+        if code is None:
+            raise self._error(
+                rownum,
+                f"unknown nationality {nat!r} (not in hybridflow's nationalities.csv; "
+                "pass extra_codes={name: iso3} to add it)",
+            )
+        ckey = (route, btype, code)
+        if ckey in self._seen_code:
+            first_row, first_name = self._seen_code[ckey]
+            raise self._error(
+                rownum,
+                f"nationality {nat!r} maps to {code}, as does {first_name!r} in row "
+                f"{first_row} of the same route and border type",
+            )
+        self._seen_code[ckey] = (rownum, nat)
+        return code
+
+    def _error(self, rownum: int, problem: str, column: str = HEADER_CELLS[2]) -> InputError:
+        return InputError(self.path, problem, sheet=self.sheet, row=rownum, column=column)
+
+
+def _long_frame(
+    keys: list[tuple[str, str, str, str]], counts: list[list[int]], months: list[pd.Timestamp]
+) -> pd.DataFrame:
+    """One row per month x data row, sorted by month, route, border type, nationality."""
     n_rows, n_months = len(keys), len(months)
     arr = np.asarray(counts, dtype=np.int64)  # rows x months
     key_arr = np.asarray(keys, dtype=object)
@@ -612,21 +673,6 @@ def read_ibc_workbook(
     df = df.sort_values(["month", "route", "border_type", "nationality"], kind="stable")
     df = df.reset_index(drop=True)
     df["month"] = df["month"].astype("datetime64[ns]")
-
-    applied: list[dict[str, object]] = []
-    skipped: list[dict[str, object]] = []
-    if apply_revisions:
-        applied, skipped = _apply_revisions(df, path)
-    df.attrs = {
-        "source": str(path),
-        "sheet": sheet,
-        "header_row": header_row,
-        "vintage": vintage,
-        "revisions": applied,
-        "skipped_revisions": skipped,
-        "note_rows": note_rows,
-        "blank_cells": n_blank,
-    }
     return df
 
 
@@ -730,12 +776,7 @@ def read_route_totals_json(
         month repeated within a route. The ``column`` names the JSON path.
     """
     path = Path(path)
-    if not path.is_file():
-        raise InputError(path, "file not found")
-    try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise InputError(path, f"not valid JSON ({exc})") from exc
+    doc = read_json(path)
     monthly = doc.get("data", {}).get("monthly") if isinstance(doc, dict) else None
     if not isinstance(monthly, dict):
         raise InputError(
@@ -758,26 +799,7 @@ def read_route_totals_json(
                     stacklevel=2,
                 )
             continue
-        where = f"data.monthly[{route!r}]"
-        if not isinstance(series, list):
-            raise InputError(path, "expected a list of {m, v} objects", column=where)
-        seen: set[pd.Timestamp] = set()
-        for i, entry in enumerate(series):
-            col = f"{where}[{i}]"
-            if not isinstance(entry, dict) or "m" not in entry or "v" not in entry:
-                raise InputError(
-                    path, f"expected an object with keys m and v, got {entry!r}", column=col
-                )
-            month = parse_month(entry["m"], path=path, column=f"{col}.m", not_after=not_after)
-            v = entry["v"]
-            if isinstance(v, bool) or not isinstance(v, int | float) or v != int(v) or v < 0:
-                raise InputError(
-                    path, f"expected a non-negative integer count, got {v!r}", column=f"{col}.v"
-                )
-            if month in seen:
-                raise InputError(path, f"month {format_month(month)} repeated", column=f"{col}.m")
-            seen.add(month)
-            records.append((month, route, int(v)))
+        records.extend(_route_records(path, route, series, not_after))
     if not records:
         raise InputError(path, "no route series found", column="data.monthly")
     df = pd.DataFrame(records, columns=["month", "route", "detections"])
@@ -794,3 +816,31 @@ def read_route_totals_json(
         "retrieved": doc.get("retrieved"),
     }
     return df
+
+
+def _route_records(
+    path: Path, route: str, series: Any, not_after: pd.Timestamp | None
+) -> list[tuple[pd.Timestamp, str, int]]:
+    """One route's ``[{m, v}, ...]`` list as (month, route, count) records, checked."""
+    where = f"data.monthly[{route!r}]"
+    if not isinstance(series, list):
+        raise InputError(path, "expected a list of {m, v} objects", column=where)
+    seen: set[pd.Timestamp] = set()
+    records: list[tuple[pd.Timestamp, str, int]] = []
+    for i, entry in enumerate(series):
+        col = f"{where}[{i}]"
+        if not isinstance(entry, dict) or "m" not in entry or "v" not in entry:
+            raise InputError(
+                path, f"expected an object with keys m and v, got {entry!r}", column=col
+            )
+        month = parse_month(entry["m"], path=path, column=f"{col}.m", not_after=not_after)
+        v = entry["v"]
+        if isinstance(v, bool) or not isinstance(v, int | float) or v != int(v) or v < 0:
+            raise InputError(
+                path, f"expected a non-negative integer count, got {v!r}", column=f"{col}.v"
+            )
+        if month in seen:
+            raise InputError(path, f"month {format_month(month)} repeated", column=f"{col}.m")
+        seen.add(month)
+        records.append((month, route, int(v)))
+    return records

@@ -21,7 +21,6 @@ corrections). These are Ukrainian official claims, not independently verified.
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 import re
 from collections.abc import Sequence
@@ -30,6 +29,7 @@ from typing import Any
 
 import pandas as pd
 
+from hybridflow.data.sources._files import read_json
 from hybridflow.errors import InputError
 from hybridflow.months import month_start
 
@@ -88,61 +88,14 @@ def read_losses_daily(path: str | Path, *, splice_renamed: bool = True) -> pd.Da
         that is not a non-negative integer; ``column`` gives the JSON path (``[i].field``).
     """
     path = Path(path)
-    if not path.is_file():
-        raise InputError(path, "file not found")
-    try:
-        records = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise InputError(path, f"not valid JSON ({exc})") from exc
+    records = read_json(path)
     if not isinstance(records, list) or not records:
         raise InputError(path, "expected a non-empty JSON list of daily records")
 
-    dates: list[pd.Timestamp] = []
-    columns: dict[str, dict[int, int]] = {}
-    text_fields: dict[str, tuple[int, str]] = {}  # field -> first (index, text)
-    lower_bound: list[str] = []
-    seen: dict[pd.Timestamp, int] = {}
+    daily = _DailyRecords(path)
     for i, rec in enumerate(records):
-        if not isinstance(rec, dict):
-            raise InputError(path, f"expected an object, got {rec!r}", column=f"[{i}]")
-        raw_date = rec.get("date")
-        date = _parse_date(raw_date)
-        if date is None:
-            raise InputError(
-                path, f"expected a date as YYYY-MM-DD, got {raw_date!r}", column=f"[{i}].date"
-            )
-        if date in seen:
-            raise InputError(
-                path,
-                f"date {date:%Y-%m-%d} repeated (first at [{seen[date]}])",
-                column=f"[{i}].date",
-            )
-        seen[date] = i
-        dates.append(date)
-        for key, value in rec.items():
-            if key in _INDEX_FIELDS:
-                continue
-            if value is None:
-                continue  # not reported that day
-            if isinstance(value, str):
-                text_fields.setdefault(key, (i, value))
-                if key == "personnel*" and value == "more":
-                    lower_bound.append(f"{date:%Y-%m-%d}")
-                continue
-            if (
-                isinstance(value, bool)
-                or not isinstance(value, int | float)
-                or not math.isfinite(value)
-                or value != int(value)
-                or value < 0
-            ):
-                raise InputError(
-                    path,
-                    f"expected a non-negative integer count, got {value!r}",
-                    column=f"[{i}].{key}",
-                )
-            columns.setdefault(key, {})[i] = int(value)
-
+        daily.add(i, rec)
+    dates, columns, text_fields = daily.dates, daily.columns, daily.text_fields
     for key in text_fields.keys() & columns.keys():
         i, value = text_fields[key]
         raise InputError(
@@ -164,24 +117,86 @@ def read_losses_daily(path: str | Path, *, splice_renamed: bool = True) -> pd.Da
         df[key] = series
     order = df["date"].argsort(kind="stable").to_numpy()
     df = df.iloc[order].reset_index(drop=True)
-
-    spliced: dict[str, list[str]] = {}
-    if splice_renamed:
-        for merged, parts in RENAMED_FIELDS.items():
-            if merged in df and all(p in df for p in parts):
-                parts_sum = df[list(parts)].sum(axis=1, min_count=len(parts), skipna=False)
-                fill = df[merged].isna() & parts_sum.notna()
-                if fill.any():
-                    df.loc[fill, merged] = parts_sum[fill].astype("Int64")
-                    spliced[merged] = list(parts)
+    spliced = _splice_renamed(df) if splice_renamed else {}
     df.attrs = {
         "source": str(path),
         "dropped_fields": ["day", *[k for k in text_fields if k not in columns]],
         "spliced": spliced,
     }
     if "personnel*" in text_fields:
-        df.attrs["personnel_lower_bound_dates"] = lower_bound
+        df.attrs["personnel_lower_bound_dates"] = daily.lower_bound
     return df
+
+
+@dataclasses.dataclass
+class _DailyRecords:
+    """The records of a losses JSON, each checked as it is added."""
+
+    path: Path
+    dates: list[pd.Timestamp] = dataclasses.field(default_factory=list)
+    #: field -> {record index: count}
+    columns: dict[str, dict[int, int]] = dataclasses.field(default_factory=dict)
+    #: field -> its first (record index, text)
+    text_fields: dict[str, tuple[int, str]] = dataclasses.field(default_factory=dict)
+    lower_bound: list[str] = dataclasses.field(default_factory=list)
+    _seen: dict[pd.Timestamp, int] = dataclasses.field(default_factory=dict)
+
+    def add(self, i: int, rec: object) -> None:
+        """Add record ``i``: its date (new, valid) and its counts and text fields."""
+        path = self.path
+        if not isinstance(rec, dict):
+            raise InputError(path, f"expected an object, got {rec!r}", column=f"[{i}]")
+        raw_date = rec.get("date")
+        date = _parse_date(raw_date)
+        if date is None:
+            raise InputError(
+                path, f"expected a date as YYYY-MM-DD, got {raw_date!r}", column=f"[{i}].date"
+            )
+        if date in self._seen:
+            raise InputError(
+                path,
+                f"date {date:%Y-%m-%d} repeated (first at [{self._seen[date]}])",
+                column=f"[{i}].date",
+            )
+        self._seen[date] = i
+        self.dates.append(date)
+        for key, value in rec.items():
+            if key in _INDEX_FIELDS or value is None:  # None: not reported that day
+                continue
+            if isinstance(value, str):
+                self.text_fields.setdefault(key, (i, value))
+                if key == "personnel*" and value == "more":
+                    self.lower_bound.append(f"{date:%Y-%m-%d}")
+                continue
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, int | float)
+                or not math.isfinite(value)
+                or value != int(value)
+                or value < 0
+            ):
+                raise InputError(
+                    path,
+                    f"expected a non-negative integer count, got {value!r}",
+                    column=f"[{i}].{key}",
+                )
+            self.columns.setdefault(key, {})[i] = int(value)
+
+
+def _splice_renamed(df: pd.DataFrame) -> dict[str, list[str]]:
+    """Fill merged fields before they existed with the sum of their old parts, in place.
+
+    Returns ``{merged: [parts]}`` for the fields filled.
+    """
+    spliced: dict[str, list[str]] = {}
+    for merged, parts in RENAMED_FIELDS.items():
+        if merged in df and all(p in df for p in parts):
+            parts_sum = df[list(parts)].sum(axis=1, min_count=len(parts), skipna=False)
+            fill = df[merged].isna() & parts_sum.notna()
+            if fill.any():
+                df.loc[fill, merged] = parts_sum[fill].astype("Int64")
+                spliced[merged] = list(parts)
+    return spliced
 
 
 def _parse_date(value: object) -> pd.Timestamp | None:

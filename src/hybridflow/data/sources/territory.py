@@ -20,23 +20,30 @@ is not in any of these series.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
+from typing import Literal, get_args
 
 import numpy as np
 import pandas as pd
 
+from hybridflow.data.sources._files import read_json
 from hybridflow.errors import InputError
 from hybridflow.months import month_start
 
 __all__ = [
     "DEEPSTATE_SOURCES",
     "INVASION_EVE",
+    "TRACKERS",
+    "Tracker",
     "monthly_area",
     "read_deepstate_daily_csv",
     "read_liveuamap_csv",
     "read_nzz_json",
 ]
+
+#: The trackers the panel's territory series come from (its ``tracker`` coordinate).
+Tracker = Literal["liveuamap", "deepstate"]
+TRACKERS: tuple[str, ...] = get_args(Tracker)
 
 #: DeepState snapshot sources in order of preference for splicing.
 DEEPSTATE_SOURCES: tuple[str, ...] = (
@@ -240,12 +247,7 @@ def read_nzz_json(path: str | Path) -> pd.DataFrame:
         Not a JSON object, a bad or repeated date (the ``column`` is the key), a bad area.
     """
     path = Path(path)
-    if not path.is_file():
-        raise InputError(path, "file not found")
-    try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise InputError(path, f"not valid JSON ({exc})") from exc
+    doc = read_json(path)
     if not isinstance(doc, dict) or not doc:
         raise InputError(path, "expected a non-empty JSON object {date: km²}")
     dates: list[pd.Timestamp] = []
