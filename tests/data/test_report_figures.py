@@ -13,10 +13,12 @@ from hybridflow.data.report_figures import (
     figures_matching,
     load_report_figures,
     report_figure,
+    report_figures_path,
     top10_others,
 )
 from hybridflow.errors import InputError
 
+REPO_ROOT = Path(__file__).resolve().parents[2]
 HEADER = ",".join(COLUMNS)
 GOOD = "eb_mean,Mean monthly detections,832,detections/month,5%,summary: mean encounters"
 
@@ -106,3 +108,17 @@ def test_a_good_file_reads(tmp_path: Path) -> None:
     assert figures["eb_mean"].tolerance == pytest.approx(41.6)
     assert figures["eb_mean"].row == 2
 
+
+def test_doc_lists_every_figure_with_its_value() -> None:
+    """docs/report-claims.md's table of figures says the same as the CSV."""
+    doc = (REPO_ROOT / "docs" / "report-claims.md").read_text(encoding="utf-8")
+    rows = {
+        cells[0].strip("` "): cells
+        for line in doc.splitlines()
+        if line.startswith("| `")
+        for cells in [[c.strip() for c in line.strip("|").split("|")]]
+    }
+    for fid, fig in load_report_figures().items():
+        assert fid in rows, f"{fid} missing from docs/report-claims.md"
+        assert rows[fid][1] == f"{fig.value:g}", fid
+    assert report_figures_path().name == "report_figures.csv"
