@@ -81,6 +81,21 @@ def test_every_figure_is_used_and_every_figure_used_exists(monkeypatch: pytest.M
         return lookup(figure_id)  # raises KeyError for an id the table lacks
 
     monkeypatch.setattr(report_figures, "report_figure", recording)
-    assert set(table) <= set(replicate(synthetic_panel()).claims["id"])  # each has its claim
+    panel = synthetic_panel()
+    for p in (panel, panel.drop_vars(["detections"])):  # with and without nationalities
+        assert set(table) <= set(replicate(p).claims["id"])  # each figure has its claim
     assert set(asked) <= set(table)
     assert set(table) <= set(asked), sorted(set(table) - set(asked))
+
+
+def test_without_nationality_data_every_claim_is_still_listed() -> None:
+    """A panel without nationality-level detections: the same ids, the report's side filled."""
+    res = replicate(synthetic_panel().drop_vars(["detections"]))
+    assert list(res.claims["id"]) == list(claim_ids())
+    top = claim_row(res, "top10_set")
+    assert top["status"] == "not_reproducible"
+    assert top["report_text"] == ", ".join(REPORT_TOP10_OTHERS)
+    mean = claim_row(res, "others_share_mean")
+    assert mean["status"] == "not_reproducible"
+    assert (mean["report_value"], mean["report_text"]) == (0.16, "16%")
+    assert mean["statement"] == "Mean monthly share of Others"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import pandas as pd
 
@@ -43,7 +43,10 @@ def claims(inputs: Inputs) -> list[Claim]:
     """One claim per nationality of the report's ten, and one for the set as a whole."""
     ser = inputs.series
     if ser.nat.empty:
-        return [_unavailable(fid) for fid in claim_ids() if fid != "top10_set"]
+        return [
+            unavailable(fid, report_text=_report_text(fid), cause=NO_NATIONALITIES)
+            for fid in claim_ids()
+        ]
     nat = ser.nat.loc[month(REPORT_WAR_START) :]
     others = nat.drop(columns=[c for c in nat.columns if c in UKRRUSSBEL])
     totals = others.sum(axis=0).sort_values(ascending=False, kind="mergesort")
@@ -72,14 +75,6 @@ def _report_text(figure_id: str) -> str:
     if figure_id == "top10_set":
         return ", ".join(_top10())
     return f"{_top10()[figure_id.removeprefix('top10_')]:.0f}"
-
-
-def _unavailable(figure_id: str) -> Claim:
-    code = figure_id.removeprefix("top10_")
-    claim = unavailable(figure_id, report_text=_report_text(figure_id), cause=NO_NATIONALITIES)
-    return replace(
-        claim, statement=f"Detections of {code} nationals since Feb 2022", tolerance=None
-    )
 
 
 def _nationality_claim(code: str, rank: int, counts: _Counts, last: pd.Timestamp) -> Claim:

@@ -8,7 +8,7 @@ published, before the FRONTEX loader's known corrections.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
@@ -153,19 +153,11 @@ def claims(inputs: Inputs) -> list[Claim]:
 
 
 def _unavailable(figure_id: str) -> Claim:
-    claim = unavailable(
+    return unavailable(
         figure_id,
         report_text=_report_text(figure_id),
         cause=NO_NATIONALITIES,
         grouping="UkrRussBel vs Others",
-    )
-    return replace(
-        claim,
-        statement="Others share",
-        report_value=None,
-        report_text="",
-        tolerance=None,
-        unit="share",
     )
 
 
