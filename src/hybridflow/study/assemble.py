@@ -31,7 +31,7 @@ LIMITS = [
     "any state directed migrants: that needs documented evidence (directives, intelligence "
     "assessments, communications, consistent facilitation), which statistics cannot supply.",
     "At most, a well-graded effect is 'consistent patterns' evidence in the evidence framework "
-    "of report-claims.md; a null or contrary effect is evidence against the report's "
+    "of docs/report-claims.md; a null or contrary effect is evidence against the report's "
     "specific statistical claim, not against instrumentalisation as such.",
     "Detections are not persons and depend on enforcement: walls, closures, push-back laws "
     "and asylum suspensions change counts independently of any sender. The models include "
