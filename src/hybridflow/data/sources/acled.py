@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from hybridflow.data.sources.frontex import _iter_rows, _load_workbook, _sheet, _text
+from hybridflow.data.sources._files import cell_text, iter_rows, load_workbook, worksheet
 from hybridflow.errors import InputError
 from hybridflow.months import format_month, month_start, parse_month
 
@@ -114,12 +114,12 @@ def _pv_header(
     head: list[tuple[Any, ...]] = []
     for row in rows:
         head.append(row)
-        cells = [_text(v).upper() for v in row]
+        cells = [cell_text(v).upper() for v in row]
         if all(h in cells for h in _PV_HEADER):
             return {h: cells.index(h) for h in _PV_HEADER}, len(head)
         if len(head) >= _HEADER_SCAN_ROWS:
             break
-    first = [_text(v) for v in head[0]] if head else []
+    first = [cell_text(v) for v in head[0]] if head else []
     found = {c.upper() for c in first}
     missing = [h for h in _PV_HEADER if h not in found]
     raise InputError(
@@ -141,13 +141,13 @@ def _pv_record(
     limit: pd.Timestamp,
 ) -> tuple[pd.Timestamp, str, int] | None:
     """One data row as (month, country, events); None for a blank row."""
-    country = _text(row[cols["COUNTRY"]])
+    country = cell_text(row[cols["COUNTRY"]])
     mon, year, events = row[cols["MONTH"]], row[cols["YEAR"]], row[cols["EVENTS"]]
     if not country and mon is None and year is None and events is None:
         return None
     if not country:
         raise InputError(path, "empty country", sheet=sheet, row=rownum, column="COUNTRY")
-    m = _MONTH_NAMES.get(_text(mon).lower())
+    m = _MONTH_NAMES.get(cell_text(mon).lower())
     if m is None:
         raise InputError(
             path,
@@ -201,11 +201,11 @@ def read_pv_country_month_xlsx(
         negative or non-integer count, or a repeated country-month.
     """
     path = Path(path)
-    wb = _load_workbook(path)
+    wb = load_workbook(path)
     try:
         name = sheet if sheet is not None else wb.sheetnames[0]
-        ws = _sheet(wb, path, name)
-        rows = _iter_rows(ws, path, name)
+        ws = worksheet(wb, path, name)
+        rows = iter_rows(ws, path, name)
         cols, header_row = _pv_header(rows, path, name)
         width = max(cols.values()) + 1
         records: list[tuple[pd.Timestamp, str, int]] = []

@@ -65,9 +65,7 @@ import logging
 import re
 import unicodedata
 import warnings
-import zipfile
-import zlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
@@ -77,7 +75,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from hybridflow.data.sources._files import read_json
+from hybridflow.data.sources._files import cell_text, iter_rows, load_workbook, read_json, worksheet
 from hybridflow.errors import InputError
 from hybridflow.months import format_month, parse_month
 
@@ -128,7 +126,6 @@ _VINTAGE_RE = re.compile(
 )
 # Dictionary-like keys in the route JSON that are notes read as routes, not routes.
 _NOTE_KEY_RE = re.compile(r"^\s*(source|notes?|definition)\b|FRAN\s+data\s+as\s+of", re.I)
-_XLSX_MAGIC = b"PK\x03\x04"
 
 
 class RevisionWarning(UserWarning):
@@ -209,57 +206,6 @@ def revisions_table(source: str | None = REVISION_SOURCE) -> pd.DataFrame:
     return df
 
 
-# --------------------------------------------------------------------------------------------
-# workbook access (shared with acled.py)
-
-
-def _load_workbook(path: Path) -> Any:
-    """Open ``path`` read-only or raise a one-line InputError saying why it cannot be read."""
-    import openpyxl
-
-    if not path.is_file():
-        raise InputError(path, "file not found")
-    with open(path, "rb") as fh:
-        head = fh.read(4)
-    if head != _XLSX_MAGIC:
-        raise InputError(
-            path,
-            "not a readable .xlsx workbook (it does not start with the zip signature an .xlsx "
-            "file has; is it a CSV or an old .xls file renamed to .xlsx?)",
-        )
-    try:
-        return openpyxl.load_workbook(path, read_only=True, data_only=True)
-    except (zipfile.BadZipFile, zlib.error, EOFError, KeyError, OSError, ValueError) as exc:
-        raise InputError(
-            path, f"not a readable .xlsx workbook (truncated or corrupt: {exc})"
-        ) from exc
-
-
-def _sheet(wb: Any, path: Path, sheet: str) -> Any:
-    if sheet not in wb.sheetnames:
-        found = ", ".join(repr(s) for s in wb.sheetnames)
-        raise InputError(path, f"no sheet named '{sheet}'; sheets found: {found}", sheet=sheet)
-    ws = wb[sheet]
-    # Some writers store a wrong <dimension> (e.g. "A1:A1"), which makes read-only mode stop
-    # after the first row; reading without it costs nothing.
-    ws.reset_dimensions()
-    return ws
-
-
-def _iter_rows(ws: Any, path: Path, sheet: str) -> Iterator[tuple[Any, ...]]:
-    """Rows as value tuples; a corrupt sheet part becomes an InputError."""
-    try:
-        yield from ws.iter_rows(values_only=True)
-    except (zipfile.BadZipFile, zlib.error, EOFError, KeyError, OSError) as exc:
-        raise InputError(
-            path, f"not a readable .xlsx workbook (corrupt sheet data: {exc})", sheet=sheet
-        ) from exc
-
-
-def _text(value: object) -> str:
-    return "" if value is None else " ".join(str(value).split())
-
-
 def _column_letter(index: int) -> str:
     from openpyxl.utils import get_column_letter
 
@@ -301,7 +247,7 @@ def ibc_vintage(path: str | Path) -> str | None:
         (the data sheet last, first column only).
     """
     path = Path(path)
-    wb = _load_workbook(path)
+    wb = load_workbook(path)
     try:
         return _vintage_from_workbook(wb, path)
     finally:
@@ -313,9 +259,9 @@ def _vintage_from_workbook(wb: Any, path: Path, skip: str | None = None) -> str 
     for name in names:
         if name == skip:
             continue
-        ws = _sheet(wb, path, name)
+        ws = worksheet(wb, path, name)
         only_first = name == DEFAULT_SHEET
-        for row in _iter_rows(ws, path, name):
+        for row in iter_rows(ws, path, name):
             for value in row[:1] if only_first else row:
                 if isinstance(value, str) and (found := _vintage_from_text(value)):
                     return found
@@ -330,7 +276,7 @@ def _month_label(
     value: object, *, path: Path, sheet: str, row: int, col: int, not_after: pd.Timestamp | None
 ) -> pd.Timestamp:
     """Parse a month header cell (``JAN2009``; a real date is accepted too) strictly."""
-    label = _text(value)
+    label = cell_text(value)
     column = label or _column_letter(col)
     if isinstance(value, dt.datetime | dt.date):
         ts = pd.Timestamp(value)
@@ -359,7 +305,7 @@ def _find_header(rows: list[tuple[Any, ...]], path: Path, sheet: str) -> tuple[i
     wanted = [h.casefold() for h in HEADER_CELLS]
     best: tuple[int, int] = (-1, -1)  # (matches, row index)
     for i, row in enumerate(rows):
-        cells = [_text(v).casefold() for v in row]
+        cells = [cell_text(v).casefold() for v in row]
         hits = sum(w in cells for w in wanted)
         if hits == len(wanted):
             return i, {h: cells.index(w) for h, w in zip(HEADER_CELLS, wanted, strict=True)}
@@ -368,7 +314,7 @@ def _find_header(rows: list[tuple[Any, ...]], path: Path, sheet: str) -> tuple[i
     expected = ", ".join(repr(h) for h in HEADER_CELLS)
     if best[0] > 0:
         i = best[1]
-        cells = [_text(v) for v in rows[i]]
+        cells = [cell_text(v) for v in rows[i]]
         missing = [h for h in HEADER_CELLS if h.casefold() not in {c.casefold() for c in cells}]
         shown = ", ".join(repr(c) for c in cells[:6] if c)
         raise InputError(
@@ -506,9 +452,9 @@ def _read_sheet(
     not_after: pd.Timestamp | None,
 ) -> tuple[int, list[pd.Timestamp], _DataRows, str | None]:
     """Read the data sheet: its header row, months, checked data rows and the vintage."""
-    wb = _load_workbook(path)
+    wb = load_workbook(path)
     try:
-        rows_iter = _iter_rows(_sheet(wb, path, sheet), path, sheet)
+        rows_iter = iter_rows(worksheet(wb, path, sheet), path, sheet)
         head = list(itertools.islice(rows_iter, _HEADER_SCAN_ROWS))
         h_idx, id_cols = _find_header(head, path, sheet)
         header_row = h_idx + 1
@@ -556,10 +502,10 @@ def _month_columns(
     labels: list[str] = []
     seen_month: dict[pd.Timestamp, str] = {}
     for j, value in enumerate(header):
-        if j in id_cols.values() or _text(value) == "":
+        if j in id_cols.values() or cell_text(value) == "":
             continue
         ts = _month_label(value, path=path, sheet=sheet, row=row, col=j, not_after=not_after)
-        label = _text(value)
+        label = cell_text(value)
         if ts in seen_month:
             raise InputError(
                 path,
@@ -598,12 +544,12 @@ class _DataRows:
         self, rownum: int, row: tuple[Any, ...], id_positions: tuple[int, ...], cells: list[Any]
     ) -> None:
         """Add one sheet row: skipped if blank, kept as a note if text-only, else data."""
-        route, btype, nat = (_text(row[c]) for c in id_positions)
-        if not (route or btype or nat) and all(_text(v) == "" for v in cells):
+        route, btype, nat = (cell_text(row[c]) for c in id_positions)
+        if not (route or btype or nat) and all(cell_text(v) == "" for v in cells):
             return  # blank row
-        if not (btype or nat) and all(_text(v) == "" for v in cells):
+        if not (btype or nat) and all(cell_text(v) == "" for v in cells):
             # A text-only row (a "Source: FRAN data as of ..." footer, a note): not data.
-            self.note_rows.append({"row": rownum, "text": " ".join(_text(v) for v in row if v)})
+            self.note_rows.append({"row": rownum, "text": " ".join(cell_text(v) for v in row if v)})
             return
         for name, value in zip(HEADER_CELLS, (route, btype, nat), strict=True):
             if not value:
