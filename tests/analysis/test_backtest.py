@@ -14,6 +14,7 @@ import xarray as xr
 from scipy import stats
 
 from hybridflow.analysis.backtest import (
+    BACKTEST_SAMPLING,
     NAIVE,
     BacktestResult,
     backtest_summary_text,
@@ -296,7 +297,8 @@ def test_known_driver_beats_null_out_of_sample(seed_shift: int) -> None:
         }
     )
     res = rolling_origin(
-        [null, full], panel, origins=5, horizons=(1, 2), draws=150, tune=150, chains=2, seed=3 + seed_shift
+        [null, full], panel, origins=5, horizons=(1, 2),
+        sampling=BACKTEST_SAMPLING.replace(draws=150, tune=150), seed=3 + seed_shift,
     )
     t = res.table
     assert set(t["model"]) == {"null", "full", NAIVE}

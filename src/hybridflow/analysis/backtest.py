@@ -63,12 +63,14 @@ from hybridflow.inference.executor import (
     spawn_seeds,
 )
 from hybridflow.inference.posterior import fit_group, n_divergences
+from hybridflow.inference.sampling import Sampling
 from hybridflow.io import atomic_open
 from hybridflow.models.build import ModelData, prepare_data
 from hybridflow.models.spec import ModelSpec
 from hybridflow.months import format_month
 
 __all__ = [
+    "BACKTEST_SAMPLING",
     "NAIVE",
     "BacktestResult",
     "backtest_origins_task",
@@ -80,6 +82,9 @@ __all__ = [
     "seasonal_naive_samples",
     "summarise_backtest",
 ]
+
+#: Sampling of each backtest refit (small on purpose: many refits).
+BACKTEST_SAMPLING = Sampling(draws=200, tune=200, chains=2)
 
 #: Name of the seasonal-naive benchmark in tables.
 NAIVE = "seasonal_naive"
@@ -237,10 +242,7 @@ def backtest_origins_task(
     origin_seeds: Sequence[int],
     *,
     horizon: int,
-    draws: int,
-    tune: int,
-    chains: int,
-    sampler: str,
+    sampling: Sampling,
     exposures: Exposures,
     seed: int,
 ) -> list[dict[str, Any]]:
@@ -261,7 +263,7 @@ def backtest_origins_task(
         data = prepare_data(spec, panel, events)
     from hybridflow.inference.refit import cached_refitter
 
-    refitter = cached_refitter(data, sampler)  # type: ignore[arg-type]
+    refitter = cached_refitter(data, sampling.sampler)
     base = refitter._base
     months = pd.DatetimeIndex(data.months)
     T = len(months)
@@ -275,7 +277,7 @@ def backtest_origins_task(
         t0, c0 = time.perf_counter(), time.process_time()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            idata = refitter.refit(values, draws=draws, tune=tune, chains=chains, seed=int(s))
+            idata = refitter.refit(values, sampling, seed=int(s))
         seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
         post = fit_group(idata, "posterior")
         stop = min(o + 1 + horizon, T)
@@ -554,11 +556,8 @@ def rolling_origin(
     *,
     origins: int = 24,
     horizons: Sequence[int] = (1, 2, 3),
-    draws: int = 200,
-    tune: int = 200,
-    chains: int = 2,
+    sampling: Sampling = BACKTEST_SAMPLING,
     seed: int = 0,
-    sampler: str = "nutpie",
     executor: Executor | None = None,
     exposures: Exposures = "observed",
     end: str | None = None,
@@ -579,12 +578,12 @@ def rolling_origin(
         can still be scored.
     horizons
         Months ahead to score (1-12).
-    draws, tune, chains
-        Sampling per refit (small on purpose: many refits; defaults 200/200/2).
+    sampling
+        Sampler settings per refit (default :data:`BACKTEST_SAMPLING`: small on purpose,
+        many refits: 200 draws after 200 tuning steps x 2 chains; nutpie compiles once per
+        worker).
     seed
         Root seed; each (model, origin) gets its own seed from it, whatever the executor.
-    sampler
-        ``"nutpie"`` (compile once per worker) or ``"pymc"``.
     executor
         Where refits run (:func:`hybridflow.inference.executor.make_executor`); default:
         in this process.
@@ -676,10 +675,7 @@ def rolling_origin(
                     args=(sp, panel, events, chunk, chunk_seeds),
                     kwargs={
                         "horizon": hmax,
-                        "draws": draws,
-                        "tune": tune,
-                        "chains": chains,
-                        "sampler": sampler,
+                        "sampling": sampling,
                         "exposures": exposures,
                     },
                     seed=chunk_seeds[0],
@@ -786,11 +782,11 @@ def rolling_origin(
         "first_origin": origin_list[0],
         "last_origin": origin_list[-1],
         "horizons": horizons,
-        "draws": draws,
-        "tune": tune,
-        "chains": chains,
+        "draws": sampling.draws,
+        "tune": sampling.tune,
+        "chains": sampling.chains,
         "seed": seed,
-        "sampler": sampler,
+        "sampler": sampling.sampler,
         "exposures": exposures,
         "end": format_month(common_end),
         "wall_seconds": wall,

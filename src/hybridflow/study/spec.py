@@ -17,6 +17,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from hybridflow.errors import SpecError
+from hybridflow.inference.sampling import Sampling
 
 EpisodeMode = Literal["in_sample", "holdout"]
 EPISODE_MODES: tuple[EpisodeMode, ...] = ("in_sample", "holdout")
@@ -25,14 +26,15 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class Sampling(_Strict):
-    """How hard to sample. ``draws``/``tune`` per chain."""
+class StudySampling(Sampling):
+    """How hard the headline fits sample (a :class:`~hybridflow.inference.sampling.Sampling`
+    with the study's bounds, ``draws``/``tune`` per chain) and the root seed of every fit
+    and check."""
 
     draws: int = Field(default=1000, ge=10)
     tune: int = Field(default=1000, ge=10)
     chains: int = Field(default=4, ge=1, le=16)
     seed: int = 20250601
-    sampler: Literal["nutpie", "pymc"] = "nutpie"
     target_accept: float = Field(default=0.95, gt=0.5, lt=1.0)
 
 
@@ -127,7 +129,7 @@ class StudySpec(_Strict):
     null_model: str = "null"
     models: list[str]
     hypotheses: list[Hypothesis]
-    sampling: Sampling = Field(default_factory=lambda: Sampling())
+    sampling: StudySampling = Field(default_factory=lambda: StudySampling())
     checks: Checks = Field(default_factory=lambda: Checks())
     profiles: dict[str, Profile] = Field(default_factory=dict)
     #: Set by a profile that fits fewer models: hypotheses whose own model is not fitted
