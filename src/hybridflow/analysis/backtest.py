@@ -120,10 +120,10 @@ def _loc(months: pd.DatetimeIndex, month: str | pd.Timestamp) -> int:
 def crps_samples(samples: np.ndarray, observed: np.ndarray | float, axis: int = -1) -> np.ndarray:
     """CRPS of a predictive distribution given by samples (lower is better).
 
-    Energy form ``CRPS = E|X - y| - E|X - X'| / 2`` of the samples' empirical
-    distribution, with ``E|X - X'|`` from the sorted samples in O(n log n):
-    ``E|X - X'| = 2 / n^2 * sum_i (2 i - n - 1) x_(i)``. Exact for the empirical
-    distribution; a point forecast (one sample) gives the absolute error.
+    The CRPS of the samples' empirical distribution, ``E|X - y| - E|X - X'| / 2``, from
+    scoringrules (``crps_ensemble``, quantile-decomposition estimator: exact for the
+    empirical distribution, O(n log n)); a point forecast (one sample) gives the absolute
+    error.
 
     Parameters
     ----------
@@ -137,16 +137,13 @@ def crps_samples(samples: np.ndarray, observed: np.ndarray | float, axis: int = 
     numpy.ndarray
         CRPS per case, in the units of the data.
     """
+    import scoringrules
+
     x = np.moveaxis(np.asarray(samples, dtype=float), axis, -1)
-    y = np.asarray(observed, dtype=float)[..., None]
-    n = x.shape[-1]
-    if n == 0:
+    if x.shape[-1] == 0:
         raise ValueError("crps_samples needs at least one sample")
-    spread = np.mean(np.abs(x - y), axis=-1)
-    xs = np.sort(x, axis=-1)
-    weights = 2.0 * np.arange(1, n + 1) - n - 1.0
-    half_mean_diff = np.sum(weights * xs, axis=-1) / n**2
-    return np.asarray(spread - half_mean_diff)
+    y = np.broadcast_to(np.asarray(observed, dtype=float), x.shape[:-1])
+    return np.asarray(scoringrules.crps_ensemble(y, x, m_axis=-1, estimator="qd"), dtype=float)
 
 
 def score_samples(samples: np.ndarray, observed: np.ndarray) -> pd.DataFrame:
