@@ -517,16 +517,9 @@ def run_sbc(
     seeds = spawn_seeds(seed, n)
     tasks = [
         Task(
-            key=f"sbc-{k:04d}",
-            fn=_fit_replicate,
-            args=(
-                data,
-                y_sim[k],
-                {p: prior[p][k] for p in checked},
-                checked,
-                sampling,
-                thin_to,
-            ),
+            f"sbc-{k:04d}",
+            _fit_replicate,
+            (data, y_sim[k], {p: prior[p][k] for p in checked}, checked, sampling, thin_to),
             seed=seeds[k],
         )
         for k in range(n)
@@ -536,7 +529,44 @@ def run_sbc(
             results = ex.map(tasks, progress=progress)
     else:
         results = executor.map(tasks, progress=progress)
+    ranks, replicates = _tables(results, seeds, checked, prior, labels)
+    summary = uniformity_table(ranks, thin_to, bins=bins, alpha=alpha)
+    settings = {
+        "n": n,
+        "draws": sampling.draws,
+        "tune": sampling.tune,
+        "chains": sampling.chains,
+        "seed": seed,
+        "thin_to": thin_to,
+        "sampler": sampling.sampler,
+        "target_accept": sampling.target_accept,
+        "bins": bins or default_bins(int(replicates["ok"].sum()), thin_to),
+        "alpha": alpha,
+        "params": checked,
+        "spec_hash": spec_hash(spec),
+        "data_hash": data.data_hash(),
+        "window": f"{data.months[0]:%Y-%m}..{data.months[-1]:%Y-%m}",
+        "observed_cells": int(y_sim.shape[1]),
+    }
+    return SBCResult(
+        spec_name=spec.name,
+        ranks=ranks,
+        replicates=replicates,
+        summary=summary,
+        n_ranks=thin_to,
+        settings=settings,
+    )
 
+
+def _tables(
+    results: Sequence[Any],
+    seeds: Sequence[int],
+    params: Sequence[str],
+    prior: Mapping[str, np.ndarray],
+    labels: Mapping[str, list[str]],
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The ranks table (one row per replicate, parameter, component) and the replicates
+    table of :class:`SBCResult`, from the replicates' task results."""
     rank_rows: list[dict[str, Any]] = []
     rep_rows: list[dict[str, Any]] = []
     for k, res in enumerate(results):
@@ -556,7 +586,7 @@ def run_sbc(
         )
         if value is None:
             continue
-        for p in checked:
+        for p in params:
             for j, label in enumerate(labels[p]):
                 rank_rows.append(
                     {
@@ -581,32 +611,7 @@ def run_sbc(
             "posterior_sd",
         ],
     )
-    summary = uniformity_table(ranks, thin_to, bins=bins, alpha=alpha)
-    settings = {
-        "n": n,
-        "draws": sampling.draws,
-        "tune": sampling.tune,
-        "chains": sampling.chains,
-        "seed": seed,
-        "thin_to": thin_to,
-        "sampler": sampling.sampler,
-        "target_accept": sampling.target_accept,
-        "bins": bins or default_bins(int(sum(r["ok"] for r in rep_rows)), thin_to),
-        "alpha": alpha,
-        "params": checked,
-        "spec_hash": spec_hash(spec),
-        "data_hash": data.data_hash(),
-        "window": f"{data.months[0]:%Y-%m}..{data.months[-1]:%Y-%m}",
-        "observed_cells": int(y_sim.shape[1]),
-    }
-    return SBCResult(
-        spec_name=spec.name,
-        ranks=ranks,
-        replicates=pd.DataFrame(rep_rows),
-        summary=summary,
-        n_ranks=thin_to,
-        settings=settings,
-    )
+    return ranks, pd.DataFrame(rep_rows)
 
 
 def _last_line(text: str | None) -> str:
