@@ -25,8 +25,9 @@ def fit_and_refit(repo: Path, seed: int) -> dict[str, object]:
 
     from hybridflow.data.events import load_events
     from hybridflow.data.panel import load_panel
+    from hybridflow.inference.fit import fit_spec
     from hybridflow.inference.refit import Refitter, data_values
-    from hybridflow.inference.sample import fit_spec
+    from hybridflow.inference.sampling import Sampling
     from hybridflow.models.spec import load_spec
 
     spec = load_spec(repo / "models" / "full.toml")
@@ -34,7 +35,8 @@ def fit_and_refit(repo: Path, seed: int) -> dict[str, object]:
     t0 = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        res = fit_spec(spec, panel, events, draws=1000, tune=500, chains=4, seed=seed)
+        res = fit_spec(spec, panel, events, sampling=Sampling(draws=1000, tune=500, chains=4),
+                       seed=seed)
     fit_s = time.perf_counter() - t0
     d = res.diagnostics
     out: dict[str, object] = {
@@ -54,7 +56,7 @@ def fit_and_refit(repo: Path, seed: int) -> dict[str, object]:
     t1 = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        refitter.refit({"y_obs": y_new}, draws=200, tune=200, chains=2, seed=seed + 1)
+        refitter.refit({"y_obs": y_new}, Sampling(draws=200, tune=200, chains=2), seed=seed + 1)
     out["refit_wall_s"] = round(time.perf_counter() - t1, 2)
     return out
 

@@ -1,6 +1,6 @@
 """Benchmark: fit ``models/full.toml`` end to end and time it.
 
-Measures wall time of :func:`hybridflow.inference.sample.fit_spec` (data preparation, model
+Measures wall time of :func:`hybridflow.inference.fit.fit_spec` (data preparation, model
 build, compilation, sampling, deterministics, log-likelihood, diagnostics) for the flagship
 spec on the Eastern Borders route, UkrRussBel vs Others, with the default sampler (nutpie),
 and the same fit with PyMC's NUTS as a baseline measured in the same run.
@@ -76,7 +76,8 @@ def synthetic_panel(spec_start: str, spec_end: str, seed: int = 0) -> xr.Dataset
 
 
 def run(sampler: str, args: argparse.Namespace, panel: xr.Dataset, events: pd.DataFrame) -> dict:
-    from hybridflow.inference.sample import fit_spec
+    from hybridflow.inference.fit import fit_spec
+    from hybridflow.inference.sampling import Sampling
     from hybridflow.models.spec import load_spec
 
     spec = load_spec(REPO / "models" / "full.toml")
@@ -87,11 +88,13 @@ def run(sampler: str, args: argparse.Namespace, panel: xr.Dataset, events: pd.Da
             spec,
             panel,
             events,
-            draws=args.draws,
-            tune=args.tune,
-            chains=args.chains,
+            sampling=Sampling(
+                draws=args.draws,
+                tune=args.tune,
+                chains=args.chains,
+                sampler=sampler,  # type: ignore[arg-type]
+            ),
             seed=args.seed,
-            sampler=sampler,  # type: ignore[arg-type]
         )
     wall = time.perf_counter() - t0
     d = res.diagnostics

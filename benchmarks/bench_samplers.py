@@ -529,16 +529,16 @@ def run_placebo(spec: Any, panel: xr.Dataset, events: pd.DataFrame, a: argparse.
 
     from hybridflow.inference.refit import Refitter
     from hybridflow.inference.sample import sample_model
+    from hybridflow.inference.sampling import Sampling
     from hybridflow.models.build import build_model, prepare_data
 
     n, k = a.placebo_n, min(a.per_fit_k, a.placebo_n)
-    fit_kw = {
-        "draws": a.placebo_draws,
-        "tune": a.placebo_tune,
-        "chains": a.placebo_chains,
-        "target_accept": a.target_accept,
-        "log_likelihood": False,
-    }
+    sampling = Sampling(
+        draws=a.placebo_draws,
+        tune=a.placebo_tune,
+        chains=a.placebo_chains,
+        target_accept=a.target_accept,
+    )
     seeds = np.random.SeedSequence(a.seed).spawn(n)
     catalogues = [placebo_events(spec, events, np.random.default_rng(s)) for s in seeds]
 
@@ -559,7 +559,7 @@ def run_placebo(spec: Any, panel: xr.Dataset, events: pd.DataFrame, a: argparse.
         with quiet():
             bundle = build_model(spec, prepare_data(spec, panel, catalogues[i]))
             tm: dict[str, float] = {}
-            idata = sample_model(bundle, seed=i, sampler="nutpie", timings=tm, **fit_kw)
+            idata = sample_model(bundle, sampling, seed=i, timings=tm, log_likelihood=False)
         total = time.perf_counter() - t0
         cpu_fit += cpu_now() - c0
         div, rhat = diag(idata)
@@ -583,7 +583,7 @@ def run_placebo(spec: Any, panel: xr.Dataset, events: pd.DataFrame, a: argparse.
         with quiet():
             bundle = build_model(spec, prepare_data(spec, panel, catalogues[i]))
             t2 = time.perf_counter()
-            idata = refitter.refit_bundle(bundle, seed=i, **fit_kw)
+            idata = refitter.refit_bundle(bundle, sampling, seed=i)
         total = time.perf_counter() - t1
         cpu_refit += cpu_now() - c0
         div, rhat = diag(idata)
@@ -621,7 +621,7 @@ def run_placebo(spec: Any, panel: xr.Dataset, events: pd.DataFrame, a: argparse.
     per_fit_total = per_fit_mean * n
     return {
         "placebo_n": n,
-        "fit_settings": {k_: v for k_, v in fit_kw.items() if k_ != "log_likelihood"},
+        "fit_settings": sampling.model_dump(exclude={"sampler"}),
         "placebo": "each catalogue event of the event drivers' families moved to a uniformly "
         "random month of the window; same catalogues and seeds in both arms",
         "per_fit_compile": {

@@ -271,17 +271,20 @@ def fit_cmd(
     ] = False,
 ) -> None:
     """Fit a model spec and write the posterior (fit.nc), effects.csv and diagnostics."""
+    from hybridflow.analysis.effects import effects_table
     from hybridflow.data.events import load_events
     from hybridflow.data.panel import load_panel
-    from hybridflow.inference.sample import fit_spec
+    from hybridflow.inference.fit import fit_spec
+    from hybridflow.inference.sampling import Sampling
     from hybridflow.models.spec import load_spec
 
     model = load_spec(spec)
     out = out or Path("results") / "fits" / model.name
+    sampling = Sampling(draws=draws, tune=tune, chains=chains, sampler=sampler)  # type: ignore[arg-type]
     result = fit_spec(
         model, load_panel(detections=data, drivers=drivers), load_events(events),
-        draws=draws, tune=tune, chains=chains, seed=seed, sampler=sampler,  # type: ignore[arg-type]
-        out=out, strict=strict, progress=sys.stderr.isatty(),
+        sampling=sampling, seed=seed, out=out, effects=effects_table, strict=strict,
+        progress=sys.stderr.isatty(),
     )
     style = "green" if result.converged else "bold red"
     console.print(f"[{style}]{result.diagnostics.summary_text()}[/]", highlight=False)
@@ -421,15 +424,16 @@ def backtest_cmd(
     dask_local: DaskLocalOpt = None,
 ) -> None:
     """Rolling-origin backtests (horizons 1-3) against seasonal-naive and the null model."""
-    from hybridflow.analysis.backtest import rolling_origin
+    from hybridflow.analysis.backtest import BACKTEST_SAMPLING, rolling_origin
     from hybridflow.data.events import load_events
     from hybridflow.data.panel import load_panel
     from hybridflow.models.spec import load_spec
 
     models = [load_spec(p) for p in specs]
+    sampling = BACKTEST_SAMPLING.replace(draws=draws, tune=tune, chains=chains)
     with _make_executor(workers, scheduler, dask_local) as ex:
         res = rolling_origin(models, load_panel(), load_events(), origins=origins,
-                             draws=draws, tune=tune, chains=chains, seed=seed, executor=ex)
+                             sampling=sampling, seed=seed, executor=ex)
     res.to_csv(out)
     for line in res.text():
         console.print(line, highlight=False)
@@ -451,17 +455,19 @@ def sbc_cmd(
     dask_local: DaskLocalOpt = None,
 ) -> None:
     """Simulation-based calibration: rank statistics and uniformity tests per parameter."""
-    from hybridflow.analysis.sbc import run_sbc, write_sbc
+    from hybridflow.analysis.sbc import SBC_SAMPLING, run_sbc, write_sbc
+    from hybridflow.briefing.figures import sbc_rank_histogram, to_png
     from hybridflow.data.events import load_events
     from hybridflow.data.panel import load_panel
     from hybridflow.models.spec import load_spec
 
     model = load_spec(spec)
+    sampling = SBC_SAMPLING.replace(draws=draws, tune=tune, chains=chains)
     with _make_executor(workers, scheduler, dask_local) as ex:
-        res = run_sbc(model, load_panel(), load_events(), n=n, draws=draws, tune=tune,
-                      chains=chains, seed=seed, executor=ex)
+        res = run_sbc(model, load_panel(), load_events(), n=n, sampling=sampling, seed=seed,
+                      executor=ex)
     folder = out or Path("results") / "sbc" / model.name
-    write_sbc(res, folder)
+    write_sbc(res, folder, figure_png=lambda **kw: to_png(sbc_rank_histogram(**kw)))
     console.print(res.summary.to_string(), highlight=False)
     console.print(f"SBC written to {folder}")
 

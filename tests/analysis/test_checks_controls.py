@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from hybridflow.analysis.checks._common import REFIT_SAMPLING
 from hybridflow.analysis.checks.controls import (
     TOTAL_GROUP,
     control_data,
@@ -94,7 +95,8 @@ def test_control_spec_drops_a_common_factor_built_from_the_control_route() -> No
 def test_no_effect_on_control_routes_where_the_simulation_has_none(seed_shift: int) -> None:
     panel, events = sim_panel(seed=4), sim_events()
     table = negative_controls(
-        sim_spec(), panel, events, routes=(WMED, WAFR), draws=200, tune=200, chains=1, seed=3 + seed_shift
+        sim_spec(), panel, events, routes=(WMED, WAFR), sampling=REFIT_SAMPLING.replace(chains=1),
+        seed=3 + seed_shift,
     )
     assert list(table["route"]) == [WMED, WAFR]
     assert list(table["driver"]) == ["treat", "treat"]

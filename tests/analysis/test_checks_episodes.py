@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 import xarray as xr
 
+from hybridflow.analysis.checks._common import VARIANT_SAMPLING
 from hybridflow.analysis.checks.episodes import (
     DEFAULT_EPISODES,
     Episode,
@@ -164,9 +165,7 @@ def test_episode_anomaly_flags_an_injected_spike_the_model_is_not_told_about(
         panel,
         sim_events(),
         [("spike", "2019-02", "2019-02"), ("calm", "2017-06", "2017-06")],
-        draws=150,
-        tune=150,
-        chains=1,
+        sampling=VARIANT_SAMPLING.replace(draws=150, tune=150, chains=1),
         n_draws=150,
         seed=2 + seed_shift,
     )
@@ -185,7 +184,11 @@ def test_holdout_scores_the_episode_against_a_fit_that_never_saw_it(seed_shift: 
     panel = sim_panel(seed=5, effect=0.0, spike={"2019-02": 3.0, "2019-03": 3.0})
     spec = parse_spec(sim_spec_dict(drivers=[]))
     episodes = [("spike", "2019-02", "2019-03")]
-    kwargs = {"draws": 150, "tune": 150, "chains": 1, "n_draws": 300, "seed": 2 + seed_shift}
+    kwargs = {
+        "sampling": VARIANT_SAMPLING.replace(draws=150, tune=150, chains=1),
+        "n_draws": 300,
+        "seed": 2 + seed_shift,
+    }
     held = episode_anomaly(spec, panel, sim_events(), episodes, holdout=True, **kwargs)
     inside = episode_anomaly(spec, panel, sim_events(), episodes, **kwargs)
     h = held.summary.set_index("series").loc[TOTAL]

@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from hybridflow.analysis.checks._common import REFIT_SAMPLING
 from hybridflow.analysis.checks.placebo import (
     candidate_months,
     driver_events,
@@ -138,7 +139,8 @@ def test_strong_effect_at_the_true_dates_ranks_above_placebos(seed_shift: int) -
     effect exceeds every random re-dating (n=10, tiny draws; compiles once)."""
     panel, events = sim_panel(seed=11), sim_events()
     result = placebo_in_time(
-        sim_spec(), "treat", panel, events, n=10, seed=5 + seed_shift, draws=100, tune=100, chains=1
+        sim_spec(), "treat", panel, events, n=10, seed=5 + seed_shift,
+        sampling=REFIT_SAMPLING.replace(draws=100, tune=100, chains=1),
     )
     assert result.n == 10 and result.n_failed == 0
     assert result.observed > 100.0  # true effect exp(1.2) - 1 = +232%

@@ -141,6 +141,26 @@ def test_randomised_pit_is_uniform_for_small_discrete_counts() -> None:
     assert allrow["cover50_pit"] == pytest.approx(0.5, abs=0.1)
 
 
+def test_pit_equals_arviz_pit_with_equal_weights() -> None:
+    """ArviZ computes the same randomised PIT, ``P(y_rep < y) + U * P(y_rep = y)``, inside
+    its LOO-PIT: with equal weights (no leave-one-out reweighting) and the same uniforms,
+    the numbers agree to rounding. Ours stays because it also covers route totals and
+    unobserved cells, which have no pointwise log-likelihood for PSIS weights; LOO-PIT
+    (ArviZ's ``loo_pit``) is a different quantity (see docs)."""
+    from arviz_stats.base import array_stats
+
+    rng = np.random.default_rng(8)
+    mu = np.full((30, 1, 2), 3.0)  # small counts: many ties, so the uniforms matter
+    y = rng.poisson(mu).astype(float)
+    y_rep = rng.poisson(mu[None] * np.ones((500, 1, 1, 1))).astype(float)
+    ours = pit_values(_ppd(y_rep, y, family="poisson"), seed=4).values
+    draws = np.moveaxis(y_rep, 0, -1)[..., None, :]  # (..., chain=1, draw)
+    lib = array_stats.loo_pit(
+        draws, y.ravel(), np.zeros_like(draws), chain_axis=-2, draw_axis=-1, random_state=4
+    )
+    np.testing.assert_allclose(np.asarray(lib).reshape(y.shape), ours, rtol=0, atol=1e-12)
+
+
 def test_bands_are_ordered_quantiles_matching_numpy() -> None:
     rng = np.random.default_rng(6)
     y_rep = rng.poisson(50, size=(500, 12, 1, 2)).astype(float)

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from hybridflow.analysis.checks._common import VARIANT_SAMPLING
 from hybridflow.analysis.checks.sensitivity import (
     SENSITIVITY_COLUMNS,
     sensitivity_grid,
@@ -162,9 +163,7 @@ def test_real_grid_recovers_the_simulated_effect_under_each_variant(seed_shift: 
         kernels=(),
         window_starts=("2018-01",),
         groupings=(),
-        draws=150,
-        tune=150,
-        chains=1,
+        sampling=VARIANT_SAMPLING.replace(draws=150, tune=150, chains=1),
         seed=1 + seed_shift,
     )
     assert list(table["label"]) == ["baseline", "prior x2", "start 2018-01"]

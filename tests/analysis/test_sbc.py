@@ -14,6 +14,7 @@ import xarray as xr
 
 from hybridflow.analysis import sbc
 from hybridflow.analysis.sbc import (
+    SBC_SAMPLING,
     SBCResult,
     component_labels,
     rank_uniformity,
@@ -24,6 +25,7 @@ from hybridflow.analysis.sbc import (
     uniformity_table,
     write_sbc,
 )
+from hybridflow.briefing.figures import sbc_rank_histogram, to_png
 from hybridflow.inference import refit as refit_mod
 from hybridflow.inference.executor import clear_worker_cache
 from hybridflow.models.build import build_model, prepare_data
@@ -205,7 +207,9 @@ def test_simulate_prior_shapes_and_seed() -> None:
 
 
 #: The small SBC run shared by several tests (and its reruns, which must match it).
-SMALL_RUN: dict[str, Any] = {"n": 8, "draws": 40, "tune": 40, "chains": 2, "thin_to": 20, "seed": 5}
+SMALL_RUN: dict[str, Any] = {
+    "n": 8, "sampling": SBC_SAMPLING.replace(draws=40, tune=40), "thin_to": 20, "seed": 5
+}
 SMALL_PARAMS = ("effect_mean", "effect", "dispersion")
 
 
@@ -308,7 +312,7 @@ def test_write_sbc_files(
     out = tmp_path / "sbc"
     (out).mkdir()
     (out / "keep.txt").write_text("not ours")
-    paths = write_sbc(result, out)
+    paths = write_sbc(result, out, figure_png=lambda **kw: to_png(sbc_rank_histogram(**kw)))
     assert set(paths) == {"ranks", "summary", "replicates", "json", "figure"}
     ranks = pd.read_csv(paths["ranks"], keep_default_na=False)
     assert len(ranks) == 40 and ranks["rank"].between(0, 20).all()
@@ -320,6 +324,9 @@ def test_write_sbc_files(
     assert paths["figure"].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert (out / "keep.txt").read_text() == "not ours"
     assert not [p for p in out.iterdir() if p.name.startswith(".")]  # no temp files left
+    # Without a renderer (plotting lives above analysis) the tables are written alone.
+    plain = write_sbc(result, tmp_path / "plain")
+    assert "figure" not in plain and not (tmp_path / "plain" / "sbc_ranks.png").exists()
 
 
 def test_failed_replicate_is_reported_not_dropped(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -335,8 +342,7 @@ def test_failed_replicate_is_reported_not_dropped(monkeypatch: pytest.MonkeyPatc
         tiny_panel(),
         None,
         n=2,
-        draws=20,
-        tune=20,
+        sampling=SBC_SAMPLING.replace(draws=20, tune=20),
         thin_to=10,
         params=("effect_mean",),
     )
@@ -349,9 +355,15 @@ def test_bad_arguments() -> None:
     with pytest.raises(ValueError, match="at least 2 replicates"):
         run_sbc(tiny_spec(), tiny_panel(), None, n=1)
     with pytest.raises(ValueError, match="thin_to=100 needs"):
-        run_sbc(tiny_spec(), tiny_panel(), None, n=4, draws=20, chains=2, thin_to=100)
+        run_sbc(
+            tiny_spec(), tiny_panel(), None, n=4, sampling=SBC_SAMPLING.replace(draws=20),
+            thin_to=100,
+        )
     with pytest.raises(ValueError, match="none of the parameters"):
-        run_sbc(tiny_spec(), tiny_panel(), None, n=4, draws=50, params=("nope",))
+        run_sbc(
+            tiny_spec(), tiny_panel(), None, n=4, sampling=SBC_SAMPLING.replace(draws=50),
+            params=("nope",),
+        )
 
 
 @pytest.mark.slow

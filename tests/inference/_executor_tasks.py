@@ -82,9 +82,6 @@ def refit_draws(data: Any, y_obs: np.ndarray, sampling: Any, *, seed: int) -> di
     """A compile-once refit as placebo and backtests make it (the worker's cached model)."""
     from hybridflow.inference.refit import cached_refitter
 
-    idata = cached_refitter(data, sampling.sampler).refit(
-        {"y_obs": y_obs}, draws=sampling.draws, tune=sampling.tune, chains=sampling.chains,
-        seed=seed, target_accept=sampling.target_accept,
-    )
+    idata = cached_refitter(data, sampling.sampler).refit({"y_obs": y_obs}, sampling, seed=seed)
     post = idata["posterior"]
     return {str(v): post[v].values for v in post.data_vars}

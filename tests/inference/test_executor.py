@@ -460,8 +460,8 @@ def test_same_seed_same_draws_for_fits_and_refits_on_every_executor(
     draws whether they run in this process, a worker process or a dask worker, and when
     they are repeated. (The study fit hands its compiled model to the worker's cache, so
     the refits reuse it, as placebo and backtests do.)"""
-    from hybridflow.analysis.checks._common import Sampling
     from hybridflow.inference.refit import data_values
+    from hybridflow.inference.sampling import Sampling
     from hybridflow.models.build import build_model, prepare_data
     from hybridflow.models.spec import spec_to_json
     from tests.inference.test_refit import tiny_panel, tiny_spec

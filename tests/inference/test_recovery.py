@@ -23,8 +23,9 @@ import pytest
 import xarray as xr
 
 from hybridflow.design.kernels import GeometricKernel
+from hybridflow.inference.fit import fit_spec
 from hybridflow.inference.posterior import Posterior, hdi_over_draws
-from hybridflow.inference.sample import fit_spec
+from hybridflow.inference.sampling import Sampling
 from hybridflow.models import components as comp
 from hybridflow.models.build import build_model, prepare_data
 from hybridflow.models.spec import ModelSpec, parse_spec
@@ -143,7 +144,7 @@ def test_parameter_recovery(seed_shift: int) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         res = fit_spec(
-            spec, panel, events, draws=300, tune=400, chains=2, seed=2 + seed_shift,
+            spec, panel, events, sampling=Sampling(draws=300, tune=400, chains=2), seed=2 + seed_shift,
             log_likelihood=False,
         )
     idata = res.idata
@@ -226,7 +227,8 @@ def test_matches_statsmodels_negative_binomial_with_fixed_kernels(seed_shift: in
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         res = fit_spec(
-            spec, panel, events, draws=500, tune=500, chains=2, seed=1, log_likelihood=False
+            spec, panel, events, sampling=Sampling(draws=500, tune=500, chains=2), seed=1,
+            log_likelihood=False,
         )
     post = res.idata.posterior
 

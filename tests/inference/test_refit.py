@@ -14,12 +14,14 @@ import xarray as xr
 from hybridflow.inference import refit as refit_mod
 from hybridflow.inference.refit import RefitShapeError, Refitter, data_values, structure_key
 from hybridflow.inference.sample import sample_model
+from hybridflow.inference.sampling import Sampling
 from hybridflow.models.build import ModelBundle, build_model, prepare_data
 from hybridflow.models.spec import ModelSpec, parse_spec
 from hybridflow.months import month_range
 
 ROUTE = "Eastern Borders Route"
-SETTINGS: dict[str, Any] = {"draws": 60, "tune": 60, "chains": 2}
+SETTINGS = Sampling(draws=60, tune=60, chains=2)
+PYMC = SETTINGS.replace(sampler="pymc")
 
 
 def tiny_panel(seed: int, effect: float = 0.3) -> xr.Dataset:
@@ -92,10 +94,10 @@ def test_refit_equals_fresh_fit_and_compiles_once(
     new = bundle_for(tiny_panel(1, effect=-0.4))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        swapped = refitter.refit_bundle(new, seed=7 + seed_shift, **SETTINGS)
-        swapped_again = refitter.refit_bundle(new, seed=7 + seed_shift, **SETTINGS)
-        original = refitter.refit({}, seed=7 + seed_shift, **SETTINGS)
-        fresh = sample_model(new, seed=7 + seed_shift, sampler="nutpie", log_likelihood=False, **SETTINGS)
+        swapped = refitter.refit_bundle(new, SETTINGS, seed=7 + seed_shift)
+        swapped_again = refitter.refit_bundle(new, SETTINGS, seed=7 + seed_shift)
+        original = refitter.refit({}, SETTINGS, seed=7 + seed_shift)
+        fresh = sample_model(new, SETTINGS, seed=7 + seed_shift, log_likelihood=False)
 
     # Same seed, same data: a refit and a fresh compile+fit give the same numbers,
     # free parameters and deterministics computed from the new data (log_mu) alike.
@@ -127,10 +129,10 @@ def test_refit_is_independent_of_earlier_refits(
     y2 = base["y_obs"] + 5
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        first = refitter.refit({"y_obs": y2}, seed=1 + seed_shift, **SETTINGS)
+        first = refitter.refit({"y_obs": y2}, SETTINGS, seed=1 + seed_shift)
         # Only the driver given: the outcome is the original one, not y2 from the last refit.
         x2 = data_values(bundle_for(tiny_panel(2)))["driver_lagged"]
-        second = refitter.refit({"driver_lagged": x2}, seed=1 + seed_shift, **SETTINGS)
+        second = refitter.refit({"driver_lagged": x2}, SETTINGS, seed=1 + seed_shift)
     np.testing.assert_array_equal(first.observed_data["y"], y2)
     np.testing.assert_array_equal(second.observed_data["y"], base["y_obs"])
     np.testing.assert_array_equal(
@@ -151,10 +153,10 @@ def test_held_out_fold_changes_obs_length(
     fold = {k: base[k][keep] for k in ("y_obs", "obs_cell", "obs_series")}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        idata = refitter.refit(fold, seed=2 + seed_shift, log_likelihood=True, **SETTINGS)
+        idata = refitter.refit(fold, SETTINGS, seed=2 + seed_shift, log_likelihood=True)
     n = int(keep.sum())
     assert idata.observed_data.sizes["obs"] == n
-    assert idata.log_likelihood["y"].shape == (2, SETTINGS["draws"], n)
+    assert idata.log_likelihood["y"].shape == (2, SETTINGS.draws, n)
     # log_mu still covers every month of every series.
     assert idata.posterior["log_mu"].shape[2:] == (36, 1, 2)
     refitter.reset()
@@ -171,16 +173,16 @@ def test_structure_changes_raise(uncompiled: Refitter) -> None:
     panel = tiny_panel(3)
     other_lag = bundle_for(panel, tiny_spec(max_lag=3))
     with pytest.raises(RefitShapeError, match="different coords or parameters"):
-        refitter.refit_bundle(other_lag)
+        refitter.refit_bundle(other_lag, PYMC)
     shorter = bundle_for(
         panel, tiny_spec(data={"routes": [ROUTE], "start": "2021-01", "end": "2022-12"})
     )
     with pytest.raises(RefitShapeError, match="same structure"):
-        refitter.refit_bundle(shorter)
+        refitter.refit_bundle(shorter, PYMC)
     poisson = bundle_for(panel, tiny_spec(likelihood={"family": "poisson"}))
     assert structure_key(poisson) != structure_key(refitter.bundle)
     with pytest.raises(RefitShapeError):
-        refitter.refit_bundle(poisson)
+        refitter.refit_bundle(poisson, PYMC)
     assert structure_key(bundle_for(panel)) == structure_key(refitter.bundle)
 
 
@@ -188,18 +190,20 @@ def test_bad_values_raise_before_sampling(uncompiled: Refitter) -> None:
     refitter = uncompiled
     base = data_values(refitter.bundle)
     before = refitter.n_refits
+    with pytest.raises(ValueError, match="compiled for 'pymc'; the sampling asks for 'nutpie'"):
+        refitter.refit({}, SETTINGS)
     with pytest.raises(RefitShapeError, match="unknown data containers"):
-        refitter.refit({"y": base["y_obs"]})
+        refitter.refit({"y": base["y_obs"]}, PYMC)
     with pytest.raises(RefitShapeError, match="rank 3"):
-        refitter.refit({"driver_lagged": base["driver_lagged"][0]})
+        refitter.refit({"driver_lagged": base["driver_lagged"][0]}, PYMC)
     with pytest.raises(RefitShapeError, match="along 'month'"):
-        refitter.refit({"driver_lagged": base["driver_lagged"][:, 1:, :]})
+        refitter.refit({"driver_lagged": base["driver_lagged"][:, 1:, :]}, PYMC)
     with pytest.raises(RefitShapeError, match="change length together"):
-        refitter.refit({"y_obs": base["y_obs"][:-1]})
+        refitter.refit({"y_obs": base["y_obs"][:-1]}, PYMC)
     bad = base["y_obs"].astype(float)
     bad[0] = np.nan
     with pytest.raises(RefitShapeError, match="whole numbers"):
-        refitter.refit({"y_obs": bad})
+        refitter.refit({"y_obs": bad}, PYMC)
     assert refitter.n_refits == before
     # Nothing was swapped in by the failed calls.
     np.testing.assert_array_equal(refitter.bundle.model["y_obs"].get_value(), base["y_obs"])

@@ -15,13 +15,17 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from hybridflow.analysis.effects import effects_table
 from hybridflow.errors import ConvergenceError, InputError
 from hybridflow.inference.diagnostics import (
     UnconvergedWarning,
     check_convergence,
     warn_if_unconverged,
 )
-from hybridflow.inference.sample import FitResult, fit_spec, sample_model
+from hybridflow.inference.fit import fit_spec
+from hybridflow.inference.result import FitResult
+from hybridflow.inference.sample import sample_model
+from hybridflow.inference.sampling import Sampling
 from hybridflow.inference.store import load_result
 from hybridflow.models.spec import parse_spec, spec_hash
 from tests.models.synthetic import make_events, make_panel
@@ -55,11 +59,10 @@ def tiny(tmp_path_factory: pytest.TempPathFactory, seed_shift: int) -> FitResult
             parse_spec(SPEC),
             make_panel(),
             make_events(),
-            draws=40,
-            tune=40,
-            chains=2,
+            sampling=Sampling(draws=40, tune=40, chains=2),
             seed=SEED + seed_shift,
             out=out,
+            effects=effects_table,
         )
 
 
@@ -117,10 +120,11 @@ def test_gate_passes_with_loose_thresholds(tiny: FitResult) -> None:
 
 def test_same_seed_same_numbers_nutpie(tiny: FitResult) -> None:
     assert tiny.bundle is not None and tiny.compiled is not None
-    kw = {"draws": 40, "tune": 40, "chains": 2, "log_likelihood": False, "compiled": tiny.compiled}
+    kw: dict[str, Any] = {"log_likelihood": False, "compiled": tiny.compiled}
+    sampling = Sampling(draws=40, tune=40, chains=2)
     seed = int(tiny.idata.posterior.attrs["seed"])
-    again = sample_model(tiny.bundle, seed=seed, **kw)
-    other = sample_model(tiny.bundle, seed=seed + 1, **kw)
+    again = sample_model(tiny.bundle, sampling, seed=seed, **kw)
+    other = sample_model(tiny.bundle, sampling, seed=seed + 1, **kw)
     for name in ("effect", "geometric_decay", "log_mu"):
         np.testing.assert_array_equal(
             again.posterior[name].values, tiny.idata.posterior[name].values
@@ -157,10 +161,7 @@ def test_load_result_rejects_other_files(tmp_path: Path) -> None:
 def test_pymc_sampler_same_seed_and_strict(tmp_path: Path, seed_shift: int) -> None:
     spec = parse_spec({**SPEC, "drivers": SPEC["drivers"][:1], "baseline": {"fourier_order": 0}})
     kw: dict[str, Any] = {
-        "draws": 15,
-        "tune": 15,
-        "chains": 2,
-        "sampler": "pymc",
+        "sampling": Sampling(draws=15, tune=15, chains=2, sampler="pymc"),
         "log_likelihood": False,
     }
     panel, events = make_panel(), make_events()
@@ -179,4 +180,4 @@ def test_pymc_sampler_same_seed_and_strict(tmp_path: Path, seed_shift: int) -> N
 
 def test_unknown_sampler() -> None:
     with pytest.raises(ValueError, match="unknown sampler 'stan'"):
-        fit_spec(parse_spec(SPEC), make_panel(), make_events(), sampler="stan")  # type: ignore[arg-type]
+        fit_spec(parse_spec(SPEC), make_panel(), make_events(), sampling=Sampling(sampler="stan"))  # type: ignore[arg-type]

@@ -63,12 +63,14 @@ from hybridflow.inference.executor import (
     spawn_seeds,
 )
 from hybridflow.inference.posterior import fit_group, n_divergences
+from hybridflow.inference.sampling import Sampling
 from hybridflow.io import atomic_open
 from hybridflow.models.build import ModelData, prepare_data
 from hybridflow.models.spec import ModelSpec
 from hybridflow.months import format_month
 
 __all__ = [
+    "BACKTEST_SAMPLING",
     "NAIVE",
     "BacktestResult",
     "backtest_origins_task",
@@ -80,6 +82,9 @@ __all__ = [
     "seasonal_naive_samples",
     "summarise_backtest",
 ]
+
+#: Sampling of each backtest refit (small on purpose: many refits).
+BACKTEST_SAMPLING = Sampling(draws=200, tune=200, chains=2)
 
 #: Name of the seasonal-naive benchmark in tables.
 NAIVE = "seasonal_naive"
@@ -115,10 +120,10 @@ def _loc(months: pd.DatetimeIndex, month: str | pd.Timestamp) -> int:
 def crps_samples(samples: np.ndarray, observed: np.ndarray | float, axis: int = -1) -> np.ndarray:
     """CRPS of a predictive distribution given by samples (lower is better).
 
-    Energy form ``CRPS = E|X - y| - E|X - X'| / 2`` of the samples' empirical
-    distribution, with ``E|X - X'|`` from the sorted samples in O(n log n):
-    ``E|X - X'| = 2 / n^2 * sum_i (2 i - n - 1) x_(i)``. Exact for the empirical
-    distribution; a point forecast (one sample) gives the absolute error.
+    The CRPS of the samples' empirical distribution, ``E|X - y| - E|X - X'| / 2``, from
+    scoringrules (``crps_ensemble``, quantile-decomposition estimator: exact for the
+    empirical distribution, O(n log n)); a point forecast (one sample) gives the absolute
+    error.
 
     Parameters
     ----------
@@ -132,16 +137,13 @@ def crps_samples(samples: np.ndarray, observed: np.ndarray | float, axis: int = 
     numpy.ndarray
         CRPS per case, in the units of the data.
     """
+    import scoringrules
+
     x = np.moveaxis(np.asarray(samples, dtype=float), axis, -1)
-    y = np.asarray(observed, dtype=float)[..., None]
-    n = x.shape[-1]
-    if n == 0:
+    if x.shape[-1] == 0:
         raise ValueError("crps_samples needs at least one sample")
-    spread = np.mean(np.abs(x - y), axis=-1)
-    xs = np.sort(x, axis=-1)
-    weights = 2.0 * np.arange(1, n + 1) - n - 1.0
-    half_mean_diff = np.sum(weights * xs, axis=-1) / n**2
-    return np.asarray(spread - half_mean_diff)
+    y = np.broadcast_to(np.asarray(observed, dtype=float), x.shape[:-1])
+    return np.asarray(scoringrules.crps_ensemble(y, x, m_axis=-1, estimator="qd"), dtype=float)
 
 
 def score_samples(samples: np.ndarray, observed: np.ndarray) -> pd.DataFrame:
@@ -237,10 +239,7 @@ def backtest_origins_task(
     origin_seeds: Sequence[int],
     *,
     horizon: int,
-    draws: int,
-    tune: int,
-    chains: int,
-    sampler: str,
+    sampling: Sampling,
     exposures: Exposures,
     seed: int,
 ) -> list[dict[str, Any]]:
@@ -261,7 +260,7 @@ def backtest_origins_task(
         data = prepare_data(spec, panel, events)
     from hybridflow.inference.refit import cached_refitter
 
-    refitter = cached_refitter(data, sampler)  # type: ignore[arg-type]
+    refitter = cached_refitter(data, sampling.sampler)
     base = refitter._base
     months = pd.DatetimeIndex(data.months)
     T = len(months)
@@ -275,7 +274,7 @@ def backtest_origins_task(
         t0, c0 = time.perf_counter(), time.process_time()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            idata = refitter.refit(values, draws=draws, tune=tune, chains=chains, seed=int(s))
+            idata = refitter.refit(values, sampling, seed=int(s))
         seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
         post = fit_group(idata, "posterior")
         stop = min(o + 1 + horizon, T)
@@ -554,11 +553,8 @@ def rolling_origin(
     *,
     origins: int = 24,
     horizons: Sequence[int] = (1, 2, 3),
-    draws: int = 200,
-    tune: int = 200,
-    chains: int = 2,
+    sampling: Sampling = BACKTEST_SAMPLING,
     seed: int = 0,
-    sampler: str = "nutpie",
     executor: Executor | None = None,
     exposures: Exposures = "observed",
     end: str | None = None,
@@ -579,12 +575,12 @@ def rolling_origin(
         can still be scored.
     horizons
         Months ahead to score (1-12).
-    draws, tune, chains
-        Sampling per refit (small on purpose: many refits; defaults 200/200/2).
+    sampling
+        Sampler settings per refit (default :data:`BACKTEST_SAMPLING`: small on purpose,
+        many refits: 200 draws after 200 tuning steps x 2 chains; nutpie compiles once per
+        worker).
     seed
         Root seed; each (model, origin) gets its own seed from it, whatever the executor.
-    sampler
-        ``"nutpie"`` (compile once per worker) or ``"pymc"``.
     executor
         Where refits run (:func:`hybridflow.inference.executor.make_executor`); default:
         in this process.
@@ -676,10 +672,7 @@ def rolling_origin(
                     args=(sp, panel, events, chunk, chunk_seeds),
                     kwargs={
                         "horizon": hmax,
-                        "draws": draws,
-                        "tune": tune,
-                        "chains": chains,
-                        "sampler": sampler,
+                        "sampling": sampling,
                         "exposures": exposures,
                     },
                     seed=chunk_seeds[0],
@@ -786,11 +779,11 @@ def rolling_origin(
         "first_origin": origin_list[0],
         "last_origin": origin_list[-1],
         "horizons": horizons,
-        "draws": draws,
-        "tune": tune,
-        "chains": chains,
+        "draws": sampling.draws,
+        "tune": sampling.tune,
+        "chains": sampling.chains,
         "seed": seed,
-        "sampler": sampler,
+        "sampler": sampling.sampler,
         "exposures": exposures,
         "end": format_month(common_end),
         "wall_seconds": wall,

@@ -31,7 +31,7 @@ scaled ranks is about 0.289 when uniform; larger (a U-shaped histogram) means po
 too narrow, smaller (a hump) too wide.
 
 The CLI (``hybridflow check sbc SPEC --n 200``) calls :func:`run_sbc` on the executor it
-builds, then :func:`write_sbc`.
+builds, then :func:`write_sbc` with the briefing's rank-histogram figure.
 """
 
 from __future__ import annotations
@@ -55,18 +55,20 @@ from hybridflow.inference.executor import (
     ProgressArg,
     SerialExecutor,
     Task,
-    cached,
     spawn_seeds,
 )
 from hybridflow.inference.posterior import fit_group, n_divergences
+from hybridflow.inference.sampling import Sampling
 from hybridflow.io import atomic_open, atomic_path
 from hybridflow.models.build import ModelData, build_model, prepare_data
 from hybridflow.models.spec import ModelSpec, spec_hash
 
 __all__ = [
     "DEFAULT_PARAMS",
+    "SBC_SAMPLING",
     "SBCResult",
     "component_labels",
+    "rank_histogram_data",
     "rank_uniformity",
     "run_sbc",
     "sbc_ranks",
@@ -83,6 +85,9 @@ DEFAULT_PARAMS: tuple[str, ...] = ("effect_mean", "effect", "dispersion")
 #: Counts above this are refused as simulated data (they overflow the sampler's numerics
 #: and say the prior predicts absurd counts; the replicate is reported failed).
 MAX_COUNT = 10**12
+
+#: Sampling of each replicate's fit: a real fit's sampler settings with fewer draws.
+SBC_SAMPLING = Sampling(draws=500, tune=500, chains=2)
 
 
 @dataclass
@@ -399,26 +404,23 @@ def _fit_replicate(
     y: np.ndarray,
     prior: Mapping[str, np.ndarray],
     params: Sequence[str],
-    fit: Mapping[str, Any],
+    sampling: Sampling,
     thin_to: int,
-    sampler: str,
     *,
     seed: int,
 ) -> dict[str, Any]:
     """One SBC replicate (an executor task): refit on ``y``, rank the prior values."""
-
-    from hybridflow.inference.refit import Refitter
+    from hybridflow.inference.refit import cached_refitter
 
     if not np.all(np.isfinite(y)) or y.max(initial=0) > MAX_COUNT:
         raise ValueError(
             f"simulated counts up to {np.nanmax(y):.3g} (> {MAX_COUNT:.0e}): the prior "
             "predicts absurd counts for this design"
         )
-    key = ("sbc", spec_hash(data.spec), data.data_hash(), sampler)
-    refitter = cached(key, lambda: Refitter(build_model(data.spec, data), sampler))  # type: ignore[arg-type]
+    refitter = cached_refitter(data, sampling.sampler)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        idata = refitter.refit({"y_obs": y.astype(np.int64)}, seed=seed, **fit)
+        idata = refitter.refit({"y_obs": y.astype(np.int64)}, sampling, seed=seed)
     post = fit_group(idata, "posterior")
     rng = np.random.default_rng(seed)
     out: dict[str, Any] = {"ranks": {}, "mean": {}, "sd": {}}
@@ -448,15 +450,11 @@ def run_sbc(
     events: pd.DataFrame | None = None,
     *,
     n: int = 200,
-    draws: int = 500,
-    tune: int = 500,
-    chains: int = 2,
+    sampling: Sampling = SBC_SAMPLING,
     seed: int = 0,
     thin_to: int = 100,
     params: Sequence[str] = DEFAULT_PARAMS,
     executor: Executor | None = None,
-    sampler: str = "nutpie",
-    target_accept: float | None = None,
     bins: int | None = None,
     alpha: float = 0.05,
     progress: ProgressArg = False,
@@ -471,8 +469,11 @@ def run_sbc(
         simulated counts in every replicate.
     n
         Replicates (prior draws, each fitted once).
-    draws, tune, chains
-        Per replicate fit. ``chains * draws`` must be at least ``thin_to``.
+    sampling
+        Sampler settings of each replicate's fit (default :data:`SBC_SAMPLING`: 500 draws
+        after 500 tuning steps x 2 chains, nutpie, the target acceptance of a real fit).
+        ``chains * draws`` must be at least ``thin_to``. Replicates refit one compiled
+        model per worker (nutpie).
     seed
         Root seed: the prior draws use it, replicate ``k`` is fitted with the k-th of
         :func:`~hybridflow.inference.executor.spawn_seeds` ``(seed, n)``. Same seed, same
@@ -485,10 +486,6 @@ def run_sbc(
     executor
         Runs the replicates (one task each; each worker compiles once). Default: serial,
         in this process.
-    sampler
-        ``"nutpie"`` (compile once per worker) or ``"pymc"``.
-    target_accept
-        NUTS target acceptance (None: the sampling default, as for a real fit).
     bins, alpha
         For :func:`uniformity_table`.
     progress
@@ -505,10 +502,10 @@ def run_sbc(
     """
     if n < 2:
         raise ValueError(f"SBC needs at least 2 replicates, got n={n}")
-    if thin_to < 1 or chains * draws < thin_to:
+    if thin_to < 1 or sampling.total_draws < thin_to:
         raise ValueError(
             f"thin_to={thin_to} needs at least that many posterior draws; "
-            f"chains x draws = {chains * draws}"
+            f"chains x draws = {sampling.total_draws}"
         )
     data = prepare_data(spec, panel, events)
     bundle = build_model(spec, data)
@@ -518,20 +515,11 @@ def run_sbc(
         raise ValueError(f"none of the parameters {list(params)} is in model '{spec.name}'")
     prior, y_sim, labels = simulate_prior(bundle, n, seed, checked)
     seeds = spawn_seeds(seed, n)
-    fit = {"draws": draws, "tune": tune, "chains": chains, "target_accept": target_accept}
     tasks = [
         Task(
-            key=f"sbc-{k:04d}",
-            fn=_fit_replicate,
-            args=(
-                data,
-                y_sim[k],
-                {p: prior[p][k] for p in checked},
-                checked,
-                fit,
-                thin_to,
-                sampler,
-            ),
+            f"sbc-{k:04d}",
+            _fit_replicate,
+            (data, y_sim[k], {p: prior[p][k] for p in checked}, checked, sampling, thin_to),
             seed=seeds[k],
         )
         for k in range(n)
@@ -541,7 +529,44 @@ def run_sbc(
             results = ex.map(tasks, progress=progress)
     else:
         results = executor.map(tasks, progress=progress)
+    ranks, replicates = _tables(results, seeds, checked, prior, labels)
+    summary = uniformity_table(ranks, thin_to, bins=bins, alpha=alpha)
+    settings = {
+        "n": n,
+        "draws": sampling.draws,
+        "tune": sampling.tune,
+        "chains": sampling.chains,
+        "seed": seed,
+        "thin_to": thin_to,
+        "sampler": sampling.sampler,
+        "target_accept": sampling.target_accept,
+        "bins": bins or default_bins(int(replicates["ok"].sum()), thin_to),
+        "alpha": alpha,
+        "params": checked,
+        "spec_hash": spec_hash(spec),
+        "data_hash": data.data_hash(),
+        "window": f"{data.months[0]:%Y-%m}..{data.months[-1]:%Y-%m}",
+        "observed_cells": int(y_sim.shape[1]),
+    }
+    return SBCResult(
+        spec_name=spec.name,
+        ranks=ranks,
+        replicates=replicates,
+        summary=summary,
+        n_ranks=thin_to,
+        settings=settings,
+    )
 
+
+def _tables(
+    results: Sequence[Any],
+    seeds: Sequence[int],
+    params: Sequence[str],
+    prior: Mapping[str, np.ndarray],
+    labels: Mapping[str, list[str]],
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The ranks table (one row per replicate, parameter, component) and the replicates
+    table of :class:`SBCResult`, from the replicates' task results."""
     rank_rows: list[dict[str, Any]] = []
     rep_rows: list[dict[str, Any]] = []
     for k, res in enumerate(results):
@@ -561,7 +586,7 @@ def run_sbc(
         )
         if value is None:
             continue
-        for p in checked:
+        for p in params:
             for j, label in enumerate(labels[p]):
                 rank_rows.append(
                     {
@@ -586,32 +611,7 @@ def run_sbc(
             "posterior_sd",
         ],
     )
-    summary = uniformity_table(ranks, thin_to, bins=bins, alpha=alpha)
-    settings = {
-        "n": n,
-        "draws": draws,
-        "tune": tune,
-        "chains": chains,
-        "seed": seed,
-        "thin_to": thin_to,
-        "sampler": sampler,
-        "target_accept": target_accept,
-        "bins": bins or default_bins(int(sum(r["ok"] for r in rep_rows)), thin_to),
-        "alpha": alpha,
-        "params": checked,
-        "spec_hash": spec_hash(spec),
-        "data_hash": data.data_hash(),
-        "window": f"{data.months[0]:%Y-%m}..{data.months[-1]:%Y-%m}",
-        "observed_cells": int(y_sim.shape[1]),
-    }
-    return SBCResult(
-        spec_name=spec.name,
-        ranks=ranks,
-        replicates=pd.DataFrame(rep_rows),
-        summary=summary,
-        n_ranks=thin_to,
-        settings=settings,
-    )
+    return ranks, pd.DataFrame(rep_rows)
 
 
 def _last_line(text: str | None) -> str:
@@ -622,18 +622,33 @@ def _last_line(text: str | None) -> str:
 # --------------------------------------------------------------------------- output
 
 
+def rank_histogram_data(result: SBCResult) -> dict[str, Any]:
+    """Keyword arguments of the rank-histogram figure
+    (:func:`hybridflow.briefing.figures.sbc_rank_histogram`): ``ranks`` (one panel per
+    parameter component), ``n_ranks``, ``bins`` and ``title``."""
+    panels: dict[str, np.ndarray] = {}
+    for (param, comp), sub in result.ranks.groupby(["parameter", "component"], sort=False):
+        panels[f"{param}[{comp}]" if comp else str(param)] = sub["rank"].to_numpy()
+    return {
+        "ranks": panels,
+        "n_ranks": result.n_ranks,
+        "bins": int(result.settings.get("bins") or default_bins(result.n_ok, result.n_ranks)),
+        "title": f"SBC rank histograms: {result.spec_name} ({result.n_ok} replicates)",
+    }
+
+
 def write_sbc(
     result: SBCResult,
     out_dir: str | Path,
     *,
-    figure: Callable[..., Any] | None = None,
+    figure_png: Callable[..., bytes] | None = None,
 ) -> dict[str, Path]:
     """Write an SBC result to ``out_dir``, every file atomically.
 
     Files: ``sbc_ranks.csv`` (:attr:`SBCResult.ranks`), ``sbc_summary.csv``
     (:attr:`SBCResult.summary`), ``sbc_replicates.csv``, ``sbc.json`` (settings and
-    headline) and ``sbc_ranks.png`` (rank histograms, one panel per component, with the
-    99% band of counts a uniform histogram stays within).
+    headline) and, with ``figure_png``, ``sbc_ranks.png`` (rank histograms, one panel per
+    component, with the 99% band of counts a uniform histogram stays within).
 
     Parameters
     ----------
@@ -641,9 +656,11 @@ def write_sbc(
         From :func:`run_sbc`.
     out_dir
         Created if missing; other files in it are left alone.
-    figure
-        The rank-histogram function (default
-        :func:`hybridflow.briefing.figures.sbc_rank_histogram`).
+    figure_png
+        Renders the rank histograms to PNG bytes from :func:`rank_histogram_data`'s
+        keyword arguments (the CLI renders
+        :func:`hybridflow.briefing.figures.sbc_rank_histogram`; plotting lives above
+        analysis). None: no figure.
 
     Returns
     -------
@@ -657,13 +674,24 @@ def write_sbc(
         "summary": out / "sbc_summary.csv",
         "replicates": out / "sbc_replicates.csv",
         "json": out / "sbc.json",
-        "figure": out / "sbc_ranks.png",
     }
     for kind in ("ranks", "summary", "replicates"):
         frame: pd.DataFrame = getattr(result, kind)
         with atomic_open(paths[kind], "w", newline="") as fh:
             frame.to_csv(fh, index=False)
-    head = {
+    with atomic_open(paths["json"], "w") as fh:
+        json.dump(_headline(result), fh, indent=2, default=str)
+        fh.write("\n")
+    if figure_png is not None:
+        paths["figure"] = out / "sbc_ranks.png"
+        with atomic_path(paths["figure"]) as tmp:
+            tmp.write_bytes(figure_png(**rank_histogram_data(result)))
+    return paths
+
+
+def _headline(result: SBCResult) -> dict[str, Any]:
+    """``sbc.json``: the settings and what was found."""
+    return {
         "spec": result.spec_name,
         "n_ranks": result.n_ranks,
         "replicates": len(result.replicates),
@@ -678,24 +706,3 @@ def write_sbc(
         ],
         "settings": result.settings,
     }
-    with atomic_open(paths["json"], "w") as fh:
-        json.dump(head, fh, indent=2, default=str)
-        fh.write("\n")
-    if figure is None:
-        from hybridflow.briefing.figures import sbc_rank_histogram
-
-        figure = sbc_rank_histogram
-    panels: dict[str, np.ndarray] = {}
-    for (param, comp), sub in result.ranks.groupby(["parameter", "component"], sort=False):
-        panels[f"{param}[{comp}]" if comp else str(param)] = sub["rank"].to_numpy()
-    fig = figure(
-        panels,
-        n_ranks=result.n_ranks,
-        bins=int(result.settings.get("bins") or default_bins(result.n_ok, result.n_ranks)),
-        title=f"SBC rank histograms: {result.spec_name} ({result.n_ok} replicates)",
-    )
-    from hybridflow.briefing.figures import to_png
-
-    with atomic_path(paths["figure"]) as tmp:
-        tmp.write_bytes(to_png(fig))
-    return paths

@@ -15,7 +15,10 @@ are taken from a model built on the new data with :func:`data_values`, which is 
     refitter = Refitter(base)
     for events_k in placebo_catalogues:
         new = build_model(spec, prepare_data(spec, panel, events_k))
-        idata = refitter.refit(data_values(new), seed=k)
+        idata = refitter.refit(data_values(new), Sampling(draws=500, chains=2), seed=k)
+
+A refit samples exactly as a fresh fit (:func:`hybridflow.inference.fit.fit_model`) with
+the same :class:`~hybridflow.inference.sampling.Sampling` and seed does.
 """
 
 from __future__ import annotations
@@ -27,7 +30,8 @@ import numpy as np
 import pymc as pm
 
 from hybridflow.inference.posterior import Posterior
-from hybridflow.inference.sample import Sampler, compile_model, sample_model
+from hybridflow.inference.sample import compile_model, sample_model
+from hybridflow.inference.sampling import Sampler, Sampling
 from hybridflow.models.build import ModelBundle, ModelData, build_model
 from hybridflow.models.spec import spec_hash
 
@@ -95,15 +99,12 @@ class Refitter:
     def refit(
         self,
         values: Mapping[str, np.ndarray],
+        sampling: Sampling,
         *,
-        draws: int = 500,
-        tune: int = 500,
-        chains: int = 2,
         seed: int = 0,
-        target_accept: float | None = None,
         log_likelihood: bool = False,
         progress: bool = False,
-        **sample_kwargs: Any,
+        low_rank: bool = True,
     ) -> Posterior:
         """Sample the compiled model with some or all data containers replaced.
 
@@ -115,14 +116,10 @@ class Refitter:
             depends only on its own arguments. Every container keeps its shape, except
             along the ``obs`` dim: ``y_obs``, ``obs_cell`` and ``obs_series`` (and
             ``n_trials``) may change length together (held-out folds).
-        draws, tune, chains, seed, log_likelihood, progress
+        sampling
+            The sampler settings; its sampler must be the one this model was compiled for.
+        seed, log_likelihood, progress, low_rank
             As for :func:`hybridflow.inference.sample.sample_model`.
-        target_accept
-            NUTS target acceptance; None: :func:`~hybridflow.inference.sample.sample_model`'s
-            default, so refits sample like a fresh fit.
-        **sample_kwargs
-            Further options of :func:`~hybridflow.inference.sample.sample_model` (e.g.
-            ``low_rank``).
 
         Returns
         -------
@@ -135,25 +132,27 @@ class Refitter:
         RefitShapeError
             Unknown container names, a changed shape along a fixed dim, ``obs``-dim
             containers of different lengths, or non-integer values for an integer container.
+        ValueError
+            ``sampling`` names another sampler than the compiled one.
         """
+        if sampling.sampler != self.sampler:
+            raise ValueError(
+                f"this model is compiled for {self.sampler!r}; the sampling asks for "
+                f"{sampling.sampler!r}"
+            )
         new = self._merged(values)
         coords = {"obs": np.arange(len(new["y_obs"]))} if "y_obs" in new else None
         with self.bundle.model:
             pm.set_data(new, coords=coords)
         compiled = self.compiled.with_data(**new) if self.compiled is not None else None
-        if target_accept is not None:
-            sample_kwargs["target_accept"] = target_accept
         idata = sample_model(
             self.bundle,
-            draws=draws,
-            tune=tune,
-            chains=chains,
+            sampling,
             seed=seed,
-            sampler=self.sampler,
             progress=progress,
             compiled=compiled,
             log_likelihood=log_likelihood,
-            **sample_kwargs,
+            low_rank=low_rank,
         )
         self.n_refits += 1
         return idata
@@ -203,10 +202,12 @@ class Refitter:
                 )
         return out
 
-    def refit_bundle(self, other: ModelBundle, **kwargs: Any) -> Posterior:
+    def refit_bundle(
+        self, other: ModelBundle, sampling: Sampling, **kwargs: Any
+    ) -> Posterior:
         """Refit on the data of another built model with the same structure."""
         self.check(other)
-        return self.refit(data_values(other), **kwargs)
+        return self.refit(data_values(other), sampling, **kwargs)
 
     def reset(self) -> None:
         """Put the original data back into the model."""
@@ -222,9 +223,9 @@ def refitter_key(data: ModelData, sampler: str) -> tuple[str, str, str, str]:
 def cached_refitter(data: ModelData, sampler: Sampler) -> Refitter:
     """The compiled model for ``data`` in this process, compiled on first use.
 
-    Every many-fit step (placebo, controls, sensitivity, backtests, the study's fits) keys
-    its compiled models the same way, so a worker that has compiled a model for one step
-    reuses it in the next.
+    Every many-fit step (placebo, SBC, backtests, the study's fits) keys its compiled
+    models the same way, so a worker that has compiled a model for one step reuses it in
+    the next.
     """
     from hybridflow.inference.executor import cached
 

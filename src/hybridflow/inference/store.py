@@ -7,7 +7,8 @@ Layout of a result folder::
                       diagnostics in the posterior group's attrs: spec (TOML text),
                       spec_json, spec_hash, data_hash, seed, sampler, draws/tune/chains,
                       version_<package>, converged, max_rhat, min_ess_*, n_divergences...
-    effects.csv       the effects table (:func:`hybridflow.analysis.effects.effects_table`)
+    effects.csv       the effects table, when the caller gives one (the CLI and the study
+                      give :func:`hybridflow.analysis.effects.effects_table`)
     spec.toml         the spec as given (or its canonical JSON when built in Python)
     diagnostics.csv   R-hat and ESS of every reported parameter value
     diagnostics.txt   the convergence gate's verdict in words
@@ -19,40 +20,51 @@ previous result, never half of a new one.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
 
 from hybridflow.errors import InputError
 from hybridflow.inference.diagnostics import DiagnosticsReport, warn_if_unconverged
-from hybridflow.inference.posterior import read_posterior, write_posterior
-from hybridflow.inference.sample import FitResult
+from hybridflow.inference.posterior import Posterior, read_posterior, write_posterior
+from hybridflow.inference.result import FitResult
 from hybridflow.io import atomic_dir
 from hybridflow.models.spec import spec_from_json
 
-__all__ = ["FIT_FILE", "load_result", "save_result"]
+__all__ = ["FIT_FILE", "EffectsTable", "load_result", "save_result"]
 
 FIT_FILE = "fit.nc"
 EFFECTS_FILE = "effects.csv"
+
+#: Computes a fit's effects table (the analysis layer's
+#: :func:`hybridflow.analysis.effects.effects_table`); passed in by the caller, because
+#: inference sits below analysis.
+EffectsTable = Callable[[Posterior], pd.DataFrame]
+
+#: The table of a fit without driver effects (a baseline-only, null model).
+_NO_EFFECTS_COLUMNS = ["level", "driver", "route", "group", "pct_mean"]
 
 
 def save_result(
     result: FitResult,
     out: str | Path,
     *,
-    effects: pd.DataFrame | None = None,
+    effects: EffectsTable | pd.DataFrame | None = None,
 ) -> Path:
     """Write a fit to the folder ``out`` (replacing it atomically).
 
     Parameters
     ----------
     result
-        From :func:`hybridflow.inference.sample.fit_spec`.
+        From :func:`hybridflow.inference.fit.fit_spec`.
     out
         Result folder (created; an existing one is replaced as a whole).
     effects
-        The effects table to write as ``effects.csv``; by default it is computed with
-        :func:`hybridflow.analysis.effects.effects_table` (defaults: 90% HDI, ROPE +-10%).
+        The effects table to write as ``effects.csv``, or the function that computes it
+        from the posterior (e.g. :func:`hybridflow.analysis.effects.effects_table`:
+        90% HDI, ROPE +-10%); a fit without driver effects gets an empty table. None: no
+        ``effects.csv``.
 
     Returns
     -------
@@ -60,20 +72,11 @@ def save_result(
         The folder.
     """
     out = Path(out)
-    if effects is None:
-        # Imported here: analysis sits downstream of inference.
-        from hybridflow.analysis.effects import effects_table
-
-        if "effect" not in result.idata.posterior:
-            # A baseline-only (null) model has no driver effects: an empty table.
-            effects = pd.DataFrame(columns=["level", "driver", "route", "group", "pct_mean"])
-        else:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")  # the gate's verdict is already reported
-                effects = effects_table(result.idata)
+    table = _effects_frame(result.idata, effects)
     with atomic_dir(out) as tmp:
         write_posterior(result.idata, tmp / FIT_FILE)
-        effects.to_csv(tmp / EFFECTS_FILE, index=False, lineterminator="\n")
+        if table is not None:
+            table.to_csv(tmp / EFFECTS_FILE, index=False, lineterminator="\n")
         text = result.spec.source_text or str(result.idata.posterior.attrs.get("spec_json", ""))
         (tmp / "spec.toml").write_text(text, encoding="utf-8")
         result.diagnostics.table.to_csv(
@@ -83,6 +86,18 @@ def save_result(
             result.diagnostics.summary_text() + "\n", encoding="utf-8"
         )
     return out
+
+
+def _effects_frame(
+    idata: Posterior, effects: EffectsTable | pd.DataFrame | None
+) -> pd.DataFrame | None:
+    if effects is None or isinstance(effects, pd.DataFrame):
+        return effects
+    if "effect" not in idata.posterior:
+        return pd.DataFrame(columns=_NO_EFFECTS_COLUMNS)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the gate's verdict is already reported
+        return effects(idata)
 
 
 def load_result(path: str | Path, *, warn: bool = True) -> FitResult:

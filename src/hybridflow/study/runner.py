@@ -30,11 +30,13 @@ import pandas as pd
 import xarray as xr
 from rich.console import Console
 
+from hybridflow.analysis.effects import effects_table
 from hybridflow.data.events import load_events
 from hybridflow.data.panel import load_panel, panel_hash
 from hybridflow.errors import SpecError
+from hybridflow.inference.fit import fit_spec
 from hybridflow.inference.posterior import hdi_bounds
-from hybridflow.inference.sample import FitResult, fit_spec
+from hybridflow.inference.result import FitResult
 from hybridflow.inference.store import load_result
 from hybridflow.io import atomic_open
 from hybridflow.models.spec import ModelSpec, load_spec, spec_hash
@@ -140,10 +142,8 @@ def fit_model(run: StudyRun, name: str, spec: ModelSpec | None = None) -> FitRes
         t0 = time.perf_counter()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            result = fit_spec(
-                spec, run.panel, run.events, draws=s.draws, tune=s.tune, chains=s.chains,
-                seed=s.seed, sampler=s.sampler, target_accept=s.target_accept, out=out,
-            )
+            result = fit_spec(spec, run.panel, run.events, sampling=s, seed=s.seed, out=out,
+                              effects=effects_table)
         run.state.mark(step, key, [out / "fit.nc", out / "effects.csv"],
                        seconds=round(time.perf_counter() - t0, 1),
                        converged=bool(result.converged))
@@ -177,22 +177,21 @@ def _fit_to_folder(spec_json: str, panel: xr.Dataset, events: pd.DataFrame,
                    sampling: dict[str, Any], out: str, seed: int | None = None) -> dict[str, Any]:
     """Executor task: fit one spec and write it to ``out`` (the parent loads it back)."""
     from hybridflow.models.spec import spec_from_json
+    from hybridflow.study.spec import StudySampling
 
     spec = spec_from_json(spec_json)
+    s = StudySampling.model_validate(sampling)
     t0 = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        result = fit_spec(
-            spec, panel, events, draws=sampling["draws"], tune=sampling["tune"],
-            chains=sampling["chains"], seed=sampling["seed"], sampler=sampling["sampler"],
-            target_accept=sampling["target_accept"], out=out,
-        )
+        result = fit_spec(spec, panel, events, sampling=s, seed=s.seed, out=out,
+                          effects=effects_table)
     if result.bundle is not None:
         from hybridflow.inference.refit import keep_compiled
 
         # This worker keeps the compiled model: later steps (placebo, controls, backtests)
         # refit the same model on new data without compiling it again.
-        keep_compiled(result.bundle, result.compiled, sampling["sampler"])
+        keep_compiled(result.bundle, result.compiled, s.sampler)
     return {"converged": bool(result.converged), "seconds": time.perf_counter() - t0}
 
 

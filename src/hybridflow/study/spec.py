@@ -16,19 +16,21 @@ from typing import Any, Literal, get_args
 from pydantic import Field, model_validator
 
 from hybridflow.errors import SpecError
+from hybridflow.inference.sampling import Sampling
 from hybridflow.schema import StrictModel, load_toml, validate
 
 EpisodeMode = Literal["in_sample", "holdout"]
 EPISODE_MODES: tuple[EpisodeMode, ...] = get_args(EpisodeMode)
 
-class Sampling(StrictModel):
-    """How hard to sample. ``draws``/``tune`` per chain."""
+class StudySampling(Sampling):
+    """How hard the headline fits sample (a :class:`~hybridflow.inference.sampling.Sampling`
+    with the study's bounds, ``draws``/``tune`` per chain) and the root seed of every fit
+    and check."""
 
     draws: int = Field(default=1000, ge=10)
     tune: int = Field(default=1000, ge=10)
     chains: int = Field(default=4, ge=1, le=16)
     seed: int = 20250601
-    sampler: Literal["nutpie", "pymc"] = "nutpie"
     target_accept: float = Field(default=0.95, gt=0.5, lt=1.0)
 
 
@@ -123,7 +125,7 @@ class StudySpec(StrictModel):
     null_model: str = "null"
     models: list[str]
     hypotheses: list[Hypothesis]
-    sampling: Sampling = Field(default_factory=lambda: Sampling())
+    sampling: StudySampling = Field(default_factory=lambda: StudySampling())
     checks: Checks = Field(default_factory=lambda: Checks())
     profiles: dict[str, Profile] = Field(default_factory=dict)
     #: Set by a profile that fits fewer models: hypotheses whose own model is not fitted

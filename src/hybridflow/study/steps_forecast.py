@@ -99,7 +99,7 @@ def _scenario_text(run: StudyRun, path: Path, end: str, horizon: int, seed: int)
 def backtests(run: StudyRun) -> None:
     from hybridflow.analysis.backtest import rolling_origin
     from hybridflow.study.runner import resolve_model
-    from hybridflow.study.steps_checks import _executor, _refit_sampling
+    from hybridflow.study.steps_checks import _check_sampling, _executor, _refit_sampling
 
     c = run.spec.checks
     if c.backtest_origins <= 0:
@@ -120,8 +120,8 @@ def backtests(run: StudyRun) -> None:
     else:
         res = rolling_origin(
             specs, run.panel, run.events, origins=c.backtest_origins, horizons=(1, 2, 3),
-            draws=s["draws"], tune=s["tune"], chains=s["chains"], seed=s["seed"],
-            sampler=s["sampler"], executor=_executor(run), null=run.spec.null_model,
+            sampling=_check_sampling(run, target_accept=0.95), seed=s["seed"],
+            executor=_executor(run), null=run.spec.null_model,
         )
         run.write_table("backtest", res.table)
         run.write_table("backtest_summary", res.summary)

@@ -14,13 +14,19 @@ One job per module, each returning plain tables and arrays (plotting lives in
 - :mod:`~hybridflow.analysis.checks.sensitivity`: the headline effect under other priors,
   kernels, windows and groupings (the forest-plot table).
 
-Many-fit checks take ``draws``, ``tune``, ``chains`` (and ``n``) so a caller can size them
-per profile, and an ``executor`` (:func:`hybridflow.inference.executor.make_executor`;
+Many-fit checks take a ``sampling``
+(:class:`hybridflow.inference.sampling.Sampling`: draws, tune, chains, sampler, target
+acceptance; and ``n``) so a caller can size them per profile, and an ``executor`` (:func:`hybridflow.inference.executor.make_executor`;
 default: serially in this process). Refits of one model structure compile once per worker
 (:class:`hybridflow.inference.refit.Refitter` kept in the worker cache).
 """
 
-from hybridflow.analysis.checks._common import Headline, Sampling, headline_draws
+from hybridflow.analysis.checks._common import (
+    REFIT_SAMPLING,
+    VARIANT_SAMPLING,
+    Headline,
+    headline_draws,
+)
 from hybridflow.analysis.checks.controls import CONTROL_ROUTES, negative_controls, total_panel
 from hybridflow.analysis.checks.episodes import (
     DEFAULT_EPISODES,
@@ -65,7 +71,8 @@ __all__ = [
     "Headline",
     "PlaceboResult",
     "PredictiveCheck",
-    "Sampling",
+    "REFIT_SAMPLING",
+    "VARIANT_SAMPLING",
     "Variant",
     "episode_anomaly",
     "flag_episodes",

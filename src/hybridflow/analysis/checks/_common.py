@@ -1,4 +1,4 @@
-"""Shared pieces of the checks: headline effects, sampling settings, executor tasks.
+"""Shared pieces of the checks: headline effects, default sampling, executor tasks.
 
 Checks that refit a model many times hand their work to an executor
 (:mod:`hybridflow.inference.executor`) as :class:`~hybridflow.inference.executor.Task`
@@ -11,7 +11,6 @@ posterior.
 from __future__ import annotations
 
 import time
-import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -30,37 +29,16 @@ from hybridflow.inference.posterior import (
     hdi_bounds,
     n_divergences,
 )
-from hybridflow.models.build import ModelData, build_model
+from hybridflow.inference.sampling import Sampling
+from hybridflow.models.build import ModelData
 
 Direction = Literal["+", "-"]
 
 
-@dataclass(frozen=True)
-class Sampling:
-    """How hard each refit samples (checks usually sample less than the headline fits).
-
-    Attributes
-    ----------
-    draws, tune, chains
-        Posterior draws and tuning steps per chain, number of chains.
-    sampler
-        ``"nutpie"`` (compile once, refit with ``with_data``) or ``"pymc"``.
-    target_accept
-        NUTS target acceptance.
-    """
-
-    draws: int = 200
-    tune: int = 200
-    chains: int = 2
-    sampler: Literal["nutpie", "pymc"] = "nutpie"
-    target_accept: float = 0.9
-
-    def __post_init__(self) -> None:
-        if self.draws < 1 or self.tune < 0 or self.chains < 1:
-            raise ValueError(
-                f"draws and chains must be >= 1 and tune >= 0; got draws={self.draws}, "
-                f"tune={self.tune}, chains={self.chains}"
-            )
+#: Sampling of the many refits of placebo-in-time and negative controls (small: many fits).
+REFIT_SAMPLING = Sampling(draws=200, tune=200, chains=2, target_accept=0.9)
+#: Sampling of the few fits of the sensitivity grid and the episode check.
+VARIANT_SAMPLING = Sampling(draws=500, tune=500, chains=2, target_accept=0.9)
 
 
 @dataclass(frozen=True)
@@ -149,15 +127,6 @@ def summarise_draws(
     }
 
 
-def gate_vars(bundle: Any) -> list[str]:
-    """Variables the convergence gate checks: the model's reported variables (driver
-    effects, kernels...) or, for a baseline-only model that has none, its free
-    parameters."""
-    if bundle.reported_vars:
-        return list(bundle.reported_vars)
-    return [rv.name for rv in bundle.model.free_RVs]
-
-
 # ---------------------------------------------------------------------------- executors
 
 
@@ -195,15 +164,7 @@ def refit_task(
     t0, c0 = time.perf_counter(), time.process_time()
     from hybridflow.inference.refit import cached_refitter
 
-    refitter = cached_refitter(data, sampling.sampler)
-    idata = refitter.refit(
-        dict(values),
-        draws=sampling.draws,
-        tune=sampling.tune,
-        chains=sampling.chains,
-        seed=seed,
-        target_accept=sampling.target_accept,
-    )
+    idata = cached_refitter(data, sampling.sampler).refit(dict(values), sampling, seed=seed)
     draws = headline_draws(idata, headline)
     return {
         "mean": float(np.mean(draws)),
@@ -223,7 +184,8 @@ def fit_task(
     *,
     seed: int,
 ) -> dict[str, Any]:
-    """Executor task: build, compile and sample one model; return effect draws.
+    """Executor task: fit one model (:func:`~hybridflow.inference.fit.fit_model`); return
+    effect draws.
 
     Parameters
     ----------
@@ -239,24 +201,11 @@ def fit_task(
         the model's reported variables), ``divergences``, ``max_rhat``, ``notes`` (the
         builder's notes), ``seconds``, ``cpu_seconds``.
     """
-    from hybridflow.inference.diagnostics import check_convergence
-    from hybridflow.inference.sample import sample_model
+    from hybridflow.inference.fit import fit_model
 
     t0, c0 = time.perf_counter(), time.process_time()
-    bundle = build_model(data.spec, data)
-    idata = sample_model(
-        bundle,
-        draws=sampling.draws,
-        tune=sampling.tune,
-        chains=sampling.chains,
-        seed=seed,
-        sampler=sampling.sampler,
-        target_accept=sampling.target_accept,
-        log_likelihood=False,
-    )
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        report = check_convergence(idata, gate_vars(bundle))
+    fit = fit_model(data, sampling, seed=seed, log_likelihood=False)
+    idata, report = fit.idata, fit.diagnostics
     names = list(drivers) if drivers is not None else data.driver_names
     out: dict[str, np.ndarray] = {}
     for name in names:

@@ -31,8 +31,8 @@ import pandas as pd
 import xarray as xr
 
 from hybridflow.analysis.checks._common import (
+    REFIT_SAMPLING,
     Direction,
-    Sampling,
     error_line,
     fit_task,
     run_tasks,
@@ -41,6 +41,7 @@ from hybridflow.analysis.checks._common import (
 from hybridflow.data.panel import group_nationalities
 from hybridflow.errors import SpecError
 from hybridflow.inference.executor import Executor, Task, spawn_seeds
+from hybridflow.inference.sampling import Sampling
 from hybridflow.models.build import ModelData, prepare_data
 from hybridflow.models.spec import ModelSpec
 from hybridflow.months import format_month
@@ -142,12 +143,8 @@ def negative_controls(
     drivers: Sequence[str] | None = None,
     directions: Mapping[str, Direction] | None = None,
     grouping: Literal["total", "spec"] = "total",
-    draws: int = 500,
-    tune: int = 500,
-    chains: int = 2,
     seed: int = 0,
-    sampler: Literal["nutpie", "pymc"] = "nutpie",
-    target_accept: float = 0.9,
+    sampling: Sampling = REFIT_SAMPLING,
     hdi_prob: float = 0.9,
     executor: Executor | None = None,
     progress: bool = False,
@@ -170,9 +167,10 @@ def negative_controls(
     grouping
         ``"total"``: one series per route (default; see the module docstring);
         ``"spec"``: the spec's grouping.
-    draws, tune, chains, seed, sampler, target_accept
-        Sampler settings; each route is its own model (own compile), run in parallel on
-        ``executor``.
+    sampling, seed
+        Sampler settings (default
+        :data:`~hybridflow.analysis.checks._common.REFIT_SAMPLING`) and root seed; each
+        route is its own model (own compile), run in parallel on ``executor``.
     hdi_prob
         HDI mass for ``low``/``high``.
 
@@ -196,9 +194,6 @@ def negative_controls(
         spec.driver(name)  # KeyError naming the valid drivers
     directions = dict(directions or {})
     datas = [control_data(spec, panel, events, r, grouping=grouping) for r in routes]
-    sampling = Sampling(
-        draws=draws, tune=tune, chains=chains, sampler=sampler, target_accept=target_accept
-    )
     seeds = spawn_seeds(seed, len(routes))
     tasks = [
         Task(f"control-{i}", fit_task, (d, names, None, None, sampling), seed=s)

@@ -31,7 +31,6 @@ from __future__ import annotations
 import dataclasses
 import math
 import time
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -41,13 +40,14 @@ import pandas as pd
 import xarray as xr
 from scipy import special, stats
 
-from hybridflow.analysis.checks._common import Sampling, error_line, gate_vars, run_tasks
+from hybridflow.analysis.checks._common import VARIANT_SAMPLING, error_line, run_tasks
 from hybridflow.analysis.checks.ppc import (
     CELL_DIMS,
     posterior_predictive,
     with_route_totals,
 )
 from hybridflow.inference.executor import Executor, Task
+from hybridflow.inference.sampling import Sampling
 from hybridflow.models.build import ModelData, prepare_data, select_driver_events
 from hybridflow.models.spec import EventsDriver, ModelSpec
 from hybridflow.months import format_month, month_range
@@ -475,25 +475,11 @@ def episode_task(
     ``observed`` (``y(month, route, group)``) replaces the fitted outcome when scoring:
     the counts of held-out months are scored although the fit did not see them.
     """
-    from hybridflow.inference.diagnostics import check_convergence
-    from hybridflow.inference.sample import sample_model
-    from hybridflow.models.build import build_model
+    from hybridflow.inference.fit import fit_model
 
     t0 = time.perf_counter()
-    bundle = build_model(data.spec, data)
-    idata = sample_model(
-        bundle,
-        draws=sampling.draws,
-        tune=sampling.tune,
-        chains=sampling.chains,
-        seed=seed,
-        sampler=sampling.sampler,
-        target_accept=sampling.target_accept,
-        log_likelihood=False,
-    )
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        report = check_convergence(idata, gate_vars(bundle))
+    fit = fit_model(data, sampling, seed=seed, log_likelihood=False)
+    idata, report = fit.idata, fit.diagnostics
     ppd = posterior_predictive(
         idata,
         n_draws=n_draws,
@@ -521,12 +507,8 @@ def episode_anomaly(
     events: pd.DataFrame | None,
     episodes: Sequence[Any] = DEFAULT_EPISODES,
     *,
-    draws: int = 500,
-    tune: int = 500,
-    chains: int = 2,
     seed: int = 0,
-    sampler: Literal["nutpie", "pymc"] = "nutpie",
-    target_accept: float = 0.9,
+    sampling: Sampling = VARIANT_SAMPLING,
     n_draws: int = 1000,
     alpha: float = 0.05,
     top_share: float = 0.05,
@@ -549,8 +531,9 @@ def episode_anomaly(
     episodes
         :class:`Episode` objects, ``(name, start, end[, route])`` tuples, or the study
         spec's episodes; default Belarus Jun-Nov 2021 and Finland Nov 2023.
-    draws, tune, chains, seed, sampler, target_accept
-        Sampler settings of the one fit.
+    sampling, seed
+        Sampler settings of the one fit (default
+        :data:`~hybridflow.analysis.checks._common.VARIANT_SAMPLING`) and its seed.
     n_draws
         Posterior draws used for the predictive simulation.
     alpha, top_share, rule
@@ -597,9 +580,6 @@ def episode_anomaly(
             held = held | (in_months & in_route)
         data = dataclasses.replace(data, y=data.y.where(~held))
         data.notes.append(f"holdout: {int(held.sum())} episode cells left out of the fit")
-    sampling = Sampling(
-        draws=draws, tune=tune, chains=chains, sampler=sampler, target_accept=target_accept
-    )
     (res,) = run_tasks(
         [Task("episodes", episode_task, (data, sampling, n_draws, totals, observed), seed=seed)],
         executor,

@@ -39,22 +39,23 @@ import dataclasses
 import time
 import warnings
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import xarray as xr
 
 from hybridflow.analysis.checks._common import (
+    REFIT_SAMPLING,
     Direction,
     Headline,
-    Sampling,
     error_line,
     refit_task,
     run_tasks,
 )
 from hybridflow.design import drivers as dd
 from hybridflow.inference.executor import Executor, Task, spawn_seeds
+from hybridflow.inference.sampling import Sampling
 from hybridflow.models import components as comp
 from hybridflow.models.build import (
     ModelData,
@@ -373,11 +374,7 @@ def placebo_in_time(
     *,
     n: int = 100,
     seed: int = 0,
-    draws: int = 200,
-    tune: int = 200,
-    chains: int = 2,
-    sampler: Literal["nutpie", "pymc"] = "nutpie",
-    target_accept: float = 0.9,
+    sampling: Sampling = REFIT_SAMPLING,
     direction: Direction = "+",
     group: str | None = None,
     route: str | None = None,
@@ -402,8 +399,10 @@ def placebo_in_time(
     seed
         Root seed: the datings and every refit's sampler seed derive from it, so results
         do not depend on the executor.
-    draws, tune, chains, sampler, target_accept
-        Sampler settings of every refit (observed and placebo alike).
+    sampling
+        Sampler settings of every refit, observed and placebo alike (default
+        :data:`~hybridflow.analysis.checks._common.REFIT_SAMPLING`: 200 draws after 200
+        tuning steps x 2 chains, target acceptance 0.9).
     direction
         The hypothesis' direction: ``rank_p`` is the upper tail for ``+``.
     group, route
@@ -436,9 +435,6 @@ def placebo_in_time(
     # Datings use their own stream, independent of the refits' sampler seeds.
     rng = np.random.default_rng(np.random.SeedSequence([seed, 0x91ACEB0]))
     redatings = [redate_events(sel, cands, rng) for _ in range(n)]
-    sampling = Sampling(
-        draws=draws, tune=tune, chains=chains, sampler=sampler, target_accept=target_accept
-    )
     headline = Headline(driver, group=group, route=route, direction=direction)
     seeds = spawn_seeds(seed, n + 1)
     observed_values = placebo_arrays(data, driver, sel)

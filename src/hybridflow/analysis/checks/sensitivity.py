@@ -26,15 +26,15 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import pandas as pd
 import xarray as xr
 
 from hybridflow.analysis.checks._common import (
+    VARIANT_SAMPLING,
     Direction,
     Headline,
-    Sampling,
     error_line,
     fit_task,
     headline_draws,
@@ -44,6 +44,7 @@ from hybridflow.analysis.checks._common import (
 from hybridflow.errors import SpecError
 from hybridflow.inference.executor import Executor, Task, spawn_seeds
 from hybridflow.inference.posterior import as_posterior, n_divergences
+from hybridflow.inference.sampling import Sampling
 from hybridflow.models.build import ModelData, prepare_data
 from hybridflow.models.spec import ModelSpec, TopK, parse_spec, spec_hash
 from hybridflow.months import format_month
@@ -180,12 +181,8 @@ def sensitivity_grid(
     route: str | None = None,
     panel_label: str | None = None,
     baseline: Any = None,
-    draws: int = 500,
-    tune: int = 500,
-    chains: int = 2,
     seed: int = 0,
-    sampler: Literal["nutpie", "pymc"] = "nutpie",
-    target_accept: float = 0.9,
+    sampling: Sampling = VARIANT_SAMPLING,
     hdi_prob: float = 0.9,
     executor: Executor | None = None,
     progress: bool = False,
@@ -209,8 +206,10 @@ def sensitivity_grid(
     baseline
         An existing fit of ``spec`` (FitResult or posterior tree) to use for the baseline
         row instead of refitting it.
-    draws, tune, chains, seed, sampler, target_accept
-        Sampler settings of each variant's fit.
+    sampling, seed
+        Sampler settings of each variant's fit (default
+        :data:`~hybridflow.analysis.checks._common.VARIANT_SAMPLING`: 500 draws after 500
+        tuning steps x 2 chains, target acceptance 0.9) and the root seed.
     hdi_prob
         HDI mass of ``low``/``high``.
     executor
@@ -237,9 +236,6 @@ def sensitivity_grid(
         groupings=groupings,
     )
     headline = Headline(driver, group=group, route=route, direction=direction)
-    sampling = Sampling(
-        draws=draws, tune=tune, chains=chains, sampler=sampler, target_accept=target_accept
-    )
     seeds = spawn_seeds(seed, len(variants))
     datas: list[ModelData | None] = []
     notes: list[str] = []
