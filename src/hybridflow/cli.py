@@ -348,7 +348,7 @@ def study_run(
     run = run_study(study, profile=name, out=out, data=data, drivers=drivers, events=events,
                     workers=workers, scheduler=scheduler, dask_local=dask_local,
                     console=err_console)
-    paths = run.artefacts["briefing"]
+    paths = run.briefing
     console.print(f"Briefing: {paths['html']}\nMarkdown: {paths['markdown']}\n"
                   f"Results folder: {run.out}")
 

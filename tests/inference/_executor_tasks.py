@@ -71,9 +71,9 @@ def thread_limits() -> tuple[str | None, str | None, int]:
 def study_fit_draws(spec_json: str, panel: Any, sampling: dict[str, Any], out: str) -> dict:
     """The study's own fit task, then every posterior array read back from its fit.nc."""
     from hybridflow.inference.store import load_result
-    from hybridflow.study.runner import _fit_to_folder
+    from hybridflow.study.steps.fits import fit_to_folder
 
-    _fit_to_folder(spec_json, panel, None, sampling, out)
+    fit_to_folder(spec_json, panel, None, sampling, out)
     post = load_result(out, warn=False).idata["posterior"]
     return {str(v): post[v].values for v in post.data_vars}
 

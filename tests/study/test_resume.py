@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-import hybridflow.study.runner as runner
+import hybridflow.study.steps.fits as fits_step
 from hybridflow.study.runner import run_study
 
 REPO = Path(__file__).resolve().parents[2]
@@ -80,7 +80,7 @@ def test_relative_results_folder_interrupt_resume_rerun_fits_each_model_once(
     out = "results/tiny"  # relative to the working directory, as `make run` uses it
 
     # 1. Interrupted while fitting the second model (serial path, one worker).
-    real_fit = runner.fit_spec
+    real_fit = fits_step.fit_spec
     started: list[str] = []
 
     def fit_then_interrupt(spec, *args, **kwargs):  # type: ignore[no-untyped-def]
@@ -89,7 +89,7 @@ def test_relative_results_folder_interrupt_resume_rerun_fits_each_model_once(
             raise KeyboardInterrupt
         return real_fit(spec, *args, **kwargs)
 
-    monkeypatch.setattr(runner, "fit_spec", fit_then_interrupt)
+    monkeypatch.setattr(fits_step, "fit_spec", fit_then_interrupt)
     console, log1 = _console()
     with pytest.raises(KeyboardInterrupt):
         run_study(study, out=out, workers=1, skip=SKIP, console=console)
@@ -102,7 +102,7 @@ def test_relative_results_folder_interrupt_resume_rerun_fits_each_model_once(
     assert files and not any(f.startswith(("results", "/")) for f in files), files
 
     # 2. Resumed: the two remaining fits run in parallel, each once; the first is reused.
-    monkeypatch.setattr(runner, "fit_spec", real_fit)
+    monkeypatch.setattr(fits_step, "fit_spec", real_fit)
     console, log2 = _console()
     resumed = run_study(study, out=out, workers=2, skip=SKIP, console=console)
     second = _fitted(log2)

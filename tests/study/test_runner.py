@@ -47,3 +47,46 @@ def test_every_hypothesis_of_hjs_2025_names_a_driver_of_its_model(profile: str) 
         drivers = [d.name for d in load_spec(folder / spec.models_dir / f"{model}.toml").drivers]
         if model == h.model:
             assert h.driver in drivers, (h.id, drivers)
+
+
+def test_every_result_is_filled_by_exactly_one_step_in_a_fixed_order() -> None:
+    from dataclasses import fields
+
+    from hybridflow.study.results import StudyResults
+    from hybridflow.study.runner import STEPS
+
+    names = [s.name for s in STEPS]
+    assert sorted(names) == sorted(f.name for f in fields(StudyResults))
+    # Each step reads only what the steps above it produced.
+    assert names.index("fits") < names.index("comparison") < names.index("ppc")
+    assert names.index("placebo") < names.index("hypotheses")
+    assert names.index("controls") < names.index("hypotheses")
+    assert names[-1] == "briefing"
+
+
+def test_skip_leaves_out_optional_groups_and_steps_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    import io
+    from types import SimpleNamespace
+
+    from rich.console import Console
+
+    import hybridflow.study.runner as runner
+
+    ran: list[str] = []
+
+    def step(name: str, group: str | None = None) -> runner.Step:
+        def run(context: object, results: object) -> str:
+            ran.append(name)
+            return name
+
+        return runner.Step(name, run, group=group, label=name)
+
+    monkeypatch.setattr(runner, "STEPS", (
+        step("fits"), step("ppc", "checks"), step("placebo", "checks"),
+        step("forecasts", "forecast"), step("backtests", "forecast"), step("briefing"),
+    ))
+    context = SimpleNamespace(console=Console(file=io.StringIO()), timings={})
+    results = runner.run_steps(context, skip=("checks", "backtests", "briefing"))  # type: ignore[arg-type]
+    assert ran == ["fits", "forecasts", "briefing"]  # a step without a group always runs
+    assert results.forecasts == "forecasts" and results.placebo is None
+    assert set(context.timings) == {"fits", "forecast", "forecast: forecasts", "briefing"}

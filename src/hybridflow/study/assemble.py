@@ -1,59 +1,76 @@
-"""Turn a study run's tables and fits into the briefing.
+"""Turn a study's results into the briefing: the one place a :class:`Briefing` is assembled.
 
-Every number in the briefing is read from the run's tables (written to ``tables/``) or
-computed here from the stored fits; nothing is typed in by hand. Figures are drawn with
-:mod:`hybridflow.briefing.figures`.
+Every number in the briefing is read from the steps' results (the tables they wrote to
+``tables/``) or computed here from the stored fits; nothing is typed in by hand. Figures
+are drawn with :mod:`hybridflow.briefing.figures`; every caption and explanation comes
+from :mod:`hybridflow.briefing.captions`.
 """
 
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
 import xarray as xr
 
-from hybridflow.briefing import figures
-from hybridflow.briefing.document import Briefing, FigureItem, TableItem, write_briefing
+from hybridflow.analysis.checks.ppc import TOTAL
+from hybridflow.analysis.effects import contributions
+from hybridflow.briefing import captions, figures
+from hybridflow.briefing.document import Briefing, FigureItem, TableItem
 from hybridflow.inference.posterior import SAMPLE_DIMS, hdi_over_draws
-
-if TYPE_CHECKING:
-    from pathlib import Path
-
-    from hybridflow.study.runner import StudyRun
+from hybridflow.inference.result import FitResult
+from hybridflow.study.context import StudyContext
+from hybridflow.study.results import (
+    BacktestResult,
+    ControlsResult,
+    EpisodesResult,
+    PlaceboResult,
+    PredictiveChecksResult,
+    ReplicationResult,
+    StudyResults,
+)
 
 SAMPLE = SAMPLE_DIMS  # the posterior module owns the sample dims
 
-LIMITS = [
-    "These are associations under stated model assumptions (a count model with trend, "
-    "seasonality, known regime changes and lagged driver effects). They are not proof that "
-    "any state directed migrants: that needs documented evidence (directives, intelligence "
-    "assessments, communications, consistent facilitation), which statistics cannot supply.",
-    "At most, a well-graded effect is 'consistent patterns' evidence in the evidence framework "
-    "of docs/report-claims.md; a null or contrary effect is evidence against the report's "
-    "specific statistical claim, not against instrumentalisation as such.",
-    "Detections are not persons and depend on enforcement: walls, closures, push-back laws "
-    "and asylum suspensions change counts independently of any sender. The models include "
-    "the major ones as regimes, but unrecorded changes in enforcement remain a confounder.",
-    "Sanctions rounds, losses and strikes cluster in time with each other and with the war's "
-    "phases; effects estimated jointly share information and can trade off against each "
-    "other. The sensitivity and placebo checks show how fragile each headline is.",
-    "Russian losses are Ukrainian official claims; ACLED counts events located inside Russia "
-    "(not only Ukrainian strikes); territory series come from open-source trackers. Errors in "
-    "these drivers bias effects towards zero.",
-    "Monthly data cannot resolve effects faster than a month, and the nationality-level "
-    "series end in April 2025 (later months only have route totals).",
-    "Many hypotheses and variants were examined; a single 'strong' grade among many tests is "
-    "weaker evidence than it looks in isolation.",
-]
+#: The models whose predictive bands are drawn.
+PPC_FIGURE_MODELS = ("null", "full")
+#: The model whose counterfactuals are drawn.
+COUNTERFACTUAL_MODEL = "full"
+
+
+def build_briefing(context: StudyContext, results: StudyResults) -> Briefing:
+    """Assemble the briefing from a finished run."""
+    hyp = results.graded().table
+    diag = results.diagnosed().table
+    status, converged, warns = diagnostics_status(diag)
+    if context.profile != "default":
+        warns.insert(0, captions.profile_warning(context.profile))
+    return Briefing(
+        title=context.spec.title,
+        subtitle=context.spec.subtitle,
+        hypotheses=hypotheses_frame(hyp),
+        diagnostics_status=status,
+        converged=converged,
+        warnings=warns,
+        figures=briefing_figures(results),
+        tables=[*check_tables(results), *summary_tables(context, results)],
+        sections=briefing_sections(context, results),
+        provenance=provenance(context, results.fitted().fits),
+        limits=captions.LIMITS,
+    )
+
+
+# ------------------------------------------------------------------ page one
 
 
 def _pct(x: float) -> str:
     return f"{x:+.1f}%"
 
 
-def _hypotheses_frame(hyp: pd.DataFrame) -> pd.DataFrame:
+def hypotheses_frame(hyp: pd.DataFrame) -> pd.DataFrame:
+    """The hypotheses table as the reader sees it: one formatted row per hypothesis."""
     rows = []
     for r in hyp.to_dict(orient="records"):
         if r["grade"] == "not estimated":
@@ -75,44 +92,53 @@ def _hypotheses_frame(hyp: pd.DataFrame) -> pd.DataFrame:
             "interval": f"{_pct(r['pct_hdi_low'])} to {_pct(r['pct_hdi_high'])}",
             "p_direction": f"{r['p_direction']:.2f}",
             "grade": r["grade"],
-            "reading": _reading({str(k): v for k, v in r.items()}),
+            "reading": captions.hypothesis_reading({str(k): v for k, v in r.items()}),
             "converged": bool(r["converged"]),
         })
     return pd.DataFrame(rows)
 
 
-def _reading(r: dict[str, Any]) -> str:
-    if r.get("outcome") == "share":
-        expects = "a higher share" if r["direction"] == "+" else "a lower share"
-    else:
-        expects = ("more" if r["direction"] == "+" else "fewer") + " detections"
-    base = (f"The report expects {expects}. {r['reading'].capitalize()}: "
-            f"P(predicted direction) = {r['p_direction']:.2f}, "
-            f"P(|effect| < 10%) = {r['p_rope']:.2f}.")
-    if isinstance(r.get("grade_reasons"), str) and r["grade_reasons"]:
-        base += f" ({r['grade_reasons']}.)"
-    return base
-
-
-def _diagnostics_status(diag: pd.DataFrame) -> tuple[str, bool, list[str]]:
+def diagnostics_status(diag: pd.DataFrame) -> tuple[str, bool, list[str]]:
+    """Page one's convergence status, whether every fit passed, and a warning per failure."""
     bad = diag[~diag["converged"].astype(bool)]
     n = len(diag)
     if bad.empty:
-        return (f"all {n} fits passed the convergence gate (R-hat <= 1.01, bulk and tail "
-                "ESS >= 400, no divergences) on every reported parameter", True, [])
-    warnings = [
-        f"Fit '{r.model}' did NOT pass the convergence gate ({r.divergences} divergences, "
-        f"max R-hat {r.max_rhat:.3f}, min bulk ESS {r.min_ess_bulk:.0f}); numbers from it "
-        "are shown but must not be relied on."
-        for r in bad.itertuples()
-    ]
-    return f"{len(bad)} of {n} fits FAILED the convergence gate", False, warnings
+        return captions.all_fits_converged(n), True, []
+    warnings = [captions.fit_not_converged(r.model, r.divergences, r.max_rhat, r.min_ess_bulk)
+                for r in bad.itertuples()]
+    return captions.fits_failed(len(bad), n), False, warnings
 
 
-def _counterfactual_figures(run: StudyRun, model: str) -> list[FigureItem]:
-    from hybridflow.analysis.effects import contributions
+# ------------------------------------------------------------------ figures
 
-    fit = run.fits.get(model)
+
+def briefing_figures(results: StudyResults) -> list[FigureItem]:
+    """Every figure, in the briefing's order (effects first, then the checks, forecasts)."""
+    fits = results.fitted().fits
+    figs = counterfactual_figures(fits, COUNTERFACTUAL_MODEL)
+    figs += lag_figures(fits, results.graded().table)
+    if results.ppc is not None:
+        figs += ppc_figures(results.ppc)
+    if results.placebo is not None:
+        figs += placebo_figures(results.placebo)
+    if results.sensitivity is not None:
+        s = results.sensitivity.sampling
+        fig = figures.forest_plot(results.sensitivity.table,
+                                  title="Headline effects under alternative choices")
+        figs.append(FigureItem("sensitivity", "sensitivity",
+                               captions.sensitivity_figure(s["draws"], s["tune"], s["chains"]),
+                               figures.to_png(fig)))
+    if results.forecasts is not None:
+        fc = results.forecasts
+        fig = figures.fan_chart(**fc.forecast.fan_chart_data())
+        figs.append(FigureItem("forecast_fan", "forecast",
+                               captions.forecast_fan(fc.horizon, fc.model), figures.to_png(fig)))
+    return figs
+
+
+def counterfactual_figures(fits: Mapping[str, FitResult], model: str) -> list[FigureItem]:
+    """Observed, expected and expected-without-each-driver counts of ``model``."""
+    fit = fits.get(model)
     if fit is None or "effect" not in fit.idata.posterior:
         return []
     post = fit.idata.posterior
@@ -141,18 +167,17 @@ def _counterfactual_figures(run: StudyRun, model: str) -> list[FigureItem]:
             title=f"{model}: {d} (all groups, Eastern Borders)",
         )
         items.append(FigureItem(f"cf_{model}_{d}", "counterfactual",
-                                f"Observed detections, the model's expected detections (median, "
-                                f"90% band) and the counterfactual without '{d}'.",
-                                figures.to_png(fig)))
+                                captions.counterfactual_figure(d), figures.to_png(fig)))
     return items
 
 
-def _lag_figures(run: StudyRun, hyp: pd.DataFrame) -> list[FigureItem]:
+def lag_figures(fits: Mapping[str, FitResult], hyp: pd.DataFrame) -> list[FigureItem]:
+    """Percent effect at each lag of every graded hypothesis's driver."""
     items = []
     for r in hyp.to_dict(orient="records"):
-        if r["grade"] == "not estimated" or r["model"] not in run.fits:
+        if r["grade"] == "not estimated" or r["model"] not in fits:
             continue
-        fit = run.fits[r["model"]]
+        fit = fits[r["model"]]
         post = fit.idata.posterior
         beta = post["effect_mean"].sel(driver=r["driver"])
         w = post["kernel_weights"].sel(driver=r["driver"])
@@ -165,38 +190,157 @@ def _lag_figures(run: StudyRun, hyp: pd.DataFrame) -> list[FigureItem]:
             low.values, high.values,
             title=f"{r['hypothesis']}: {r['driver']}",
         )
-        what = ("the odds of the Others share" if r.get("outcome") == "share"
-                else "expected detections")
-        items.append(FigureItem(f"lag_{r['hypothesis']}", "lags",
-                                f"{r['hypothesis']}: percent change in {what} at each "
-                                f"lag after one unit ({r['unit'] or 'unit'}) of '{r['driver']}' "
-                                "(population mean; 90% HDI).", figures.to_png(fig)))
+        caption = captions.lag_figure(str(r["hypothesis"]), r.get("outcome"), r["unit"],
+                                      str(r["driver"]))
+        items.append(FigureItem(f"lag_{r['hypothesis']}", "lags", caption, figures.to_png(fig)))
     return items
 
 
-def _vintages(panel: xr.Dataset) -> pd.DataFrame:
-    sources = json.loads(panel.attrs.get("sources", "{}"))
-    rows = []
-    for table, inputs in sources.items():
-        for i in inputs:
-            rows.append({"table": table, "file": i["file"], "vintage": i["vintage"],
-                         "sha256": i["sha256"][:12]})
-    return pd.DataFrame(rows)
+def ppc_figures(ppc: PredictiveChecksResult) -> list[FigureItem]:
+    """Observed counts inside the predictive bands of the null and the full model."""
+    items = []
+    for name in PPC_FIGURE_MODELS:
+        bands = next((b for b in ppc.bands.values() if (b["model"] == name).all()), None)
+        if bands is None:
+            continue
+        total = bands[bands["group"].astype(str) == TOTAL]
+        sub = total if not total.empty else bands[bands["group"] == bands["group"].iloc[0]]
+        sub = sub.sort_values("month")
+        qcols = [c for c in sub.columns if c.startswith("q")]
+        fig = figures.ppc_plot(pd.DatetimeIndex(pd.to_datetime(sub["month"])),
+                               sub["observed"].to_numpy(),
+                               sub[qcols].to_numpy().T,
+                               title=f"{name}: observed vs posterior predictive "
+                                     f"({sub['group'].iloc[0]})")
+        items.append(FigureItem(f"ppc_{name}", "ppc", captions.ppc_figure(name),
+                                figures.to_png(fig)))
+    return items
 
 
-def _replication_table(run: StudyRun) -> pd.DataFrame:
-    claims = run.tables.get("replication_claims")
-    if claims is None:
-        return pd.DataFrame()
+def placebo_figures(placebo: PlaceboResult) -> list[FigureItem]:
+    """The observed effect against its placebo distribution, per hypothesis."""
+    items = []
+    for check in placebo.checks:
+        summ = check.row
+        fig = figures.placebo_histogram(
+            check.placebos["pct_mean"].to_numpy(), float(summ["observed_pct_mean"]),
+            title=f"{check.hypothesis} {check.driver}", rank_p=float(summ["rank_p"]),
+        )
+        items.append(FigureItem(
+            f"placebo_{check.hypothesis}", "placebo",
+            captions.placebo_figure(check.hypothesis, check.driver, int(summ["n_placebo"])),
+            figures.to_png(fig)))
+    return items
+
+
+# ------------------------------------------------------------------ tables
+
+
+def check_tables(results: StudyResults) -> list[TableItem]:
+    """The checks' tables, in step order."""
+    tables = []
+    if results.ppc is not None:
+        tables.append(TableItem("ppc", "ppc", captions.PPC_TABLE, results.ppc.coverage))
+    if results.placebo is not None and results.placebo.table is not None:
+        tables.append(placebo_table(results.placebo.table))
+    if results.controls is not None:
+        tables.append(controls_table(results.controls))
+    if results.episodes is not None:
+        tables.append(episodes_table(results.episodes))
+    if results.backtests is not None:
+        tables.append(backtest_table(results.backtests))
+    return tables
+
+
+def placebo_table(table: pd.DataFrame) -> TableItem:
+    cols = [c for c in ("hypothesis", "driver", "n_events", "n_placebo", "n_failed",
+                        "observed_pct_mean", "placebo_pct_median", "placebo_pct_q05",
+                        "placebo_pct_q95", "rank_p") if c in table]
+    return TableItem("placebo", "placebo", captions.PLACEBO_TABLE, table[cols],
+                     note=str(table["rule"].iloc[0]) if "rule" in table else "")
+
+
+def controls_table(controls: ControlsResult) -> TableItem:
+    table, s = controls.table, controls.sampling
+    cols = [c for c in ("route", "driver", "mean", "low", "high", "p_direction", "converged",
+                        "window") if c in table]
+    return TableItem("controls", "placebo", captions.CONTROLS_TABLE, table[cols],
+                     note=captions.controls_note(s["draws"], s["tune"], s["chains"]))
+
+
+def episodes_table(episodes: EpisodesResult) -> TableItem:
+    table = episodes.table
+    cols = [c for c in ("episode", "mode", "series", "start", "end", "min_tail_p", "max_z",
+                        "peak_month", "peak_rank", "n_months", "flagged", "converged")
+            if c in table.columns]
+    notes = [captions.EPISODES_FLAGGED_NOTE]
+    if "removed" in table.columns and len(table) and str(table["removed"].iloc[0]) != "nan":
+        notes.append(captions.episodes_removed_note(table["removed"].iloc[0]))
+    return TableItem("episodes", "episodes", captions.EPISODES_TABLE, table[cols],
+                     note=" ".join(notes))
+
+
+def backtest_table(backtests: BacktestResult) -> TableItem:
+    table = backtests.summary
+    level = table[table["level"] == "total"] if "level" in table else table
+    return TableItem("backtest", "forecast", captions.backtest_table(backtests.origins), level)
+
+
+def summary_tables(context: StudyContext, results: StudyResults) -> list[TableItem]:
+    """Comparison, leave-future-out, replication, diagnostics and data tables."""
+    tables = []
+    if results.comparison is not None:
+        comparison = results.comparison.table
+        cols = [c for c in ("model", "window", "baseline", "elpd_loo", "se", "p_loo",
+                            "elpd_diff_vs_baseline", "se_diff", "stacking_weight",
+                            "pareto_k_max", "n_pareto_k_bad") if c in comparison.columns]
+        tables.append(TableItem("comparison", "comparison", captions.COMPARISON_TABLE,
+                                comparison[cols], note=captions.COMPARISON_NOTE))
+    if results.backtests is not None:
+        tables += lfo_table(results.backtests.summary)
+    if results.replication is not None:
+        tables += replication_tables(results.replication)
+    tables.append(TableItem("diagnostics", "diagnostics", captions.DIAGNOSTICS_TABLE,
+                            results.diagnosed().table))
+    tables.append(TableItem("vintages", "data", captions.VINTAGES_TABLE,
+                            vintages(context.panel)))
+    return tables
+
+
+def lfo_table(backtest: pd.DataFrame) -> list[TableItem]:
+    """The backtest's one-month-ahead route totals, as a model comparison (or nothing)."""
+    if "level" not in backtest.columns:
+        return []
+    lfo = backtest[(backtest["level"] == "total") & (backtest["horizon"] == 1)]
+    cols = [c for c in ("model", "n_origins", "crps", "skill_vs_null", "skill_vs_naive",
+                        "origins_better_than_null", "coverage90") if c in lfo.columns]
+    if lfo.empty:
+        return []
+    return [TableItem("lfo", "comparison", captions.LFO_TABLE, lfo[cols],
+                      note=captions.LFO_NOTE)]
+
+
+def replication_tables(rep: ReplicationResult) -> list[TableItem]:
+    """The report's claims, its correlations and its misdated sanctions rounds."""
+    tables = []
     cols = [c for c in ("id", "statement", "report_text", "our_text", "status", "cause")
-            if c in claims.columns]
-    return claims[cols]
+            if c in rep.claims.columns]
+    if not rep.claims[cols].empty:
+        tables.append(TableItem("replication", "replication", captions.REPLICATION_TABLE,
+                                rep.claims[cols]))
+    corr = primary_correlations(rep.correlations)
+    if not corr.empty:
+        tables.append(TableItem("correlations", "replication", captions.CORRELATIONS_TABLE,
+                                corr, note=captions.CORRELATIONS_NOTE))
+    if not rep.misdated.empty:
+        tables.append(TableItem("misdated", "replication", captions.MISDATED_TABLE,
+                                rep.misdated))
+    return tables
 
 
-def _correlations_table(run: StudyRun) -> pd.DataFrame:
+def primary_correlations(corr: pd.DataFrame) -> pd.DataFrame:
     """The report's own correlation variants only; the full grid stays in the CSV."""
-    corr = run.tables.get("replication_correlations")
-    if corr is None or corr.empty:
+    if corr.empty:
         return pd.DataFrame()
     if "primary" in corr.columns:
         corr = corr[corr["primary"].astype(str).str.lower().isin(["true", "yes", "1"])]
@@ -209,110 +353,66 @@ def _correlations_table(run: StudyRun) -> pd.DataFrame:
     return corr[cols].reset_index(drop=True)
 
 
-def build_briefing(run: StudyRun) -> Briefing:
-    """Assemble the briefing from a finished run."""
-    hyp = run.tables["hypotheses"]
-    diag = run.tables["diagnostics"]
-    status, converged, warns = _diagnostics_status(diag)
-    if run.profile != "default":
-        warns.insert(0, f"This is the '{run.profile}' profile: fewer draws and smaller checks "
-                        "than the default study. Use it to check the pipeline, not to cite.")
-    s = run.spec.sampling
-    figs: list[FigureItem] = []
-    tables: list[TableItem] = []
-    figs += _counterfactual_figures(run, "full")
-    figs += _lag_figures(run, hyp)
-    figs += run.artefacts.get("figures", [])
-    tables += run.artefacts.get("tables", [])
-    comparison = run.tables.get("comparison")
-    if comparison is not None:
-        cols = [c for c in ("model", "window", "baseline", "elpd_loo", "se", "p_loo",
-                            "elpd_diff_vs_baseline", "se_diff", "stacking_weight",
-                            "pareto_k_max", "n_pareto_k_bad") if c in comparison.columns]
-        tables.append(TableItem("comparison", "comparison",
-                                "PSIS-LOO by comparison set (models fitted to the same months); "
-                                "elpd differences vs the null model with paired SE (positive: "
-                                "the model predicts held-out months better); stacking "
-                                "weights within each set", comparison[cols],
-                                note="Pareto k > 0.7 marks months the LOO estimate handles "
-                                     "poorly; counts are given per model."))
-    backtest = run.tables.get("backtest_summary")
-    if backtest is not None and "level" in backtest.columns:
-        lfo = backtest[(backtest["level"] == "total") & (backtest["horizon"] == 1)]
-        cols = [c for c in ("model", "n_origins", "crps", "skill_vs_null", "skill_vs_naive",
-                            "origins_better_than_null", "coverage90") if c in lfo.columns]
-        if not lfo.empty:
-            tables.append(TableItem(
-                "lfo", "comparison",
-                "Leave-future-out: one-month-ahead forecasts of the route total from models "
-                "refitted at each origin (CRPS, lower is better; skill = 1 - CRPS / CRPS of the "
-                "null; positive skill means the drivers help out of sample)", lfo[cols],
-                note="All horizons are in the backtest table under 'What to expect'."))
-    rep = _replication_table(run)
-    if not rep.empty:
-        tables.append(TableItem("replication", "replication",
-                                "Every figure the report states, recomputed with the report's "
-                                "own method (window, grouping, Pearson r)", rep))
-    corr = _correlations_table(run)
-    if not corr.empty:
-        tables.append(TableItem("correlations", "replication",
-                                "The report's correlations (its own variable choices) in levels, "
-                                "first differences and after removing trend and seasonality; "
-                                "p adjusted for autocorrelation uses the effective sample size",
-                                corr, note="Every variant (trackers, signed and one-sided "
-                                "territory series, data vintages) is in "
-                                "tables/replication_correlations.csv."))
-    mis = run.tables.get("replication_misdated")
-    if mis is not None and not mis.empty:
-        tables.append(TableItem("misdated", "replication",
-                                "Sanctions rounds the report dates wrongly", mis))
-    tables.append(TableItem("diagnostics", "diagnostics", "Convergence gate per fit", diag))
-    tables.append(TableItem("vintages", "data", "Data vintages (sha256 of each raw input)",
-                            _vintages(run.panel)))
+def vintages(panel: xr.Dataset) -> pd.DataFrame:
+    """One row per raw input of the panel: file, vintage and the start of its sha256."""
+    sources = json.loads(panel.attrs.get("sources", "{}"))
+    rows = []
+    for table, inputs in sources.items():
+        for i in inputs:
+            rows.append({"table": table, "file": i["file"], "vintage": i["vintage"],
+                         "sha256": i["sha256"][:12]})
+    return pd.DataFrame(rows)
+
+
+# ------------------------------------------------------------------ text
+
+
+def briefing_sections(context: StudyContext, results: StudyResults) -> dict[str, str]:
+    """The sections' explanatory text (grades, counterfactuals, sampling, what to expect)."""
+    s = context.spec.sampling
     sections = {
-        "grades": "Evidence grades follow one fixed rule (docs/tutorial.md): strong = "
-                  "P(direction) >= 0.975 and P(effect beyond +-10% in that direction) >= 0.75; "
-                  "moderate = 0.90 and 0.50; weak = P(direction) >= 0.75; practically null = "
-                  "P(|effect| < 10%) >= 0.90; contrary = P(effect beyond 10% the other way) >= "
-                  "0.90. A non-extreme placebo rank or a same-signed negative-control effect "
-                  "lowers a grade by one step. Unconverged fits get no grade.",
-        "counterfactual": "What the full model expects with and without each driver. The gap "
-                          "between the two lines is the driver's estimated contribution.",
-        "diagnostics": f"Sampler {s.sampler}, {s.chains} chains x {s.draws} draws after "
-                       f"{s.tune} tuning steps, seed {s.seed}.",
+        "grades": captions.GRADES_SECTION,
+        "counterfactual": captions.COUNTERFACTUAL_SECTION,
+        "diagnostics": captions.diagnostics_section(s.sampler, s.chains, s.draws, s.tune,
+                                                    s.seed),
     }
-    sections.update(run.artefacts.get("sections", {}))
-    title = run.spec.title
-    return Briefing(
-        title=title,
-        subtitle=run.spec.subtitle,
-        hypotheses=_hypotheses_frame(hyp),
-        diagnostics_status=status,
-        converged=converged,
-        warnings=warns,
-        figures=figs,
-        tables=tables,
-        sections=sections,
-        provenance={
-            "study": f"{run.spec.name} (profile {run.profile})",
-            "data": f"snapshot {run.panel.attrs.get('snapshot_sha256', '')[:12]}; detections "
-                    f"from {run.panel.attrs.get('detections_source', 'snapshot')}",
-            "fits": ", ".join(f"{n} ({f.idata.posterior.attrs.get('spec_hash', '')[:8]})"
-                              for n, f in run.fits.items()),
-            "software": _versions(run),
-        },
-        limits=LIMITS,
-    )
+    forecast = forecast_text(results)
+    if forecast is not None:
+        sections["forecast"] = forecast
+    return sections
 
 
-def _versions(run: StudyRun) -> str:
-    if not run.fits:
+def forecast_text(results: StudyResults) -> str | None:
+    """The baseline forecast, each scenario and the backtest in words (None if neither ran)."""
+    text = None
+    if results.forecasts is not None:
+        lines = list(results.forecasts.text)
+        for sc in results.forecasts.scenarios:
+            lines.append(captions.scenario_not_forecast(sc.file, sc.window_end)
+                         if sc.model is None else captions.scenario_read_from(sc.text, sc.model))
+        text = " ".join(lines)
+    if results.backtests is not None:
+        text = ((text or "") + " " + " ".join(results.backtests.text)).strip()
+    return text
+
+
+def provenance(context: StudyContext, fits: Mapping[str, FitResult]) -> dict[str, str]:
+    """Study, data snapshot, fits (with their spec hashes) and software versions."""
+    attrs = context.panel.attrs
+    return {
+        "study": f"{context.spec.name} (profile {context.profile})",
+        "data": f"snapshot {attrs.get('snapshot_sha256', '')[:12]}; detections "
+                f"from {attrs.get('detections_source', 'snapshot')}",
+        "fits": ", ".join(f"{n} ({f.idata.posterior.attrs.get('spec_hash', '')[:8]})"
+                          for n, f in fits.items()),
+        "software": versions(fits),
+    }
+
+
+def versions(fits: Mapping[str, FitResult]) -> str:
+    """The package versions recorded in the first fit."""
+    if not fits:
         return ""
-    attrs = next(iter(run.fits.values())).idata.posterior.attrs
+    attrs = next(iter(fits.values())).idata.posterior.attrs
     return ", ".join(f"{k.removeprefix('version_')} {v}" for k, v in attrs.items()
                      if k.startswith("version_"))
-
-
-def write_study_briefing(run: StudyRun) -> dict[str, Path]:
-    """Build and write the briefing into the run's results folder."""
-    return write_briefing(build_briefing(run), run.out)
