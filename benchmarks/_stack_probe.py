@@ -1,8 +1,10 @@
 """One measurement of one software stack, run in a fresh process by ``bench_stacks.py``.
 
 Uses only API that every hybridflow release since the model core has (``fit_spec``,
-``Refitter``, ``load_panel``, ``load_events``, ``load_spec``), so the same file measures
-the release before the move to PyMC 6 and this one. Prints one JSON line.
+``Refitter``, ``load_panel``, ``load_events``, ``load_spec``), in its older keyword form
+(``draws=``...) or its newer ``Sampling`` form (issue 11), whichever the checked-out
+release has, so the same file measures the release before the move to PyMC 6 and this
+one. Prints one JSON line.
 
 Tasks:
 - ``fit``: ``models/full.toml`` on the embedded data, 4 chains x 1000 draws after 500
@@ -16,8 +18,22 @@ import argparse
 import json
 import time
 import warnings
+from collections.abc import Callable
 from importlib.metadata import version
 from pathlib import Path
+from typing import Any
+
+
+def _fitting_api() -> tuple[Any, Callable[..., dict[str, Any]]]:
+    """``fit_spec`` and a maker of its sampler keyword arguments, for either API."""
+    try:
+        from hybridflow.inference.fit import fit_spec
+        from hybridflow.inference.sampling import Sampling
+    except ImportError:  # releases before issue 11: sampler settings as keywords
+        from hybridflow.inference.sample import fit_spec
+
+        return fit_spec, lambda **kw: kw
+    return fit_spec, lambda **kw: {"sampling": Sampling(**kw)}
 
 
 def fit_and_refit(repo: Path, seed: int) -> dict[str, object]:
@@ -25,17 +41,17 @@ def fit_and_refit(repo: Path, seed: int) -> dict[str, object]:
 
     from hybridflow.data.events import load_events
     from hybridflow.data.panel import load_panel
-    from hybridflow.inference.fit import fit_spec
     from hybridflow.inference.refit import Refitter, data_values
-    from hybridflow.inference.sampling import Sampling
     from hybridflow.models.spec import load_spec
+
+    fit_spec, settings = _fitting_api()
 
     spec = load_spec(repo / "models" / "full.toml")
     panel, events = load_panel(), load_events()
     t0 = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        res = fit_spec(spec, panel, events, sampling=Sampling(draws=1000, tune=500, chains=4),
+        res = fit_spec(spec, panel, events, **settings(draws=1000, tune=500, chains=4),
                        seed=seed)
     fit_s = time.perf_counter() - t0
     d = res.diagnostics
@@ -56,7 +72,8 @@ def fit_and_refit(repo: Path, seed: int) -> dict[str, object]:
     t1 = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        refitter.refit({"y_obs": y_new}, Sampling(draws=200, tune=200, chains=2), seed=seed + 1)
+        refitter.refit({"y_obs": y_new}, **settings(draws=200, tune=200, chains=2),
+                       seed=seed + 1)
     out["refit_wall_s"] = round(time.perf_counter() - t1, 2)
     return out
 
