@@ -39,13 +39,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pymc as pm
-import pytensor.tensor as pt
 import xarray as xr
 
 from hybridflow.design import drivers as dd
-from hybridflow.design.kernels import GeometricKernel, LagKernel, make_kernel
+from hybridflow.design.kernels import LagKernel, make_kernel
 from hybridflow.errors import InputError, SpecError
-from hybridflow.models import components as comp
 from hybridflow.models.spec import (
     AcledDriver,
     Driver,
@@ -60,6 +58,14 @@ from hybridflow.models.spec import (
     TerritoryDriver,
     TopK,
     spec_hash,
+)
+from hybridflow.models.terms import (
+    BASELINE_GATE,
+    BuildContext,
+    Family,
+    Term,
+    family_named,
+    model_terms,
 )
 from hybridflow.months import format_month, month_range
 from hybridflow.numbers import format_number
@@ -82,14 +88,9 @@ __all__ = [
 # --------------------------------------------------------------------------- containers
 
 
-#: Parameters the convergence gate checks in a model without drivers (the null model).
-BASELINE_REPORTED: tuple[str, ...] = (
-    "intercept",
-    "regime_effect",
-    "factor_loading",
-    "dispersion",
-    "concentration",
-)
+#: Parameters the convergence gate checks in a model without drivers (the null model),
+#: as the baseline terms name them.
+BASELINE_REPORTED: tuple[str, ...] = BASELINE_GATE
 
 
 @dataclass
@@ -804,63 +805,30 @@ def prepare_data(
 # --------------------------------------------------------------------------- the model
 
 
-def _prior_arrays(spec: ModelSpec, names: list[str]) -> dict[str, np.ndarray]:
-    ds = [spec.driver(n) for n in names]
-    pri = spec.baseline.priors
-    return {
-        "mu": np.array([d.prior.mu for d in ds], dtype=float),
-        "sigma": np.array([d.prior.sigma for d in ds], dtype=float),
-        "nu": np.array([d.prior.nu or 0.0 for d in ds], dtype=float),
-        "group_sd": np.array([d.group_sd or pri.group_sd for d in ds], dtype=float),
-    }
+
+def _observed_cells(data: ModelData) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Mask of observed cells and, per observed cell, its flat index into the
+    ``(month, route, group)`` grid, its series index and its count."""
+    y = data.y.values
+    mask = np.isfinite(y)
+    if data.trials is not None:
+        mask &= np.isfinite(data.trials.values)
+    _, r_idx, g_idx = np.nonzero(mask)
+    # One flat index into the grid: a single-index gather compiles far faster (numba)
+    # than three-array advanced indexing.
+    flat_idx = np.flatnonzero(mask.ravel()).astype(np.int64)
+    series_idx = (r_idx * len(data.groups) + g_idx).astype(np.int64)
+    return mask, flat_idx, series_idx, y[mask].astype(np.int64)
 
 
-def _kernel_weights(
-    model: pm.Model, drivers: list[DriverDesign], n_lags: int, reported: list[str]
-) -> Any:
-    """``(driver, lag)`` kernel weights, zero beyond each driver's ``max_lag``.
-
-    Learned geometric kernels (the common case) are built as one vector of decays
-    (``geometric_decay(geometric_driver)``, the kernel's own Beta prior per driver) so the
-    graph stays small: numba compile time grows with the number of nodes. Every other
-    kernel creates its own parameters (``{driver}_{param}``) through the kernel API.
-    """
-    geo_kernels = {
-        i: d.kernel
-        for i, d in enumerate(drivers)
-        if isinstance(d.kernel, GeometricKernel) and not d.kernel.is_fixed
-    }
-    geo = list(geo_kernels)
-    rows: list[Any] = [None] * len(drivers)
-    if geo:
-        names = [drivers[i].name for i in geo]
-        model.add_coord("geometric_driver", names)
-        a = np.asarray([k.decay_prior[0] for k in geo_kernels.values()], dtype=float)
-        b = np.asarray([k.decay_prior[1] for k in geo_kernels.values()], dtype=float)
-        decay = pm.Beta("geometric_decay", alpha=a, beta=b, dims="geometric_driver")
-        reported.append("geometric_decay")
-        lags = np.arange(n_lags, dtype=float)
-        inside = np.array([lags <= drivers[i].kernel.max_lag for i in geo], dtype=float)
-        raw = (decay[:, None] ** lags[None, :]) * inside
-        w_geo = raw / raw.sum(axis=-1, keepdims=True)
-        for j, i in enumerate(geo):
-            rows[i] = w_geo[j]
-    for i, d in enumerate(drivers):
-        if rows[i] is not None:
-            continue
-        before = set(model.named_vars)
-        params = d.kernel.create_params(d.name)
-        reported.extend(
-            n for n in model.named_vars if n not in before and model.named_vars[n] in model.free_RVs
-        )
-        w = d.kernel.weights(params)
-        pad = n_lags - d.kernel.n_lags
-        if pad:
-            w = pt.concatenate([w, pt.zeros((pad,))])
-        rows[i] = w
-    if len(geo) == len(drivers):
-        return w_geo
-    return pt.stack(rows)
+def _gate_vars(terms: list[Term], family: Family, model: pm.Model) -> list[str]:
+    """What the convergence gate checks: the driver terms' parameters or, in a model
+    without any (the null), the baseline terms' (levels, regimes, dispersion)."""
+    reported = [v for t in terms if not t.baseline for v in t.gate_vars]
+    if not reported:
+        reported = [v for t in terms if t.baseline for v in t.gate_vars] + family.gate_vars
+    # Keep only names that exist, in order, once.
+    return list(dict.fromkeys(n for n in reported if n in model.named_vars))
 
 
 def build_model(
@@ -868,7 +836,8 @@ def build_model(
     data: ModelData | xr.Dataset,
     events: pd.DataFrame | None = None,
 ) -> ModelBundle:
-    """Build the PyMC model for a spec.
+    """Build the PyMC model for a spec: the sum of its terms and its likelihood family
+    (:mod:`hybridflow.models.terms`).
 
     Parameters
     ----------
@@ -893,44 +862,19 @@ def build_model(
         data = prepare_data(spec, data, events)
     if data.spec is not spec and spec_hash(data.spec) != spec_hash(spec):
         raise ValueError("data were prepared for a different spec")
-    pri = spec.baseline.priors
-    months = data.months
-    T, R, G = len(months), len(data.routes), len(data.groups)
-    n_lags = data.n_lags
-
-    y = data.y.values
-    mask = np.isfinite(y)
-    if data.trials is not None:
-        mask &= np.isfinite(data.trials.values)
-    t_idx, r_idx, g_idx = np.nonzero(mask)
-    # One flat index into the (month, route, group) grid: a single-index gather compiles
-    # far faster (numba) than three-array advanced indexing.
-    flat_idx = np.flatnonzero(mask.ravel())
-    series_idx = (r_idx * G + g_idx).astype(np.int64)
-    y_obs = y[mask].astype(np.int64)
-
+    T, R, G = len(data.months), len(data.routes), len(data.groups)
+    terms = model_terms(spec, data)
+    family = family_named(spec.likelihood.family)
+    mask, flat_idx, series_idx, y_obs = _observed_cells(data)
     coords: dict[str, Any] = {
-        "month": months,
+        "month": data.months,
         "route": data.routes,
         "group": data.groups,
         "obs": np.arange(len(y_obs)),
     }
-    order = spec.baseline.fourier_order
-    if order > 0:
-        coords["fourier"] = comp.fourier_labels(order)
-    if data.regimes.sizes["regime"]:
-        coords["regime"] = [str(r) for r in data.regimes["regime"].values]
-    driver_names = data.driver_names
-    if driver_names:
-        coords["driver"] = driver_names
-        coords["lag"] = np.arange(n_lags)
-    ev_labels, ev_ids, ev_owner, ev_mat = data.event_table()
-    if ev_labels:
-        coords["event"] = ev_labels
-
+    for term in terms:
+        coords.update(term.coords(data))
     constant: dict[str, xr.DataArray] = {}
-    kernels: dict[str, LagKernel] = {d.name: d.kernel for d in data.drivers}
-    reported: list[str] = []
     data_names: list[str] = []
 
     def data_var(name: str, value: np.ndarray, dims: tuple[str, ...]) -> Any:
@@ -938,186 +882,26 @@ def build_model(
         return pm.Data(name, value, dims=dims)
 
     with pm.Model(coords=coords) as model:
-        # -- data containers
         y_data = data_var("y_obs", y_obs, ("obs",))
-        cell = data_var("obs_cell", flat_idx.astype(np.int64), ("obs",))
-        si = data_var("obs_series", series_idx, ("obs",))
-
-        # -- intercept, centred on the data (log mean count / logit mean share)
-        if data.trials is None:
-            centre = np.log(np.nanmean(y, axis=0) + 0.5)
-        else:
-            share = np.nansum(y, axis=0) / np.nansum(data.trials.values, axis=0)
-            share = np.clip(share, 1e-3, 1 - 1e-3)
-            centre = np.log(share / (1 - share))
-        centre_d = data_var("intercept_centre", centre, ("route", "group"))
-        a_raw = pm.Normal("intercept_raw", 0.0, 1.0, dims=("route", "group"))
-        intercept = pm.Deterministic(
-            "intercept", centre_d + pri.intercept_sd * a_raw, dims=("route", "group")
-        )
-        eta = pt.broadcast_to(intercept[None, :, :], (T, R, G))
-
-        # -- trend
-        if spec.baseline.trend == "ar1":
-            eta = eta + comp.ar1_trend(
-                "trend",
-                T,
-                step=spec.baseline.trend_step,
-                sigma_scale=pri.trend_sd,
-                rho_prior=pri.ar_rho,
-                centred=spec.baseline.trend_parametrisation == "centred",
-            )
-        elif spec.baseline.trend == "local_level":
-            eta = eta + comp.local_level_trend(
-                "trend",
-                T,
-                step=spec.baseline.trend_step,
-                sigma_scale=pri.trend_sd,
-                centred=spec.baseline.trend_parametrisation == "centred",
-            )
-
-        # -- seasonality
-        if order > 0:
-            feats = data_var(
-                "fourier_features", comp.fourier_features(months, order), ("month", "fourier")
-            )
-            eta = eta + comp.seasonality(
-                "season",
-                feats,
-                coef_sd=pri.season_sd,
-                deviation_sd=pri.season_dev_sd,
-                hierarchical=spec.baseline.seasonality == "hierarchical" and R * G > 1,
-            )
-
-        # -- regimes (independent per-series effects: breaks hit groups differently)
-        if "regime" in coords:
-            R_d = data_var("regime_design", data.regimes.values, ("month", "regime"))
-            sd = np.asarray(data.regime_sd, dtype=float)
-            g_raw = pm.Normal("regime_raw", 0.0, 1.0, dims=("regime", "route", "group"))
-            gamma = pm.Deterministic(
-                "regime_effect", sd[:, None, None] * g_raw, dims=("regime", "route", "group")
-            )
-            eta = eta + pt.tensordot(R_d, gamma, axes=[[1], [0]])
-            constant["regime_design"] = data.regimes
-
-        # -- common factor from control routes
-        if data.factor is not None:
-            f_d = data_var("common_factor", data.factor.values, ("month",))
-            lam = pm.Normal("factor_loading", 0.0, pri.factor_sd, dims=("route", "group"))
-            eta = eta + f_d[:, None, None] * lam[None, :, :]
-            constant["common_factor"] = data.factor
-
-        # -- drivers
-        if driver_names:
-            x_ext = data.exposure_matrix().values  # (driver, month_ext)
-            x_lag = comp.lag_matrix(x_ext, data.history, n_lags)  # (driver, month, lag)
-            X = data_var("driver_lagged", x_lag, ("driver", "month", "lag"))
-            constant["driver_exposure"] = data.exposure_matrix().rename(month="month_ext")
-            weights_pt = _kernel_weights(model, data.drivers, n_lags, reported)
-            weights = pm.Deterministic("kernel_weights", weights_pt, dims=("driver", "lag"))
-            conv = (X * weights[:, None, :]).sum(axis=-1)  # (driver, month)
-            pa = _prior_arrays(spec, driver_names)
-            pooling = [spec.driver(n).pooling for n in driver_names]
-            if R * G == 1:
-                # One series: between-group variation is not identified.
-                pooling = ["complete"] * len(pooling)
-            mean, effect = comp.pooled_effects(
-                "effect",
-                labels=driver_names,
-                prior_mu=pa["mu"],
-                prior_sigma=pa["sigma"],
-                prior_nu=pa["nu"],
-                pooling=pooling,
-                group_sd=pa["group_sd"],
-                dim="driver",
-            )
-            reported.extend(["effect_mean", "effect"])
-            if "effect_group_sd" in model.named_vars:
-                reported.append("effect_group_sd")
-            aggregate = np.array([not d.per_event for d in data.drivers], dtype=float)
-            eta = eta + pt.tensordot(conv * aggregate[:, None], effect, axes=[[0], [0]])
-
-            if ev_labels:
-                ev_lag = comp.lag_matrix(ev_mat, data.history, n_lags)
-                XE = data_var("event_lagged", ev_lag, ("event", "month", "lag"))
-                constant["event_exposure"] = xr.DataArray(
-                    ev_mat,
-                    dims=("event", "month_ext"),
-                    coords={"event": ev_labels, "month_ext": np.asarray(data.months_ext)},
-                )
-                # One-hot maps (constant matrices) instead of integer indexing: cheaper
-                # to compile and differentiate.
-                owner = np.zeros((len(ev_labels), len(driver_names)))
-                owner[np.arange(len(ev_labels)), [driver_names.index(o) for o in ev_owner]] = 1.0
-                pe_drivers = [n for n in driver_names if n in set(ev_owner)]
-                pe_owner = np.zeros((len(ev_labels), len(pe_drivers)))
-                pe_owner[np.arange(len(ev_labels)), [pe_drivers.index(o) for o in ev_owner]] = 1.0
-                ev_sd = np.array(
-                    [spec.driver(n).event_sd or pri.event_sd for n in pe_drivers]  # type: ignore[union-attr]
-                )
-                tau_e = pm.HalfNormal("event_sd", sigma=ev_sd, shape=len(pe_drivers))
-                z_e = pm.Normal("event_z", 0.0, 1.0, dims="event")
-                base = pt.tensordot(owner, effect, axes=[[1], [0]])  # (event, route, group)
-                ev_eff = pm.Deterministic(
-                    "event_effect",
-                    base + (pt.dot(pe_owner, tau_e) * z_e)[:, None, None],
-                    dims=("event", "route", "group"),
-                )
-                w_ev = pt.dot(owner, weights)  # (event, lag)
-                conv_e = (XE * w_ev[:, None, :]).sum(axis=-1)  # (event, month)
-                eta = eta + pt.tensordot(conv_e, ev_eff, axes=[[0], [0]])
-                reported.extend(["event_effect", "event_sd"])
-
+        cell = data_var("obs_cell", flat_idx, ("obs",))
+        series = data_var("obs_series", series_idx, ("obs",))
+        ctx = BuildContext(spec, data, model, data_var, constant, mask, {"family": family})
+        eta: Any = None
+        for term in terms:
+            part = term.add_to_model(ctx)
+            if part is not None:
+                eta = part if eta is None else eta + part
         log_mu = pm.Deterministic("log_mu", eta, dims=("month", "route", "group"))
-        eta_obs = log_mu.reshape((T * R * G,))[cell]
-
-        # -- likelihood
-        fam = spec.likelihood.family
-        if fam == "negbin":
-            inv = pm.HalfNormal(
-                "dispersion_inv_sqrt", sigma=pri.dispersion_sd, dims=("route", "group")
-            )
-            alpha = pm.Deterministic("dispersion", 1.0 / inv**2, dims=("route", "group"))
-            pm.NegativeBinomial(
-                "y",
-                mu=pt.exp(eta_obs),
-                alpha=alpha.reshape((R * G,))[si],
-                observed=y_data,
-                dims="obs",
-            )
-        elif fam == "poisson":
-            pm.Poisson("y", mu=pt.exp(eta_obs), observed=y_data, dims="obs")
-        else:
-            assert data.trials is not None
-            n_obs = data.trials.values[mask].astype(np.int64)
-            n_d = data_var("n_trials", n_obs, ("obs",))
-            p = pm.math.sigmoid(eta_obs)
-            if fam == "binomial":
-                pm.Binomial("y", n=n_d, p=p, observed=y_data, dims="obs")
-            else:
-                inv = pm.HalfNormal(
-                    "dispersion_inv_sqrt", sigma=pri.dispersion_sd, dims=("route", "group")
-                )
-                kappa = pm.Deterministic("concentration", 1.0 / inv**2, dims=("route", "group"))
-                k = kappa.reshape((R * G,))[si]
-                pm.BetaBinomial(
-                    "y", n=n_d, alpha=p * k, beta=(1 - p) * k, observed=y_data, dims="obs"
-                )
+        family.add_to_model(ctx, log_mu.reshape((T * R * G,))[cell], y_data, series)
 
     constant["y"] = data.y
     if data.trials is not None:
         constant["trials"] = data.trials
-    if not reported:
-        # A baseline-only model (the null) has no driver effects; its gate then checks the
-        # baseline it reports: per-series levels, regime effects and the dispersion.
-        reported = list(BASELINE_REPORTED)
-    # Keep only names that exist, in order, once.
-    reported = list(dict.fromkeys(n for n in reported if n in model.named_vars))
     return ModelBundle(
         model=model,
         data=data,
-        kernels=kernels,
-        reported_vars=reported,
+        kernels={d.name: d.kernel for d in data.drivers},
+        reported_vars=_gate_vars(terms, family, model),
         data_names=data_names,
         constant_data=constant,
     )
