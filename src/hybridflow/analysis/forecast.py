@@ -8,12 +8,15 @@ A fitted model's linear predictor is additive::
                   + drivers[t,s]
 
 :func:`forecast` extends each piece past the last fitted month ``T`` with the *same
-posterior draws* of the fit, so every forecast is the fit's own posterior predictive:
+posterior draws* of the fit, so every forecast is the fit's own posterior predictive.
+Each piece is a term of :mod:`hybridflow.models.terms` and extends itself
+(:meth:`~hybridflow.models.terms.Term.extend`); this module knows none by name:
 
-- ``intercept + season`` depends on the calendar month only. It is recovered from the
-  fitted ``log_mu`` by subtracting the other pieces, checked to repeat every 12 months
-  (a runtime guard: if the model ever gains a term this module does not know, the check
-  fails loudly instead of forecasting wrongly), and carried forward by calendar month.
+- A runtime guard first checks that the terms' numpy evaluation reproduces the fitted
+  ``log_mu`` on the same draws: if the model ever gains a piece that is not a term, the
+  check fails loudly instead of forecasting wrongly.
+- ``intercept + season`` depends on the calendar month only (Fourier features of the
+  future months).
 - The latent trend is an AR(1) (or random-walk) process on knots every ``trend_step``
   months whose last knot is the last fitted month. The forecast continues the process
   with the posterior draws of ``rho`` and ``sigma``: new knots every ``trend_step``
@@ -25,8 +28,8 @@ posterior draws* of the fit, so every forecast is the fit's own posterior predic
   the fit's own log/standardisation), multiplied by the posterior draws of the effects
   and kernel weights. Exposures of the last ``max_lag`` fitted months carry into the
   forecast months through the lags.
-- Counts are drawn from the likelihood (negative binomial or Poisson) at
-  ``mu = exp(log mu)`` with common random numbers: every scenario uses the same
+- Counts are drawn from the likelihood family (negative binomial or Poisson) at
+  ``mu = exp(log mu)`` by inversion, with common random numbers: every scenario uses the same
   posterior draws, trend innovations and uniform variates, so a scenario that changes
   nothing gives exactly the baseline and scenario-minus-baseline differences are paired.
 
@@ -40,7 +43,6 @@ from __future__ import annotations
 import json
 import math
 import warnings
-import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -49,7 +51,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import xarray as xr
-from scipy import stats
 
 from hybridflow.analysis.scenario import (
     BASELINE,
@@ -80,6 +81,14 @@ from hybridflow.models.spec import (
     PanelDriver,
     SpikeDriver,
     TerritoryDriver,
+)
+from hybridflow.models.terms import (
+    Design,
+    Draws,
+    Term,
+    family_named,
+    linear_predictor,
+    model_terms,
 )
 from hybridflow.months import format_month
 
@@ -158,6 +167,25 @@ class ScenarioDesign:
     @property
     def months_ext(self) -> pd.DatetimeIndex:
         return dd.with_history(self.months, self.history)
+
+    def terms_design(self, data: ModelData, seed: int = 0) -> Design:
+        """The design as the model terms evaluate it (:class:`~hybridflow.models.terms.Design`);
+        ``seed`` fixes the deviations of the scenario's new per-event columns."""
+        return Design(
+            months=self.months,
+            history=self.history,
+            drivers=tuple(data.driver_names),
+            per_event=np.array([d.per_event for d in data.drivers], dtype=bool),
+            exposure=self.exposure.values,
+            events=tuple(str(e) for e in self.event_exposure["event"].values),
+            event_driver=tuple(self.event_driver),
+            event_exposure=self.event_exposure.values,
+            regimes=tuple(str(r) for r in self.regimes["regime"].values),
+            regime_design=self.regimes.values,
+            factor=None if self.factor is None else self.factor.values,
+            new_events=len(self.new_events),
+            seed=seed,
+        )
 
     def model_values(self, n_lags: int, months: pd.DatetimeIndex) -> dict[str, np.ndarray]:
         """``pm.Data`` values of the design restricted to the model's ``months``.
@@ -657,17 +685,6 @@ def _n_samples(post: xr.Dataset) -> int:
     return int(post.sizes["chain"] * post.sizes["draw"])
 
 
-def _arr(post: xr.Dataset, name: str, *dims: str) -> np.ndarray:
-    """A posterior variable as ``(sample, *dims)`` (sample = chain x draw)."""
-    da = post[name]
-    rest = [d for d in da.dims if d not in SAMPLE_DIMS]
-    order = list(dims) if dims else rest
-    if set(order) != set(rest):
-        raise ValueError(f"posterior '{name}' has dims {da.dims}, expected {dims}")
-    vals = da.transpose(*SAMPLE_DIMS, *order).values
-    return vals.reshape(_n_samples(post), *vals.shape[2:])
-
-
 def _thin(post: xr.Dataset, max_draws: int | None) -> xr.Dataset:
     """Keep every k-th draw so that chains x draws <= ``max_draws`` (deterministic)."""
     if max_draws is None or _n_samples(post) <= max_draws:
@@ -678,88 +695,32 @@ def _thin(post: xr.Dataset, max_draws: int | None) -> xr.Dataset:
     return post.isel(draw=slice(None, None, k))
 
 
-def _new_event_z(seed: int, label: str, n: int) -> np.ndarray:
-    """Standard-normal deviations of a new event's effect, fixed by seed and label (so
-    the same event gets the same draws in every scenario that has it)."""
-    return np.random.default_rng([seed, 3, zlib.crc32(label.encode())]).standard_normal(n)
+def _check_decomposition(terms: list[Term], draws: Draws, data: ModelData) -> None:
+    """The runtime guard: the fitted ``log_mu`` must be the sum of the model's terms on
+    the same draws, or the forecast would extend a model it does not describe."""
+    eta = linear_predictor(terms, draws, Design.of_data(data))
+    log_mu = draws.get("log_mu", "month", "route", "group")
+    gap = np.abs(eta - log_mu) / (1.0 + np.abs(log_mu))
+    if gap.size and float(gap.max()) > 1e-6:
+        t = int(np.unravel_index(int(np.argmax(gap)), gap.shape)[1])
+        raise RuntimeError(
+            "forecast: the fitted log_mu is not the sum of the model's terms "
+            f"({', '.join(type(x).__name__ for x in terms)}; discrepancy "
+            f"{float(gap.max()):.3g} in {format_month(data.months[t])}); the model has a "
+            "component this forecast does not know"
+        )
 
 
-def _terms(post: xr.Dataset, design: ScenarioDesign, data: ModelData, seed: int) -> np.ndarray:
-    """Regimes + factor + drivers on the log scale, ``(sample, month, route, group)``,
-    over the design's months."""
-    S = _n_samples(post)
-    T, R, G = len(design.months), len(data.routes), len(data.groups)
-    out = np.zeros((S, T, R, G))
-    if design.regimes.sizes["regime"]:
-        labels = [str(r) for r in post["regime"].values]
-        if labels != [str(r) for r in design.regimes["regime"].values]:
-            raise RuntimeError("regime columns of the design and the posterior differ")
-        gamma = _arr(post, "regime_effect", "regime", "route", "group")
-        out += np.einsum("tk,skrg->strg", design.regimes.values, gamma)
-    if design.factor is not None:
-        lam = _arr(post, "factor_loading", "route", "group")
-        out += design.factor.values[None, :, None, None] * lam[:, None]
-    names = data.driver_names
-    if names:
-        n_lags = int(post.sizes["lag"])
-        w = _arr(post, "kernel_weights", "driver", "lag")
-        beta = _arr(post, "effect", "driver", "route", "group")
-        xl = comp.lag_matrix(design.exposure.values, design.history, n_lags)
-        conv = np.einsum("sdl,dtl->sdt", w, xl)
-        agg = np.array([not d.per_event for d in data.drivers], dtype=float)
-        out += np.einsum("sdt,sdrg->strg", conv * agg[None, :, None], beta)
-        n_ev = design.event_exposure.sizes["event"]
-        if n_ev:
-            owners = design.event_driver
-            d_idx = [names.index(o) for o in owners]
-            el = comp.lag_matrix(design.event_exposure.values, design.history, n_lags)
-            conv_e = np.einsum("sel,etl->set", w[:, d_idx, :], el)
-            n_fit = n_ev - len(design.new_events)
-            parts = [_arr(post, "event_effect", "event", "route", "group")]
-            if design.new_events:
-                # A new event's effect: the driver's effect plus the between-event
-                # deviation, tau * z with z ~ Normal(0, 1) (the model's own hierarchy).
-                pe_drivers = [n for n in names if n in set(owners[:n_fit])]
-                tau = post["event_sd"].transpose(*SAMPLE_DIMS, ...).values.reshape(S, -1)
-                new = []
-                for k, label in enumerate(design.new_events):
-                    o = owners[n_fit + k]
-                    z = _new_event_z(seed, label, S)
-                    dev = tau[:, pe_drivers.index(o)] * z
-                    new.append(beta[:, names.index(o)] + dev[:, None, None])
-                parts.append(np.stack(new, axis=1))
-            eff = np.concatenate(parts, axis=1)
-            out += np.einsum("set,serg->strg", conv_e, eff)
-    return out
-
-
-def _extend_trend(
-    post: xr.Dataset, spec: ModelSpec, last: np.ndarray, horizon: int, rng: np.random.Generator
+def _extend_terms(
+    terms: list[Term], draws: Draws, design: Design, horizon: int, seed: int
 ) -> np.ndarray:
-    """Continue the knot process ``horizon`` months past the last fitted month (a knot).
-
-    New knots every ``trend_step`` months: ``u[k] = rho u[k-1] + sigma eps`` with the
-    posterior draws of ``rho`` (1 for a local level) and ``sigma``; months between knots
-    are linear in the knots, as in the model.
-    """
-    S, R, G = last.shape
-    kind = spec.baseline.trend
-    if kind == "none":
-        return np.zeros((S, horizon, R, G))
-    step = spec.baseline.trend_step
-    rho = _arr(post, "trend_rho")[:, None, None] if kind == "ar1" else np.ones((S, 1, 1))
-    sigma = _arr(post, "trend_sigma", "route", "group")
-    n_knots = math.ceil(horizon / step)
-    eps = rng.standard_normal((n_knots, S, R, G))
-    knots = [last]
-    for k in range(n_knots):
-        knots.append(rho * knots[-1] + sigma * eps[k])
-    out = np.empty((S, horizon, R, G))
-    for j in range(1, horizon + 1):
-        a, frac = divmod(j, step)
-        f = frac / step
-        out[:, j - 1] = knots[a] if f == 0 else (1.0 - f) * knots[a] + f * knots[a + 1]
-    return out
+    """``eta(sample, horizon, route, group)`` after the fit: every term extended. Latent
+    processes restart their generator for every scenario (common random numbers)."""
+    R, G = draws.series_shape()
+    eta = np.zeros((draws.n, horizon, R, G))
+    for term in terms:
+        eta = eta + term.extend(draws, design, horizon, np.random.default_rng([seed, 1]))
+    return eta
 
 
 def predictive_counts(
@@ -778,18 +739,12 @@ def predictive_counts(
     u
         Uniforms in (0, 1), broadcastable to ``mu``.
     family
+        A count family's name (:data:`hybridflow.models.terms.FAMILIES`), e.g.
         ``"negbin"`` (needs ``dispersion``, NB2 ``alpha``: variance ``mu + mu^2/alpha``)
         or ``"poisson"``.
     """
     u = np.clip(u, 1e-12, 1.0 - 1e-12)
-    if family == "negbin":
-        if dispersion is None:
-            raise ValueError("negbin needs the dispersion")
-        alpha = np.broadcast_to(dispersion, np.broadcast_shapes(np.shape(mu), np.shape(dispersion)))
-        return np.asarray(stats.nbinom.ppf(u, alpha, alpha / (alpha + mu)), dtype=float)
-    if family == "poisson":
-        return np.asarray(stats.poisson.ppf(u, mu), dtype=float)
-    raise SpecError(f"forecasts need a count likelihood (negbin or poisson); got {family!r}")
+    return family_named(family).quantile(u, mu, dispersion)
 
 
 # --------------------------------------------------------------------------- the forecast
@@ -1197,39 +1152,24 @@ def forecast(
     scen = {BASELINE: base, **scen}
 
     post = _thin(fit_group(idata, "posterior"), max_draws)
-    S = _n_samples(post)
-    T = len(data.months)
+    draws = Draws(post)
+    S = draws.n
     R, G = len(data.routes), len(data.groups)
     designs = {
         name: scenario_design(data, panel, events, sc, future=horizon) for name, sc in scen.items()
     }
-    terms_base = _terms(post, designs[BASELINE], data, seed)
-    log_mu = _arr(post, "log_mu", "month", "route", "group")
-    trend = (
-        _arr(post, "trend", "month", "route", "group") if "trend" in post else np.zeros_like(log_mu)
-    )
-    # intercept + season: what remains of the fitted log_mu; it must repeat every year.
-    seasonal = log_mu - trend - terms_base[:, :T]
-    gap = np.abs(seasonal[:, 12:] - seasonal[:, :-12])
-    if gap.size and float(gap.max()) > 1e-6:
-        t = int(np.unravel_index(int(np.argmax(gap)), gap.shape)[1]) + 12
-        raise RuntimeError(
-            "forecast: the fitted log_mu is not intercept + season + trend + regimes + factor + "
-            f"drivers (discrepancy {float(gap.max()):.3g} in {format_month(data.months[t])}); the "
-            "model has a component this forecast does not know"
-        )
-    seasonal_f = seasonal[:, T - 12 + (np.arange(horizon) % 12)]
-    trend_f = _extend_trend(post, spec, trend[:, -1], horizon, np.random.default_rng([seed, 1]))
+    terms = model_terms(spec, data)
+    _check_decomposition(terms, draws, data)
+    fam = family_named(spec.likelihood.family)
     u = np.random.default_rng([seed, 2]).random((S, horizon, R, G))
-    family = spec.likelihood.family
-    disp = _arr(post, "dispersion", "route", "group")[:, None] if family == "negbin" else None
+    disp = draws.get(fam.dispersion, "route", "group")[:, None] if fam.dispersion else None
 
     exp_all, y_all = [], []
     for name in scen:
-        terms = terms_base if name == BASELINE else _terms(post, designs[name], data, seed)
-        mu = np.exp(seasonal_f + trend_f + terms[:, T:])
+        eta = _extend_terms(terms, draws, designs[name].terms_design(data, seed), horizon, seed)
+        mu = fam.inverse_link(eta)
         exp_all.append(mu)
-        y_all.append(predictive_counts(mu, u, family, disp))
+        y_all.append(predictive_counts(mu, u, fam.name, disp))
     months_f = _future_months(data.months[-1], horizon)
     C, D = int(post.sizes["chain"]), int(post.sizes["draw"])
     coords = {
@@ -1264,7 +1204,7 @@ def forecast(
         "seed": seed,
         "origin": format_month(data.months[-1]),
         "horizon": horizon,
-        "family": family,
+        "family": fam.name,
         "trend": spec.baseline.trend,
         "trend_step": spec.baseline.trend_step,
         "converged": int(attrs.get("converged", -1)),

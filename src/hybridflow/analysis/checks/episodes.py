@@ -39,7 +39,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 import xarray as xr
-from scipy import special, stats
+from scipy import special
 
 from hybridflow.analysis.checks._common import Sampling, error_line, gate_vars, run_tasks
 from hybridflow.analysis.checks.ppc import (
@@ -50,6 +50,7 @@ from hybridflow.analysis.checks.ppc import (
 from hybridflow.inference.executor import Executor, Task
 from hybridflow.models.build import ModelData, prepare_data, select_driver_events
 from hybridflow.models.spec import EventsDriver, ModelSpec
+from hybridflow.models.terms import FAMILIES, Family, family_named
 from hybridflow.months import format_month, month_range
 
 __all__ = [
@@ -273,23 +274,29 @@ def strip_episodes(
 # ---------------------------------------------------------------------------- scoring
 
 
+def _ppd_family(ppd: xr.Dataset) -> Family | None:
+    """The likelihood family a predictive dataset was simulated from (None: unknown)."""
+    name = ppd.attrs.get("family")
+    return family_named(str(name)) if name in FAMILIES else None
+
+
 def _log_score(ppd: xr.Dataset) -> np.ndarray:
     """``-log mean_s p(y | theta_s)`` per cell (NaN where unobserved or no parameters)."""
     y = ppd["y"].transpose(*CELL_DIMS).values
     if "log_mu" not in ppd:
         return np.full(y.shape, np.nan)
     eta = ppd["log_mu"].transpose("sample", *CELL_DIMS).values
-    fam = ppd.attrs.get("family")
+    fam = _ppd_family(ppd)
+    if fam is None:
+        return np.full(y.shape, np.nan)
+    disp = None
+    if fam.dispersion is not None:
+        disp = ppd["dispersion"].transpose("sample", "route", "group").values[:, None]
     yy = np.where(np.isfinite(y), y, 0.0)[None]
     with np.errstate(all="ignore"):
-        if fam == "poisson":
-            lp = stats.poisson.logpmf(yy, np.exp(eta))
-        elif fam == "negbin":
-            alpha = ppd["dispersion"].transpose("sample", "route", "group").values[:, None]
-            mu = np.exp(eta)
-            lp = stats.nbinom.logpmf(yy, alpha, alpha / (alpha + mu))
-        else:
-            return np.full(y.shape, np.nan)
+        lp = fam.log_pmf(yy, eta, disp)
+    if lp is None:
+        return np.full(y.shape, np.nan)
     out = -(special.logsumexp(lp, axis=0) - math.log(lp.shape[0]))
     return np.where(np.isfinite(y), out, np.nan)
 
@@ -316,7 +323,8 @@ def score_anomalies(ppd: xr.Dataset, *, totals: bool = True) -> pd.DataFrame:
     """
     log_score = _log_score(ppd)
     full = ppd
-    if totals and ppd.sizes["group"] > 1 and ppd.attrs.get("family") in ("negbin", "poisson"):
+    fam = _ppd_family(ppd)
+    if totals and ppd.sizes["group"] > 1 and fam is not None and fam.counts:
         full = with_route_totals(ppd)
         pad = np.full((*log_score.shape[:2], 1), np.nan)
         log_score = np.concatenate([log_score, pad], axis=-1)

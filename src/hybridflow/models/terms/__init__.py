@@ -32,7 +32,13 @@ from hybridflow.models.terms.effects import (
     EventEffects,
     driver_contributions,
 )
-from hybridflow.models.terms.likelihood import FAMILIES, Family, family_named, infer_family
+from hybridflow.models.terms.likelihood import (
+    FAMILIES,
+    Family,
+    family_named,
+    fit_family,
+    infer_family,
+)
 from hybridflow.models.terms.seasonality import HierarchicalSeasonality, PooledSeasonality
 from hybridflow.models.terms.trend import AR1Trend, LocalLevelTrend, NoTrend
 
@@ -54,6 +60,7 @@ __all__ = [
     "Term",
     "driver_contributions",
     "family_named",
+    "fit_family",
     "infer_family",
     "linear_predictor",
     "model_terms",

@@ -229,7 +229,10 @@ class Term(ABC):
         """The contribution in the ``horizon`` months after the fit; ``design`` covers
         the fitted months and then those. Deterministic terms evaluate the design there;
         latent processes (the trend) continue themselves with ``rng``."""
-        return self.evaluate(draws, design)[:, -horizon:]
+        full = self.evaluate(draws, design)
+        if full.shape[1] == 1:  # constant over months (broadcasts)
+            return full
+        return full[:, full.shape[1] - horizon :]
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"

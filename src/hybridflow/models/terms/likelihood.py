@@ -30,6 +30,7 @@ __all__ = [
     "NegativeBinomial",
     "Poisson",
     "family_named",
+    "fit_family",
     "infer_family",
 ]
 
@@ -279,3 +280,11 @@ def infer_family(variables: Any, has_trials: bool) -> Family:
         if cls.dispersion is None and cls.counts != has_trials:
             return cls()
     raise ValueError("no registered family fits this fit")  # pragma: no cover
+
+
+def fit_family(attrs: Any, variables: Any, has_trials: bool) -> Family:
+    """The family a fit records (posterior attr ``family``), else :func:`infer_family`."""
+    name = attrs.get("family")
+    if name in FAMILIES:
+        return family_named(str(name))
+    return infer_family(variables, has_trials)

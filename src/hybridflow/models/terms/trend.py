@@ -67,7 +67,13 @@ class _KnotTrend(Term):
     def extend(
         self, draws: Draws, design: Design, horizon: int, rng: np.random.Generator
     ) -> np.ndarray:
-        last = self.knots(draws)[:, -1]
+        return self.continue_from(draws, self.knots(draws)[:, -1], horizon, rng)
+
+    def continue_from(
+        self, draws: Draws, last: np.ndarray, horizon: int, rng: np.random.Generator
+    ) -> np.ndarray:
+        """``(sample, horizon, route, group)``: the process continued from ``last``
+        ``(sample, route, group)``, its value in the last fitted month (a knot)."""
         sigma = draws.get("trend_sigma", "route", "group")
         return continue_knots(last, self._rho(draws), sigma, self.step, horizon, rng)
 
