@@ -40,6 +40,7 @@ trend into the unobserved months. Both give the model's own predictive distribut
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import warnings
@@ -68,20 +69,11 @@ from hybridflow.io import atomic_open, atomic_path
 from hybridflow.models import components as comp
 from hybridflow.models.build import (
     ModelData,
-    driver_panel_series,
     prepare_data,
     select_driver_events,
     select_outcome,
 )
-from hybridflow.models.spec import (
-    EventsDriver,
-    LossesDriver,
-    MilestoneDriver,
-    ModelSpec,
-    PanelDriver,
-    SpikeDriver,
-    TerritoryDriver,
-)
+from hybridflow.models.spec import ModelSpec
 from hybridflow.models.terms import (
     Design,
     Draws,
@@ -89,6 +81,12 @@ from hybridflow.models.terms import (
     family_named,
     linear_predictor,
     model_terms,
+)
+from hybridflow.models.terms.drivers import (
+    DriverKind,
+    FutureContext,
+    check_same_upto,
+    driver_kind,
 )
 from hybridflow.months import format_month
 
@@ -258,39 +256,31 @@ def _resolve_from(
     return m0
 
 
-def _transform_level(value: float, drv: Any, design: Any, scenario: Scenario) -> float:
-    """A level in the driver's raw units -> the fit's exposure scale."""
-    if isinstance(drv, TerritoryDriver) and drv.sign != "net" and value < 0:
-        raise SpecError(
-            f"scenario '{scenario.name}': driver '{drv.name}' counts {drv.sign} changes only "
-            f"(km2 >= 0); got {value:g}"
-        )
-    tf = drv.transform
-    v = float(value)
-    if tf.log:
-        if v <= -1:
-            raise SpecError(
-                f"scenario '{scenario.name}': driver '{drv.name}' is logged; value must be > -1"
-            )
-        v = math.log1p(v)
-    if tf.standardise:
-        v = (v - design.center) / design.scale
-    return v
-
-
 def _sorted_levels(levels: list[Level], first: pd.Timestamp) -> list[Level]:
     return sorted(levels, key=lambda lv: resolve_month(lv.from_, first))
 
 
-def _series_of(drv: Any) -> str | None:
-    """The panel series behind a driver whose level is in that series' units."""
-    if isinstance(drv, LossesDriver):
-        return "losses_personnel"
-    if isinstance(drv, PanelDriver):
-        return drv.variable
-    if isinstance(drv, SpikeDriver | MilestoneDriver):
-        return drv.series
-    return None
+def _driver_levels(
+    name: str, kinds: dict[str, DriverKind], scenario: Scenario, first: pd.Timestamp
+) -> list[tuple[pd.Timestamp, Any, str]]:
+    """The scenario's levels for one driver, ``(from month, value, named driver)`` by
+    month. A derived driver (spike, milestone) also takes levels given for its series or
+    for a sibling driver on the same series (e.g. 'losses' for a losses spike driver)."""
+    kind = kinds[name]
+    levels = [lv for lv in scenario.levels if lv.driver == name]
+    if not levels and kind.derived:
+        levels = [lv for lv in scenario.levels if lv.driver == kind.level_series]
+        if not levels:
+            siblings = {
+                n
+                for n, k in kinds.items()
+                if n != name and not k.derived and k.level_series == kind.level_series
+            }
+            levels = [lv for lv in scenario.levels if lv.driver in siblings]
+    return [
+        (resolve_month(lv.from_, first), lv.value, lv.driver)
+        for lv in _sorted_levels(levels, first)
+    ]
 
 
 def scenario_design(
@@ -335,34 +325,16 @@ def scenario_design(
     """
     spec = data.spec
     scenario = scenario or Scenario.baseline()
-    months = data.months
-    origin = months[-1] if origin is None else pd.Timestamp(str(origin)[:7] + "-01")
-    if origin not in months:
-        raise ValueError(f"origin {format_month(origin)} is not a month of the model window")
-    months_all = _month_index(
-        months
-        if future <= 0
-        else pd.DatetimeIndex(months.append(_future_months(months[-1], future)))
-    )
+    origin, months_all = _design_months(data.months, origin, future)
     ext = dd.with_history(months_all, data.history)
-    after = np.asarray(ext > origin)
     first = origin + _ONE_MONTH
     notes: list[str] = []
     tag = f"scenario '{scenario.name}'"
 
-    # -- which levels concern which driver
-    names = data.driver_names
-    series_names = {s for d in spec.drivers if (s := _series_of(d)) is not None}
-    for lv in scenario.levels:
-        if lv.driver not in names and lv.driver not in series_names:
-            notes.append(
-                f"{tag}: level for '{lv.driver}' ignored: model '{spec.name}' has no such driver "
-                f"(drivers: {', '.join(names) or 'none'})"
-            )
-        _resolve_from(lv, first, scenario, f"level '{lv.driver}'")
+    kinds = {d.name: driver_kind(d) for d in spec.drivers}
+    _check_levels(data, kinds, scenario, first, notes)
 
-    rows: list[np.ndarray] = []
-    ev_drivers = [d for d in spec.drivers if isinstance(d, EventsDriver)]
+    ev_drivers = [d for d in spec.drivers if kinds[d.name].uses_events]
     event_regimes = [r for r in spec.baseline.regimes if r.source == "events"]
     data_ev: ModelData | None = None
     if ev_drivers or spec.baseline.regimes:
@@ -370,71 +342,11 @@ def scenario_design(
     elif scenario.events:
         notes.append(f"{tag}: events ignored: model '{spec.name}' has no event drivers")
 
-    for d in data.drivers:
-        drv = spec.driver(d.name)
-        fit = d.exposure.reindex(month=ext).values
-        if isinstance(drv, EventsDriver):
-            assert data_ev is not None
-            new = data_ev.drivers[[x.name for x in data_ev.drivers].index(d.name)].exposure
-            new_v = new.reindex(month=ext, fill_value=0.0).values
-            _check_same(fit, new_v, ext, origin, f"driver '{d.name}'")
-            rows.append(np.where(after, new_v, fit))
-        elif isinstance(drv, SpikeDriver | MilestoneDriver):
-            rows.append(_derived_driver(drv, spec, panel, scenario, origin, ext, fit, notes))
-        else:
-            rows.append(_continuous_future(drv, d, panel, scenario, origin, ext, fit))
-    exposure = xr.DataArray(
-        np.vstack(rows) if rows else np.zeros((0, len(ext))),
-        dims=("driver", "month"),
-        coords={"driver": names, "month": ext},
-    )
-
-    # -- per-event columns: the fit's, then the scenario's new events
-    labels, ids, owners, mat = data.event_table()
-    ev_rows = [np.asarray(r, dtype=float) for r in mat]
-    fit_ev = [np.concatenate([r, np.zeros(len(ext) - len(r))]) for r in ev_rows]
-    new_labels: list[str] = []
-    out_rows: list[np.ndarray] = []
-    out_owner = list(owners)
-    if labels:
-        assert data_ev is not None
-        l2, i2, o2, m2 = data_ev.event_table()
-        ext_ev = dd.with_history(months_all, data_ev.history)
-        pos = {(o, i): k for k, (o, i) in enumerate(zip(o2, i2, strict=True))}
-
-        def aligned(k: int) -> np.ndarray:
-            da = xr.DataArray(m2[k], dims=("month",), coords={"month": ext_ev})
-            return da.reindex(month=ext, fill_value=0.0).values
-
-        for j, (o, i) in enumerate(zip(owners, ids, strict=True)):
-            new_v = aligned(pos[(o, i)]) if (o, i) in pos else np.zeros(len(ext))
-            _check_same(fit_ev[j], new_v, ext, origin, f"event '{labels[j]}'")
-            out_rows.append(np.where(after, new_v, fit_ev[j]))
-        for k, (o, i) in enumerate(zip(o2, i2, strict=True)):
-            if (o, i) in set(zip(owners, ids, strict=True)):
-                continue
-            if not i.startswith("scenario:"):
-                notes.append(f"event '{i}' of driver '{o}' is not in the fit: ignored")
-                continue
-            label = i if sum(1 for x in i2 if x == i) == 1 else f"{i} [{o}]"
-            new_labels.append(label)
-            out_owner.append(o)
-            out_rows.append(np.where(after, aligned(k), 0.0))
-    event_exposure = xr.DataArray(
-        np.vstack(out_rows) if out_rows else np.zeros((0, len(ext))),
-        dims=("event", "month"),
-        coords={"event": list(labels) + new_labels, "month": ext},
-    )
-
-    # -- regimes
+    ctx = FutureContext(spec, panel, origin, ext, scenario.name, [], data_ev, notes)
+    exposure = _driver_rows(data, kinds, scenario, ctx)
+    event_exposure, out_owner, new_labels = _event_columns(data, data_ev, ctx, months_all)
     regimes = _regimes_future(data, data_ev, scenario, origin, months_all, notes)
-    # -- common factor: held at its origin value
-    factor = None
-    if data.factor is not None:
-        f = data.factor.reindex(month=months_all).values
-        f = np.where(np.asarray(months_all > origin), float(data.factor.sel(month=origin)), f)
-        factor = xr.DataArray(f, dims=("month",), coords={"month": months_all})
-        notes.append("common factor held at its value in the origin month")
+    factor = _factor_future(data, origin, months_all, notes)
     if scenario.events and event_regimes and not ev_drivers:
         notes.append(f"{tag}: events only change event-defined regimes of '{spec.name}'")
     return ScenarioDesign(
@@ -452,18 +364,111 @@ def scenario_design(
     )
 
 
-def _check_same(
-    fit: np.ndarray, new: np.ndarray, ext: pd.DatetimeIndex, origin: pd.Timestamp, what: str
+def _factor_future(
+    data: ModelData, origin: pd.Timestamp, months_all: pd.DatetimeIndex, notes: list[str]
+) -> xr.DataArray | None:
+    """The common factor over ``months_all``, held at its origin value after it."""
+    if data.factor is None:
+        return None
+    f = data.factor.reindex(month=months_all).values
+    f = np.where(np.asarray(months_all > origin), float(data.factor.sel(month=origin)), f)
+    notes.append("common factor held at its value in the origin month")
+    return xr.DataArray(f, dims=("month",), coords={"month": months_all})
+
+
+def _design_months(
+    months: pd.DatetimeIndex, origin: pd.Timestamp | str | None, future: int
+) -> tuple[pd.Timestamp, pd.DatetimeIndex]:
+    """The origin (default: the last fitted month) and the fitted plus future months."""
+    origin = months[-1] if origin is None else pd.Timestamp(str(origin)[:7] + "-01")
+    if origin not in months:
+        raise ValueError(f"origin {format_month(origin)} is not a month of the model window")
+    months_all = _month_index(
+        months
+        if future <= 0
+        else pd.DatetimeIndex(months.append(_future_months(months[-1], future)))
+    )
+    return origin, months_all
+
+
+def _check_levels(
+    data: ModelData,
+    kinds: dict[str, DriverKind],
+    scenario: Scenario,
+    first: pd.Timestamp,
+    notes: list[str],
 ) -> None:
-    """The scenario's design must reproduce the fit's up to the origin."""
-    upto = np.asarray(ext <= origin) & np.isfinite(fit)
-    bad = upto & ~np.isclose(fit, new, rtol=1e-9, atol=1e-9)
-    if bad.any():
-        m = ext[np.flatnonzero(bad)[0]]
-        raise RuntimeError(
-            f"scenario design of {what} differs from the fit's in {format_month(m)}: were the "
-            "panel and catalogue the ones the model was fitted on?"
-        )
+    """Every level names a driver (or a driver's series) and starts in the forecast."""
+    names = data.driver_names
+    series_names = {k.level_series for k in kinds.values() if k.level_series is not None}
+    for lv in scenario.levels:
+        if lv.driver not in names and lv.driver not in series_names:
+            notes.append(
+                f"scenario '{scenario.name}': level for '{lv.driver}' ignored: model "
+                f"'{data.spec.name}' has no such driver (drivers: {', '.join(names) or 'none'})"
+            )
+        _resolve_from(lv, first, scenario, f"level '{lv.driver}'")
+
+
+def _driver_rows(
+    data: ModelData, kinds: dict[str, DriverKind], scenario: Scenario, ctx: FutureContext
+) -> xr.DataArray:
+    """``(driver, month)`` exposures over ``ctx.ext``, each extended by its kind."""
+    first = ctx.origin + _ONE_MONTH
+    rows: list[np.ndarray] = []
+    for d in data.drivers:
+        ctx_d = dataclasses.replace(ctx, levels=_driver_levels(d.name, kinds, scenario, first))
+        rows.append(kinds[d.name].future(d, d.exposure.reindex(month=ctx.ext).values, ctx_d))
+    return xr.DataArray(
+        np.vstack(rows) if rows else np.zeros((0, len(ctx.ext))),
+        dims=("driver", "month"),
+        coords={"driver": data.driver_names, "month": ctx.ext},
+    )
+
+
+def _event_columns(
+    data: ModelData, data_ev: ModelData | None, ctx: FutureContext, months_all: pd.DatetimeIndex
+) -> tuple[xr.DataArray, list[str], list[str]]:
+    """Per-event columns over ``ctx.ext``: the fit's, then the scenario's new events.
+
+    Returns the ``(event, month)`` exposures, the driver of each column and the labels
+    of the new ones."""
+    ext, after = ctx.ext, ctx.after
+    labels, ids, owners, mat = data.event_table()
+    fit_ev = [np.concatenate([r, np.zeros(len(ext) - len(r))]) for r in np.asarray(mat, float)]
+    new_labels: list[str] = []
+    out_rows: list[np.ndarray] = []
+    out_owner = list(owners)
+    if labels:
+        assert data_ev is not None
+        l2, i2, o2, m2 = data_ev.event_table()
+        ext_ev = dd.with_history(months_all, data_ev.history)
+        pos = {(o, i): k for k, (o, i) in enumerate(zip(o2, i2, strict=True))}
+
+        def aligned(k: int) -> np.ndarray:
+            da = xr.DataArray(m2[k], dims=("month",), coords={"month": ext_ev})
+            return da.reindex(month=ext, fill_value=0.0).values
+
+        for j, (o, i) in enumerate(zip(owners, ids, strict=True)):
+            new_v = aligned(pos[(o, i)]) if (o, i) in pos else np.zeros(len(ext))
+            check_same_upto(fit_ev[j], new_v, ext, ctx.origin, f"event '{labels[j]}'")
+            out_rows.append(np.where(after, new_v, fit_ev[j]))
+        for k, (o, i) in enumerate(zip(o2, i2, strict=True)):
+            if (o, i) in set(zip(owners, ids, strict=True)):
+                continue
+            if not i.startswith("scenario:"):
+                ctx.notes.append(f"event '{i}' of driver '{o}' is not in the fit: ignored")
+                continue
+            label = i if sum(1 for x in i2 if x == i) == 1 else f"{i} [{o}]"
+            new_labels.append(label)
+            out_owner.append(o)
+            out_rows.append(np.where(after, aligned(k), 0.0))
+    event_exposure = xr.DataArray(
+        np.vstack(out_rows) if out_rows else np.zeros((0, len(ext))),
+        dims=("event", "month"),
+        coords={"event": list(labels) + new_labels, "month": ext},
+    )
+    return event_exposure, out_owner, new_labels
 
 
 def _events_design(
@@ -479,7 +484,7 @@ def _events_design(
     origin and the scenario's events added, over the extended window."""
     spec = data.spec
     first = origin + _ONE_MONTH
-    ev_drivers = [d for d in spec.drivers if isinstance(d, EventsDriver)]
+    ev_drivers = [d for d in spec.drivers if driver_kind(d).uses_events]
     spec_ev = spec.model_copy(
         update={
             "drivers": ev_drivers,
@@ -515,7 +520,8 @@ def _events_design(
         frame = scenario_events_frame(scenario, first, horizon_end=months_all[-1])
         hit: set[str] = set()
         for d in ev_drivers:
-            hit.update(str(e) for e in select_driver_events(frame, d.filter)["event_id"])
+            flt = driver_kind(d).event_filter
+            hit.update(str(e) for e in select_driver_events(frame, flt)["event_id"])
         unmatched = [str(e) for e in frame["event_id"] if str(e) not in hit]
         if unmatched:
             notes.append(
@@ -523,106 +529,6 @@ def _events_design(
                 f"model '{spec.name}' (event drivers: {', '.join(d.name for d in ev_drivers)})"
             )
     return data_ev
-
-
-def _continuous_future(
-    drv: Any,
-    design: Any,
-    panel: xr.Dataset,
-    scenario: Scenario,
-    origin: pd.Timestamp,
-    ext: pd.DatetimeIndex,
-    fit: np.ndarray,
-) -> np.ndarray:
-    first = origin + _ONE_MONTH
-    after = np.asarray(ext > origin)
-    last = float(design.exposure.sel(month=origin))
-    out = np.where(after, last, fit)
-    levels = [lv for lv in scenario.levels if lv.driver == drv.name]
-    for lv in _sorted_levels(levels, first):
-        m0 = resolve_month(lv.from_, first)
-        sel = after & np.asarray(ext >= m0)
-        if not sel.any():
-            continue
-        if lv.value == "last":
-            out[sel] = last
-        elif lv.value == "observed":
-            raw = driver_panel_series(panel, drv).reindex(ext[sel])
-            if raw.isna().any():
-                gaps = [format_month(m) for m in raw.index[raw.isna().to_numpy()]]
-                raise SpecError(
-                    f"scenario '{scenario.name}': level 'observed' for driver '{drv.name}', but its "
-                    f"data have no value for {', '.join(gaps[:6])}; give a number or 'last' "
-                    "(never imputed silently)"
-                )
-            out[sel] = [_transform_level(v, drv, design, scenario) for v in raw.to_numpy()]
-        else:
-            out[sel] = _transform_level(float(lv.value), drv, design, scenario)
-    return out
-
-
-def _derived_driver(
-    drv: SpikeDriver | MilestoneDriver,
-    spec: ModelSpec,
-    panel: xr.Dataset,
-    scenario: Scenario,
-    origin: pd.Timestamp,
-    ext: pd.DatetimeIndex,
-    fit: np.ndarray,
-    notes: list[str],
-) -> np.ndarray:
-    """Spike / milestone drivers: recomputed by their own rule from the series' path."""
-    first = origin + _ONE_MONTH
-    spec_levels = [lv for lv in scenario.levels if lv.driver == drv.name]
-    if not spec_levels:
-        spec_levels = [lv for lv in scenario.levels if lv.driver == drv.series]
-    if not spec_levels:
-        # A sibling driver on the same series (e.g. 'losses' for a losses spike driver).
-        siblings = {
-            d.name
-            for d in spec.drivers
-            if d.name != drv.name
-            and not isinstance(d, SpikeDriver | MilestoneDriver)
-            and _series_of(d) == drv.series
-        }
-        spec_levels = [lv for lv in scenario.levels if lv.driver in siblings]
-    raw = driver_panel_series(panel, drv)
-    obs = raw.dropna()
-    past = raw.loc[obs.index[0] : origin]
-    if past.isna().any() or past.index[-1] != origin:
-        raise SpecError(
-            f"driver '{drv.name}': series {drv.series!r} has no value in {format_month(origin)}"
-        )
-    fut_months = ext[ext > origin]
-    path = pd.Series(float(past.iloc[-1]), index=fut_months, dtype=float)
-    for lv in _sorted_levels(spec_levels, first):
-        m0 = resolve_month(lv.from_, first)
-        sel = fut_months >= m0
-        if lv.value == "last":
-            path[sel] = float(past.iloc[-1])
-        elif lv.value == "observed":
-            vals = raw.reindex(fut_months[sel])
-            if vals.isna().any():
-                raise SpecError(
-                    f"scenario '{scenario.name}': level 'observed' for '{lv.driver}', but series "
-                    f"{drv.series!r} has no data for some forecast months; give a number or 'last'"
-                )
-            path[sel] = vals.to_numpy()
-        else:
-            path[sel] = float(lv.value)
-    full = pd.concat([past, path])
-    full.index.name = "month"
-    if isinstance(drv, SpikeDriver):
-        new = dd.spike_driver(full, ext, window=drv.window, k=drv.k).values
-    else:
-        new = dd.milestone_driver(full, ext, step=drv.step).values
-    _check_same(fit, new, ext, origin, f"driver '{drv.name}'")
-    if np.any(new[np.asarray(ext > origin)] != 0):
-        notes.append(
-            f"driver '{drv.name}' fires in the forecast months under scenario '{scenario.name}' "
-            f"(its rule applied to the {drv.series} path)"
-        )
-    return np.where(np.asarray(ext > origin), new, fit)
 
 
 def _regimes_future(
@@ -645,7 +551,7 @@ def _regimes_future(
                 new = (
                     data_ev.regimes.sel(regime=lab).reindex(month=months_all, fill_value=0.0).values
                 )
-                _check_same(fit[:, j], new, months_all, origin, f"regime '{lab}'")
+                check_same_upto(fit[:, j], new, months_all, origin, f"regime '{lab}'")
                 cols[:, j] = np.where(after, new, fit[:, j])
             past = fit[~after, j]
             if after.any() and not np.any(past != 0) and np.any(cols[after, j] != 0):
@@ -1103,13 +1009,61 @@ def forecast(
         raise ValueError(f"horizon must be 1..24 months, got {horizon}")
     horizon = int(horizon)
     spec: ModelSpec = result.spec
+    attrs = dict(result.idata["posterior"].attrs)
+    panel, events, data = _fit_data(result, panel, events)
+    seed = int(attrs.get("seed", 0)) if seed is None else int(seed)
+    scen = _scenario_set(scenarios)
+    post = _thin(fit_group(result.idata, "posterior"), max_draws)
+    designs = {
+        name: scenario_design(data, panel, events, sc, future=horizon) for name, sc in scen.items()
+    }
+    draws, expected = _predict(post, data, designs, horizon, seed)
+    months_f = _future_months(data.months[-1], horizon)
+    observed, observed_total = _observed_after(spec, panel, data, months_f)
+    out_attrs: dict[str, Any] = {
+        "spec_name": spec.name,
+        "spec_hash": str(attrs.get("spec_hash", "")),
+        "data_hash": data.data_hash(),
+        "fit_seed": int(attrs.get("seed", -1)),
+        "seed": seed,
+        "origin": format_month(data.months[-1]),
+        "horizon": horizon,
+        **_spec_attrs(spec),
+        "converged": int(attrs.get("converged", -1)),
+        "n_samples": _n_samples(post),
+    }
+    return Forecast(
+        draws=draws,
+        expected=expected,
+        history=data.y.copy(),
+        observed=observed,
+        observed_total=observed_total,
+        scenarios=scen,
+        baseline=BASELINE,
+        notes={name: list(dict.fromkeys(d.notes)) for name, d in designs.items()},
+        attrs=out_attrs,
+    )
+
+
+def _spec_attrs(spec: ModelSpec) -> dict[str, Any]:
+    return {
+        "family": spec.likelihood.family,
+        "trend": spec.baseline.trend,
+        "trend_step": spec.baseline.trend_step,
+    }
+
+
+def _fit_data(
+    result: Any, panel: xr.Dataset | None, events: pd.DataFrame | None
+) -> tuple[xr.Dataset, pd.DataFrame, ModelData]:
+    """The panel and catalogue (default: the packaged ones) and the fit's design arrays
+    rebuilt from them, checked against the fit (window, data hash)."""
+    spec: ModelSpec = result.spec
     if spec.data.outcome != "counts":
         raise SpecError(
             f"model '{spec.name}': forecasts need a counts model (outcome 'share' would need "
             "the future route totals)"
         )
-    idata = result.idata
-    attrs = dict(idata["posterior"].attrs)
     if panel is None:
         from hybridflow.data.panel import load_panel
 
@@ -1118,10 +1072,11 @@ def forecast(
         from hybridflow.data.events import load_events
 
         events = load_events()
+    attrs = dict(result.idata["posterior"].attrs)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         data = prepare_data(spec, panel, events)
-    post_months = pd.DatetimeIndex(idata["posterior"]["month"].values)
+    post_months = pd.DatetimeIndex(result.idata["posterior"]["month"].values)
     if not post_months.equals(pd.DatetimeIndex(data.months)):
         raise InputError(
             None,
@@ -1140,8 +1095,13 @@ def forecast(
         raise SpecError(
             "forecasts need at least 12 fitted months (seasonality is carried by calendar month)"
         )
-    seed = int(attrs.get("seed", 0)) if seed is None else int(seed)
+    return panel, events, data
 
+
+def _scenario_set(
+    scenarios: Sequence[Scenario | str | Path | Mapping[str, Any]],
+) -> dict[str, Scenario]:
+    """Scenarios by name, the baseline first (a scenario named 'baseline' replaces it)."""
     scen: dict[str, Scenario] = {}
     for value in scenarios:
         sc = _as_scenario(value)
@@ -1149,44 +1109,55 @@ def forecast(
             raise SpecError(f"two scenarios are named {sc.name!r}")
         scen[sc.name] = sc
     base = scen.pop(BASELINE, Scenario.baseline())
-    scen = {BASELINE: base, **scen}
+    return {BASELINE: base, **scen}
 
-    post = _thin(fit_group(idata, "posterior"), max_draws)
+
+def _predict(
+    post: xr.Dataset,
+    data: ModelData,
+    designs: dict[str, ScenarioDesign],
+    horizon: int,
+    seed: int,
+) -> tuple[xr.DataArray, xr.DataArray]:
+    """Predictive and expected counts ``(scenario, chain, draw, month, route, group)``:
+    the model's terms extended under each scenario's design, counts drawn from its
+    family by inversion with shared uniforms (common random numbers)."""
+    spec = data.spec
     draws = Draws(post)
-    S = draws.n
     R, G = len(data.routes), len(data.groups)
-    designs = {
-        name: scenario_design(data, panel, events, sc, future=horizon) for name, sc in scen.items()
-    }
     terms = model_terms(spec, data)
     _check_decomposition(terms, draws, data)
     fam = family_named(spec.likelihood.family)
-    u = np.random.default_rng([seed, 2]).random((S, horizon, R, G))
+    u = np.random.default_rng([seed, 2]).random((draws.n, horizon, R, G))
     disp = draws.get(fam.dispersion, "route", "group")[:, None] if fam.dispersion else None
-
     exp_all, y_all = [], []
-    for name in scen:
-        eta = _extend_terms(terms, draws, designs[name].terms_design(data, seed), horizon, seed)
+    for design in designs.values():
+        eta = _extend_terms(terms, draws, design.terms_design(data, seed), horizon, seed)
         mu = fam.inverse_link(eta)
         exp_all.append(mu)
         y_all.append(predictive_counts(mu, u, fam.name, disp))
-    months_f = _future_months(data.months[-1], horizon)
-    C, D = int(post.sizes["chain"]), int(post.sizes["draw"])
     coords = {
-        "scenario": list(scen),
+        "scenario": list(designs),
         "chain": post["chain"].values,
         "draw": post["draw"].values,
-        "month": months_f,
+        "month": _future_months(data.months[-1], horizon),
         "route": data.routes,
         "group": data.groups,
     }
     dims = ("scenario", "chain", "draw", "month", "route", "group")
-    shape = (len(scen), C, D, horizon, R, G)
-    draws = xr.DataArray(np.stack(y_all).reshape(shape), dims=dims, coords=coords, name="draws")
-    expected = xr.DataArray(
-        np.stack(exp_all).reshape(shape), dims=dims, coords=coords, name="expected"
+    shape = (len(designs), post.sizes["chain"], post.sizes["draw"], horizon, R, G)
+    return (
+        xr.DataArray(np.stack(y_all).reshape(shape), dims=dims, coords=coords, name="draws"),
+        xr.DataArray(np.stack(exp_all).reshape(shape), dims=dims, coords=coords, name="expected"),
     )
 
+
+def _observed_after(
+    spec: ModelSpec, panel: xr.Dataset, data: ModelData, months_f: pd.DatetimeIndex
+) -> tuple[xr.DataArray, xr.DataArray]:
+    """Counts ``(month, route, group)`` and route totals ``(month, route)`` the panel
+    already has for the forecast months (NaN otherwise)."""
+    G = len(data.groups)
     observed = select_outcome(spec, panel).reindex(month=months_f).sel(group=data.groups)
     if "route_total" in panel:
         observed_total = panel["route_total"].sel(route=data.routes).reindex(month=months_f)
@@ -1195,31 +1166,9 @@ def forecast(
     observed_total = observed_total.where(
         observed_total.notnull(), observed.sum("group", min_count=G)
     )
-    notes = {name: list(dict.fromkeys(d.notes)) for name, d in designs.items()}
-    out_attrs: dict[str, Any] = {
-        "spec_name": spec.name,
-        "spec_hash": str(attrs.get("spec_hash", "")),
-        "data_hash": data.data_hash(),
-        "fit_seed": int(attrs.get("seed", -1)),
-        "seed": seed,
-        "origin": format_month(data.months[-1]),
-        "horizon": horizon,
-        "family": fam.name,
-        "trend": spec.baseline.trend,
-        "trend_step": spec.baseline.trend_step,
-        "converged": int(attrs.get("converged", -1)),
-        "n_samples": S,
-    }
-    return Forecast(
-        draws=draws,
-        expected=expected,
-        history=data.y.copy(),
-        observed=observed.transpose("month", "route", "group"),
-        observed_total=observed_total.transpose("month", "route"),
-        scenarios=scen,
-        baseline=BASELINE,
-        notes=notes,
-        attrs=out_attrs,
+    return (
+        observed.transpose("month", "route", "group"),
+        observed_total.transpose("month", "route"),
     )
 
 

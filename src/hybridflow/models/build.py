@@ -42,20 +42,12 @@ import pymc as pm
 import xarray as xr
 
 from hybridflow.design import drivers as dd
-from hybridflow.design.kernels import LagKernel, make_kernel
+from hybridflow.design.kernels import LagKernel
 from hybridflow.errors import InputError, SpecError
 from hybridflow.models.spec import (
-    AcledDriver,
     Driver,
-    EventFilter,
-    EventsDriver,
-    LossesDriver,
-    MilestoneDriver,
     ModelSpec,
-    PanelDriver,
     Regime,
-    SpikeDriver,
-    TerritoryDriver,
     TopK,
     spec_hash,
 )
@@ -67,8 +59,15 @@ from hybridflow.models.terms import (
     family_named,
     model_terms,
 )
+from hybridflow.models.terms.drivers import (
+    DriverDesign,
+    coverage,
+    driver_kind,
+    events_with_sign,
+    make_driver_kernel,
+    select_driver_events,
+)
 from hybridflow.months import format_month, month_range
-from hybridflow.numbers import format_number
 
 __all__ = [
     "BASELINE_REPORTED",
@@ -91,34 +90,6 @@ __all__ = [
 #: Parameters the convergence gate checks in a model without drivers (the null model),
 #: as the baseline terms name them.
 BASELINE_REPORTED: tuple[str, ...] = BASELINE_GATE
-
-
-@dataclass
-class DriverDesign:
-    """One driver's exposure and what one unit of it means.
-
-    Attributes
-    ----------
-    exposure
-        ``(month,)`` over history + window (the aggregate; for per-event drivers the sum of
-        the event columns).
-    event_exposure
-        ``(month, event)`` for per-event drivers, else None.
-    unit
-        Plain-words meaning of one unit of exposure (used in effects' attrs).
-    """
-
-    name: str
-    source: str
-    kernel: LagKernel
-    exposure: xr.DataArray
-    unit: str
-    center: float = 0.0
-    scale: float = 1.0
-    per_event: bool = False
-    event_exposure: xr.DataArray | None = None
-    first_observed: str = ""
-    last_observed: str = ""
 
 
 @dataclass
@@ -248,60 +219,6 @@ class ModelBundle:
 # --------------------------------------------------------------------------- helpers
 
 
-def make_driver_kernel(driver: Driver) -> LagKernel:
-    """The lag kernel a driver spec asks for (fixed when ``kernel.fixed`` is set)."""
-    ks = driver.kernel
-    try:
-        kernel = make_kernel(ks.name, max_lag=ks.max_lag, **ks.options)
-        if ks.fixed is not None:
-            kernel = kernel.fixed(**ks.fixed)
-    except SpecError as exc:
-        raise SpecError(f"drivers '{driver.name}'.kernel: {exc}") from None
-    return kernel
-
-
-def select_driver_events(events: pd.DataFrame, flt: EventFilter) -> pd.DataFrame:
-    """Apply a spec's event filter: :func:`hybridflow.data.events.filter_events` for the
-    catalogue fields, then the border and date-window filters."""
-    from hybridflow.data.events import filter_events
-
-    kwargs: dict[str, Any] = {
-        "family": flt.family,
-        "actor": flt.actor,
-        "target": flt.target,
-        "kinds": flt.kinds,
-        "sectors": flt.sectors,
-        "direction": flt.direction,
-        "min_confidence": flt.min_confidence,
-        "event_ids": flt.event_ids,
-        "exclude_ids": flt.exclude_ids,
-    }
-    df = filter_events(events, **{k: v for k, v in kwargs.items() if v is not None})
-    if flt.border:
-        want = set(flt.border)
-        df = df[df["border"].map(lambda b: bool(want & set(_as_tuple(b))))]
-    if flt.start is not None:
-        df = df[pd.to_datetime(df["effective_date"]) >= pd.Timestamp(flt.start + "-01")]
-    if flt.end is not None:
-        end = pd.Timestamp(flt.end + "-01") + pd.offsets.MonthBegin(1)
-        df = df[pd.to_datetime(df["effective_date"]) < end]
-    return df.reset_index(drop=True)
-
-
-def _as_tuple(value: Any) -> tuple[str, ...]:
-    if value is None or (isinstance(value, float) and np.isnan(value)):
-        return ()
-    if isinstance(value, str):
-        return tuple(v.strip() for v in value.split(";") if v.strip())
-    return tuple(str(v) for v in value)
-
-
-def events_with_sign(events: pd.DataFrame) -> pd.DataFrame:
-    """Add a numeric ``_sign``: relief (``relax``) counts -1, everything else +1."""
-    direction = events.get("direction", pd.Series("", index=events.index)).astype(str)
-    return events.assign(_sign=np.where(direction.str.strip().str.lower() == "relax", -1.0, 1.0))
-
-
 def select_outcome(spec: ModelSpec, panel: xr.Dataset) -> xr.DataArray:
     """``detections(month, route, group)`` for the spec's routes and grouping."""
     if "detections" not in panel:
@@ -332,61 +249,13 @@ def select_outcome(spec: ModelSpec, panel: xr.Dataset) -> xr.DataArray:
     return det.transpose("month", "route", "group").astype(float)
 
 
-def _coverage(values: pd.Series) -> tuple[pd.Timestamp | None, pd.Timestamp | None]:
-    obs = values.dropna()
-    if obs.empty:
-        return None, None
-    return pd.Timestamp(obs.index[0]), pd.Timestamp(obs.index[-1])
-
-
 def driver_panel_series(panel: xr.Dataset, driver: Driver) -> pd.Series:
-    """The raw monthly series behind a continuous/spike/milestone driver."""
-
-    def need(var: str) -> xr.DataArray:
-        if var not in panel:
-            raise SpecError(
-                f"drivers '{driver.name}': panel has no variable {var!r} "
-                f"(variables: {sorted(map(str, panel.data_vars))})"
-            )
-        return panel[var]
-
-    if isinstance(driver, LossesDriver):
-        da = need("losses_personnel")
-    elif isinstance(driver, AcledDriver):
-        da = need("acled_russia")
-        types = [str(t) for t in da["acled_event_type"].values]
-        if driver.event_type not in types:
-            raise SpecError(
-                f"drivers '{driver.name}'.event_type: {driver.event_type!r} not in the panel "
-                f"(types: {types})"
-            )
-        da = da.sel(acled_event_type=driver.event_type, drop=True)
-    elif isinstance(driver, TerritoryDriver):
-        da = need("territory_net_change")
-        trackers = [str(t) for t in da["tracker"].values]
-        if driver.tracker not in trackers:
-            raise SpecError(
-                f"drivers '{driver.name}'.tracker: {driver.tracker!r} not in the panel "
-                f"(trackers: {trackers})"
-            )
-        da = da.sel(tracker=driver.tracker, drop=True)
-        if driver.sign == "positive":
-            da = da.clip(min=0.0)
-        elif driver.sign == "negative":
-            da = (-da).clip(min=0.0)
-    elif isinstance(driver, SpikeDriver | MilestoneDriver):
-        da = need(driver.series)
-    elif isinstance(driver, PanelDriver):
-        da = need(driver.variable)
-    else:  # pragma: no cover - events drivers never get here
-        raise TypeError(type(driver))
-    if da.dims != ("month",):
-        raise SpecError(
-            f"drivers '{driver.name}': panel variable has dims {da.dims}; a driver needs ('month',)"
-        )
-    s = da.to_series().astype(float)
-    s.index = pd.DatetimeIndex(s.index, name="month")
-    return s
+    """The raw monthly series behind a continuous/spike/milestone driver (its kind's
+    :meth:`~hybridflow.models.terms.drivers.DriverKind.series`)."""
+    series = driver_kind(driver).series(panel)
+    if series is None:
+        raise TypeError(f"drivers '{driver.name}': source {driver.source!r} has no panel series")
+    return series
 
 
 def _series_window(
@@ -419,10 +288,10 @@ def _series_window(
         )
     limits["detections"] = obs_months[-1]
     for d in spec.drivers:
-        if isinstance(d, EventsDriver):
+        s = driver_kind(d).series(panel)
+        if s is None:  # catalogue events: no data end to check
             continue
-        s = driver_panel_series(panel, d)
-        first, last = _coverage(s)
+        first, last = coverage(s)
         if first is None or last is None:
             raise SpecError(f"drivers '{d.name}': its data are empty")
         if first > end:
@@ -432,7 +301,7 @@ def _series_window(
         limits[f"driver '{d.name}'"] = last
     if spec.common_factor is not None:
         tot = _factor_raw(spec, panel)
-        limits["common_factor"] = _coverage(tot)[1] or start
+        limits["common_factor"] = coverage(tot)[1] or start
     binding = {k: v for k, v in limits.items() if v < end}
     if binding:
         new_end = min(binding.values())
@@ -467,190 +336,6 @@ def _factor_raw(spec: ModelSpec, panel: xr.Dataset) -> pd.Series:
     s = tot.to_series().astype(float)
     s.index = pd.DatetimeIndex(s.index, name="month")
     return s
-
-
-def _check_fill_regime(spec: ModelSpec, driver: Driver, first: pd.Timestamp) -> None:
-    """A driver filled before its data start needs a step regime starting there."""
-    for r in spec.baseline.regimes:
-        if r.source == "dates" and r.shape == "step" and r.start is not None:
-            gap = (pd.Timestamp(r.start + "-01") - first).days
-            if abs(gap) <= 31:
-                return
-    raise SpecError(
-        f"drivers '{driver.name}': data start {format_month(first)}, after data.start "
-        f"{spec.data.start}, and fill_before fills the months before; add a step regime "
-        f"starting {format_month(first)} (e.g. the war onset) to baseline.regimes so that "
-        "the onset is not attributed to this driver, or move data.start"
-    )
-
-
-def _continuous_design(
-    spec: ModelSpec,
-    driver: LossesDriver | AcledDriver | TerritoryDriver | PanelDriver,
-    series: pd.Series,
-    months: pd.DatetimeIndex,
-    months_ext: pd.DatetimeIndex,
-    kernel: LagKernel,
-    notes: list[str],
-) -> DriverDesign:
-    first, last = _coverage(series)
-    assert first is not None and last is not None
-    window_obs = months[(months >= first) & (months <= last)]
-    inside = series.reindex(window_obs)
-    if inside.isna().any():
-        gaps = [format_month(m) for m in window_obs[inside.isna().to_numpy()]]
-        raise SpecError(
-            f"drivers '{driver.name}': data missing inside the window ({', '.join(gaps[:6])}); "
-            "never imputed silently: shorten the window"
-        )
-    fill = driver.fill_before
-    if first > months[0]:
-        if fill is None:
-            raise SpecError(
-                f"drivers '{driver.name}': data start {format_month(first)}, after data.start "
-                f"{spec.data.start}; set fill_before (e.g. 0 for 'none yet') with a step regime "
-                "at the data start, or move data.start"
-            )
-        if fill == "centre":
-            notes.append(
-                f"driver '{driver.name}': months before its data start {format_month(first)} "
-                "set to the series mean (neutral): its effect is identified from "
-                f"{format_month(first)} on"
-            )
-        else:
-            _check_fill_regime(spec, driver, first)
-    # Values over history + window. Months before the data take the spec's fill (raw
-    # units) or, for "centre" and for unfilled pre-window history, the series' mean over
-    # the window (neutral: such months neither add nor remove exposure).
-    raw = series.reindex(months_ext)
-    before = np.asarray(months_ext < first)
-    neutral_fill = fill is None or fill == "centre"
-    raw.iloc[np.flatnonzero(before)] = 0.0 if neutral_fill else float(fill)  # type: ignore[arg-type]
-    tf = driver.transform
-    out = dd.continuous_driver(
-        raw,
-        months_ext,
-        log=tf.log,
-        standardise=tf.standardise,
-        fill_before=None,
-        fill_missing="error",
-        reference_months=window_obs,
-        name=driver.name,
-    )
-    values = out.values.copy()
-    if neutral_fill and before.any():
-        values[before] = values[np.asarray(months_ext.isin(window_obs))].mean()
-        if fill is None:
-            notes.append(
-                f"driver '{driver.name}': {int(before.sum())} pre-window lag-history month(s) "
-                f"before its data start {format_month(first)} set to the series mean (neutral)"
-            )
-    out = out.copy(data=values)
-    what = {
-        "losses": "monthly Russian personnel losses",
-        "acled": f"ACLED '{getattr(driver, 'event_type', '')}' events in Russia per month",
-        "territory": f"{getattr(driver, 'tracker', '')} monthly net change in Russian-held area "
-        f"({getattr(driver, 'sign', '')} part, km2)",
-        "panel": f"panel variable '{getattr(driver, 'variable', '')}'",
-    }[driver.source]
-    if tf.standardise:
-        per = format_number(out.attrs["scale"], 4) + (" on the log1p scale" if tf.log else "")
-        unit = f"+1 SD of {what}{' (log1p)' if tf.log else ''} (1 SD = {per})"
-    else:
-        unit = f"+1 of {what}{' (log1p)' if tf.log else ''}"
-    return DriverDesign(
-        name=driver.name,
-        source=driver.source,
-        kernel=kernel,
-        exposure=out.rename(driver.name),
-        unit=unit,
-        center=float(out.attrs["center"]),
-        scale=float(out.attrs["scale"]),
-        first_observed=format_month(first),
-        last_observed=format_month(last),
-    )
-
-
-def _driver_design(
-    spec: ModelSpec,
-    driver: Driver,
-    panel: xr.Dataset,
-    events: pd.DataFrame | None,
-    months: pd.DatetimeIndex,
-    months_ext: pd.DatetimeIndex,
-    notes: list[str],
-) -> DriverDesign:
-    kernel = make_driver_kernel(driver)
-    if isinstance(driver, EventsDriver):
-        if events is None:
-            raise SpecError(f"drivers '{driver.name}': source 'events' needs an events table")
-        sel = select_driver_events(events, driver.filter)
-        if sel.empty:
-            raise SpecError(f"drivers '{driver.name}': the filter matches no events")
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            ev = dd.event_exposure(
-                events_with_sign(sel),
-                months_ext,
-                shape=driver.shape,
-                date_column="effective_date",
-                sign_column="_sign",
-                per_event=True,
-                name=driver.name,
-            )
-        notes.extend(f"driver '{driver.name}': {w.message}" for w in caught)
-        # Events with no exposure in history + window carry no information: drop them.
-        active = (ev != 0).any("month")
-        ev = ev.isel(event=np.flatnonzero(active.values))
-        if ev.sizes["event"] == 0:
-            raise SpecError(
-                f"drivers '{driver.name}': none of its {len(sel)} events falls in "
-                f"{format_month(months_ext[0])}..{format_month(months_ext[-1])}"
-            )
-        agg = ev.sum("event").rename(driver.name)
-        return DriverDesign(
-            name=driver.name,
-            source="events",
-            kernel=kernel,
-            exposure=agg,
-            unit=f"one event ({driver.shape})",
-            per_event=driver.per_event,
-            event_exposure=ev if driver.per_event else None,
-            first_observed=format_month(months_ext[0]),
-            last_observed=format_month(months_ext[-1]),
-        )
-    series = driver_panel_series(panel, driver)
-    if isinstance(driver, SpikeDriver | MilestoneDriver):
-        first, last = _coverage(series)
-        assert first is not None and last is not None
-        obs = series.loc[first:last]
-        if obs.isna().any():
-            raise SpecError(f"drivers '{driver.name}': series {driver.series!r} has gaps")
-        if isinstance(driver, SpikeDriver):
-            out = dd.spike_driver(
-                obs, months_ext, window=driver.window, k=driver.k, name=driver.name
-            )
-            unit = f"one spike month ({out.attrs['rule']})"
-        else:
-            out = dd.milestone_driver(obs, months_ext, step=driver.step, name=driver.name)
-            unit = (
-                f"one crossing of a multiple of {format_number(driver.step)} cumulative "
-                f"{driver.series}"
-            )
-            if out.attrs.get("crossings"):
-                notes.append(f"driver '{driver.name}' crossings: {out.attrs['crossings']}")
-        if float(np.abs(out.sel(month=months)).sum()) == 0:
-            raise SpecError(f"drivers '{driver.name}': no {driver.source} month inside the window")
-        return DriverDesign(
-            name=driver.name,
-            source=driver.source,
-            kernel=kernel,
-            exposure=out.rename(driver.name),
-            unit=unit,
-            first_observed=format_month(first),
-            last_observed=format_month(last),
-        )
-    return _continuous_design(spec, driver, series, months, months_ext, kernel, notes)
 
 
 def _regime_columns(
@@ -775,7 +460,9 @@ def prepare_data(
     if (y < 0).any():
         raise InputError(None, "detections must be non-negative counts")
 
-    designs = [_driver_design(spec, d, panel, events, months, months_ext, notes) for d in drivers]
+    designs = [
+        driver_kind(d).design(spec, panel, events, months, months_ext, notes) for d in drivers
+    ]
     regimes, regime_sd = _regime_columns(spec, events, months, notes)
     factor = None
     if spec.common_factor is not None:

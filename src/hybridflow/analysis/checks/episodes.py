@@ -49,8 +49,9 @@ from hybridflow.analysis.checks.ppc import (
 )
 from hybridflow.inference.executor import Executor, Task
 from hybridflow.models.build import ModelData, prepare_data, select_driver_events
-from hybridflow.models.spec import EventsDriver, ModelSpec
+from hybridflow.models.spec import ModelSpec
 from hybridflow.models.terms import FAMILIES, Family, family_named
+from hybridflow.models.terms.drivers import driver_kind
 from hybridflow.months import format_month, month_range
 
 __all__ = [
@@ -252,8 +253,9 @@ def strip_episodes(
         kept.append(dumped)
         changed = True
     for d in spec.drivers:
-        if isinstance(d, EventsDriver) and events is not None:
-            sel = select_driver_events(events, d.filter)
+        flt = driver_kind(d).event_filter
+        if flt is not None and events is not None:
+            sel = select_driver_events(events, flt)
             months = pd.to_datetime(sel["effective_date"]).dt.to_period("M").dt.to_timestamp()
             inside = [
                 str(i)

@@ -8,7 +8,7 @@ months (:meth:`Term.extend`) and names what the convergence gate checks
 (:attr:`Term.gate_vars`). The spec selects terms by its own names through registries
 (``baseline.trend`` -> :data:`TRENDS`, ``baseline.seasonality`` ->
 :data:`SEASONALITIES`, ``likelihood.family`` -> :data:`FAMILIES`, a driver's ``source``
--> :data:`~hybridflow.models.terms.drivers.DRIVER_KINDS`); an unknown name is a
+-> :data:`DRIVER_KINDS`); an unknown name is a
 :class:`~hybridflow.errors.SpecError`.
 
 Usage::
@@ -25,6 +25,7 @@ import numpy as np
 
 from hybridflow.models.terms.base import BuildContext, Design, Draws, Term, lookup
 from hybridflow.models.terms.baseline import CommonFactor, Intercept, Regimes
+from hybridflow.models.terms.drivers import DRIVER_KINDS, DriverKind, driver_kind
 from hybridflow.models.terms.effects import (
     DRIVER_TERMS,
     DriverEffects,
@@ -48,6 +49,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "BASELINE_GATE",
+    "DRIVER_KINDS",
     "DRIVER_TERMS",
     "FAMILIES",
     "SEASONALITIES",
@@ -55,10 +57,12 @@ __all__ = [
     "BuildContext",
     "Design",
     "Draws",
+    "DriverKind",
     "DriverTerm",
     "Family",
     "Term",
     "driver_contributions",
+    "driver_kind",
     "family_named",
     "fit_family",
     "infer_family",
