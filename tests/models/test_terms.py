@@ -6,6 +6,7 @@ Draws come from the prior (``pm.sample_prior_predictive``): no sampler is compil
 
 from __future__ import annotations
 
+import types
 import warnings
 from pathlib import Path
 from typing import Any
@@ -19,8 +20,9 @@ from hybridflow.data.events import load_events
 from hybridflow.data.panel import load_panel
 from hybridflow.errors import SpecError
 from hybridflow.models.build import build_model, prepare_data
-from hybridflow.models.spec import load_spec, parse_spec
+from hybridflow.models.spec import DRIVER_SOURCES, load_spec
 from hybridflow.models.terms import (
+    DRIVER_KINDS,
     DRIVER_TERMS,
     FAMILIES,
     SEASONALITIES,
@@ -28,12 +30,14 @@ from hybridflow.models.terms import (
     Design,
     Draws,
     Term,
+    driver_kind,
     family_named,
     linear_predictor,
     model_terms,
 )
 from hybridflow.models.terms.likelihood import infer_family
 from tests.models.synthetic import make_events, make_panel
+from tests.models.test_build import _spec as build_spec
 
 REPO = Path(__file__).resolve().parents[2]
 MODEL_FILES = sorted((REPO / "models").glob("*.toml"))
@@ -65,36 +69,14 @@ def _assert_terms_match_log_mu(spec: Any, data: Any) -> tuple[list[Term], Draws]
     return terms, draws
 
 
+SPIKES = {"name": "spikes", "source": "spike", "kernel": {"name": "fdl", "max_lag": 2}}
+
+
 def _spec(**over: Any) -> Any:
-    """A synthetic spec with every kind of term (overridable)."""
-    base: dict[str, Any] = {
-        "name": "t",
-        "data": {"start": "2019-01", "end": "2024-09"},
-        "baseline": {"regimes": [{"name": "war_onset", "start": "2022-02"}]},
-        "drivers": [
-            {
-                "name": "eu",
-                "source": "events",
-                "filter": {"family": "sanctions", "actor": "EU"},
-                "per_event": True,
-                "kernel": {"name": "geometric", "max_lag": 3},
-            },
-            {"name": "losses", "source": "losses", "fill_before": 0},
-            {
-                "name": "strikes",
-                "source": "acled",
-                "fill_before": "centre",
-                "kernel": {"name": "delayed", "max_lag": 4},
-            },
-            {"name": "spikes", "source": "spike", "kernel": {"name": "fdl", "max_lag": 2}},
-        ],
-    }
-    for key, value in over.items():
-        if isinstance(value, dict) and isinstance(base.get(key), dict):
-            base[key] = {**base[key], **value}
-        else:
-            base[key] = value
-    return parse_spec(base)
+    """test_build's spec (events per event, losses, ACLED) plus a spike driver."""
+    if "drivers" not in over:
+        over["drivers"] = [d.model_dump(mode="python") for d in build_spec().drivers] + [SPIKES]
+    return build_spec(**over)
 
 
 # --------------------------------------------------------------------------- every spec
@@ -281,3 +263,11 @@ def test_family_inferred_from_a_fits_variables() -> None:
     for name, cls in FAMILIES.items():
         variables = {"log_mu", *([cls.dispersion] if cls.dispersion else [])}
         assert infer_family(variables, has_trials=not cls.counts).name == name
+
+
+def test_every_driver_source_has_a_kind_and_unknown_sources_fail() -> None:
+    assert set(DRIVER_KINDS) == set(DRIVER_SOURCES)
+    for source, cls in DRIVER_KINDS.items():
+        assert cls.source == source
+    with pytest.raises(SpecError, match="unknown driver source 'tweets'; valid options"):
+        driver_kind(types.SimpleNamespace(name="x", source="tweets"))

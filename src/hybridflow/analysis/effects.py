@@ -149,6 +149,29 @@ def contributions(idata: Posterior) -> xr.DataArray:
     )
 
 
+def _counterfactuals(idata: Posterior, hdi_prob: float) -> dict[str, xr.DataArray]:
+    """Expected series, the series without each driver's contribution, and the excess
+    (per month and summed), through the family's inverse link."""
+    post = fit_group(idata, "posterior")
+    inv = fit_family(idata["posterior"].attrs, post.data_vars, _is_share(idata)).inverse_link
+    log_mu = post["log_mu"]
+    contrib = contributions(idata)
+    expected = inv(log_mu).transpose(*SAMPLE_DIMS, "month", "route", "group")
+    cf = inv(log_mu - contrib).transpose(*SAMPLE_DIMS, "driver", "month", "route", "group")
+    excess = expected - cf
+    out: dict[str, xr.DataArray] = {}
+    for name, da in (
+        ("expected", expected),
+        ("counterfactual", cf),
+        ("excess", excess),
+        ("excess_total", excess.sum("month")),
+    ):
+        for k, v in _summarise(da.rename(name), name, hdi_prob=hdi_prob, rope=None).items():
+            if not k.endswith("_median"):
+                out[k] = v
+    return out
+
+
 def compute_effects(
     idata: Posterior,
     *,
@@ -208,22 +231,7 @@ def compute_effects(
     if cd is not None and "event_driver" in cd and "event" in out.dims:
         out = out.assign_coords(event_driver=("event", [str(o) for o in cd["event_driver"].values]))
     if counterfactual and cd is not None and "driver_exposure" in cd:
-        post = fit_group(idata, "posterior")
-        inv = fit_family(idata["posterior"].attrs, post.data_vars, _is_share(idata)).inverse_link
-        log_mu = post["log_mu"]
-        contrib = contributions(idata)
-        expected = inv(log_mu).transpose(*SAMPLE_DIMS, "month", "route", "group")
-        cf = inv(log_mu - contrib).transpose(*SAMPLE_DIMS, "driver", "month", "route", "group")
-        excess = expected - cf
-        for name, da in (
-            ("expected", expected),
-            ("counterfactual", cf),
-            ("excess", excess),
-            ("excess_total", excess.sum("month")),
-        ):
-            for k, v in _summarise(da.rename(name), name, hdi_prob=hdi_prob, rope=None).items():
-                if not k.endswith("_median"):
-                    out[k] = v
+        out.update(_counterfactuals(idata, hdi_prob))
     out.attrs.update(
         hdi_prob=float(hdi_prob),
         rope=float(rope),

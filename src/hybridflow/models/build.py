@@ -10,8 +10,10 @@ Two steps, each usable alone:
    ``data.on_missing = "clip"``, the window is shortened and a note is recorded); months
    before a driver's data start are filled only when the spec says so (``fill_before``)
    and a step regime starts where the data start, so the onset is not credited to the
-   driver.
-2. :func:`build_model` writes the PyMC model. Series are the ``route x group`` grid (two
+   driver. Each driver's kind (its ``source``,
+   :mod:`hybridflow.models.terms.drivers`) builds its exposure.
+2. :func:`build_model` writes the PyMC model as the sum of the spec's terms and its
+   likelihood family (:mod:`hybridflow.models.terms`). Series are the ``route x group`` grid (two
    dims, so results always carry named ``route`` and ``group`` coords, also with one
    route). Outcome, exposures, regimes and factor are ``pm.Data`` containers, so a
    compiled model can be refit on new data of the same shape (nutpie ``with_data``).
@@ -60,6 +62,7 @@ from hybridflow.models.terms import (
     model_terms,
 )
 from hybridflow.models.terms.drivers import (
+    DesignInputs,
     DriverDesign,
     coverage,
     driver_kind,
@@ -338,6 +341,20 @@ def _factor_raw(spec: ModelSpec, panel: xr.Dataset) -> pd.Series:
     return s
 
 
+def _common_factor(
+    spec: ModelSpec, panel: xr.Dataset, months: pd.DatetimeIndex
+) -> xr.DataArray | None:
+    """The standardised log total of the control routes (None without a factor)."""
+    if spec.common_factor is None:
+        return None
+    raw = _factor_raw(spec, panel).reindex(months)
+    if raw.isna().any():
+        raise SpecError("common_factor: control-route totals missing inside the window")
+    logged = np.log1p(raw.to_numpy())
+    z = (logged - logged.mean()) / (logged.std() or 1.0)
+    return xr.DataArray(z, dims=("month",), coords={"month": months}, name="common_factor")
+
+
 def _regime_columns(
     spec: ModelSpec,
     events: pd.DataFrame | None,
@@ -460,18 +477,10 @@ def prepare_data(
     if (y < 0).any():
         raise InputError(None, "detections must be non-negative counts")
 
-    designs = [
-        driver_kind(d).design(spec, panel, events, months, months_ext, notes) for d in drivers
-    ]
+    inputs = DesignInputs(spec, panel, events, months, months_ext, notes)
+    designs = [driver_kind(d).design(inputs) for d in drivers]
     regimes, regime_sd = _regime_columns(spec, events, months, notes)
-    factor = None
-    if spec.common_factor is not None:
-        raw = _factor_raw(spec, panel).reindex(months)
-        if raw.isna().any():
-            raise SpecError("common_factor: control-route totals missing inside the window")
-        logged = np.log1p(raw.to_numpy())
-        z = (logged - logged.mean()) / (logged.std() or 1.0)
-        factor = xr.DataArray(z, dims=("month",), coords={"month": months}, name="common_factor")
+    factor = _common_factor(spec, panel, months)
     return ModelData(
         spec=spec,
         months=months,

@@ -218,59 +218,80 @@ def strip_episodes(
             raise ValueError(
                 f"regime '{r.name}' is built from events; pass the events table to check it"
             )
-        assert r.filter is not None
-        sel = select_driver_events(events, r.filter)
-        drop: list[str] = []
-        for _, ev in sel.iterrows():
-            start = pd.Timestamp(ev["effective_date"]).to_period("M").to_timestamp()
-            end_raw = ev.get("end_date")
-            bounded = r.shape == "pulse" or pd.notna(end_raw)
-            end = (
-                start
-                if r.shape == "pulse"
-                else (
-                    pd.Timestamp(end_raw).to_period("M").to_timestamp()
-                    if pd.notna(end_raw)
-                    else spec.end_month
-                )
-            )
-            if any(_starts_in(start, e) or (bounded and _overlaps(start, end, e)) for e in eps):
-                drop.append(str(ev["event_id"]))
-        if not drop:
-            kept.append(r.model_dump(mode="python"))
-            continue
-        if len(drop) == len(sel):
-            notes.append(
-                f"regime '{r.name}' removed: all its events ({', '.join(drop)}) are in an episode"
-            )
+        dumped, note = _strip_event_regime(r, events, eps, spec.end_month)
+        if dumped is not None:
+            kept.append(dumped)
+        if note:
+            notes.append(note)
             changed = True
-            continue
-        dumped = r.model_dump(mode="python")
-        dumped["filter"]["exclude_ids"] = sorted(
-            set(dumped["filter"].get("exclude_ids") or []) | set(drop)
-        )
-        notes.append(f"regime '{r.name}': events {', '.join(drop)} removed (inside an episode)")
-        kept.append(dumped)
-        changed = True
-    for d in spec.drivers:
-        flt = driver_kind(d).event_filter
-        if flt is not None and events is not None:
-            sel = select_driver_events(events, flt)
-            months = pd.to_datetime(sel["effective_date"]).dt.to_period("M").dt.to_timestamp()
-            inside = [
-                str(i)
-                for i, m in zip(sel["event_id"], months, strict=True)
-                if any(m in e.months for e in eps)
-            ]
-            if inside:
-                notes.append(
-                    f"driver '{d.name}' has events inside an episode ({', '.join(inside)}); kept "
-                    "(it may absorb part of the episode)"
-                )
+    notes.extend(_driver_episode_notes(spec, events, eps))
     if not changed:
         return spec, notes
     new = spec.with_updates(name=f"{spec.name}.no_episodes", baseline={"regimes": kept})
     return new, notes
+
+
+def _event_bounds(
+    ev: Any, shape: str, end_month: pd.Timestamp
+) -> tuple[pd.Timestamp, pd.Timestamp, bool]:
+    """An event regime column's first and last month, and whether it is bounded."""
+    start = pd.Timestamp(ev["effective_date"]).to_period("M").to_timestamp()
+    end_raw = ev.get("end_date")
+    bounded = shape == "pulse" or pd.notna(end_raw)
+    if shape == "pulse":
+        return start, start, bounded
+    if pd.notna(end_raw):
+        return start, pd.Timestamp(end_raw).to_period("M").to_timestamp(), bounded
+    return start, end_month, bounded
+
+
+def _strip_event_regime(
+    r: Any, events: pd.DataFrame, eps: list[Episode], end_month: pd.Timestamp
+) -> tuple[dict[str, Any] | None, str]:
+    """An events regime without its events inside an episode: (its dump or None when
+    none is left, the note; "" when unchanged)."""
+    assert r.filter is not None
+    sel = select_driver_events(events, r.filter)
+    drop: list[str] = []
+    for _, ev in sel.iterrows():
+        start, end, bounded = _event_bounds(ev, r.shape, end_month)
+        if any(_starts_in(start, e) or (bounded and _overlaps(start, end, e)) for e in eps):
+            drop.append(str(ev["event_id"]))
+    dumped = r.model_dump(mode="python")
+    if not drop:
+        return dumped, ""
+    if len(drop) == len(sel):
+        return None, (
+            f"regime '{r.name}' removed: all its events ({', '.join(drop)}) are in an episode"
+        )
+    dumped["filter"]["exclude_ids"] = sorted(
+        set(dumped["filter"].get("exclude_ids") or []) | set(drop)
+    )
+    return dumped, f"regime '{r.name}': events {', '.join(drop)} removed (inside an episode)"
+
+
+def _driver_episode_notes(
+    spec: ModelSpec, events: pd.DataFrame | None, eps: list[Episode]
+) -> list[str]:
+    """One note per event-based driver with events inside an episode (kept)."""
+    notes: list[str] = []
+    for d in spec.drivers:
+        flt = driver_kind(d).event_filter
+        if flt is None or events is None:
+            continue
+        sel = select_driver_events(events, flt)
+        months = pd.to_datetime(sel["effective_date"]).dt.to_period("M").dt.to_timestamp()
+        inside = [
+            str(i)
+            for i, m in zip(sel["event_id"], months, strict=True)
+            if any(m in e.months for e in eps)
+        ]
+        if inside:
+            notes.append(
+                f"driver '{d.name}' has events inside an episode ({', '.join(inside)}); kept "
+                "(it may absorb part of the episode)"
+            )
+    return notes
 
 
 # ---------------------------------------------------------------------------- scoring

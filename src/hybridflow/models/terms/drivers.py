@@ -40,6 +40,7 @@ from hybridflow.numbers import format_number
 
 __all__ = [
     "DRIVER_KINDS",
+    "DesignInputs",
     "DriverDesign",
     "DriverKind",
     "FutureContext",
@@ -78,6 +79,20 @@ class DriverDesign:
     event_exposure: xr.DataArray | None = None
     first_observed: str = ""
     last_observed: str = ""
+
+
+@dataclass
+class DesignInputs:
+    """What a driver kind builds the fit's exposure from: the spec, panel and catalogue,
+    the window ``months`` and ``months_ext`` (lag history + window); ``notes`` collects
+    what the data made the builder do."""
+
+    spec: Any
+    panel: xr.Dataset
+    events: pd.DataFrame | None
+    months: pd.DatetimeIndex
+    months_ext: pd.DatetimeIndex
+    notes: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -246,16 +261,17 @@ class DriverKind(ABC):
         return None
 
     @abstractmethod
-    def design(
-        self,
-        spec: Any,
-        panel: xr.Dataset,
-        events: pd.DataFrame | None,
-        months: pd.DatetimeIndex,
-        months_ext: pd.DatetimeIndex,
-        notes: list[str],
-    ) -> DriverDesign:
-        """The fit's exposure over ``months_ext`` (lag history + window)."""
+    def design(self, inputs: DesignInputs) -> DriverDesign:
+        """The fit's exposure over ``inputs.months_ext`` (lag history + window)."""
+
+    def _observed(self, panel: xr.Dataset) -> tuple[pd.Series, pd.Timestamp, pd.Timestamp]:
+        """The panel series with its first and last observed month."""
+        series = self.series(panel)
+        assert series is not None
+        first, last = coverage(series)
+        if first is None or last is None:
+            raise SpecError(f"drivers '{self.driver.name}': its data are empty")
+        return series, first, last
 
     @abstractmethod
     def future(self, design: DriverDesign, fit: np.ndarray, ctx: FutureContext) -> np.ndarray:
@@ -273,16 +289,8 @@ class EventsKind(DriverKind):
     def event_filter(self) -> Any:
         return self.driver.filter
 
-    def design(
-        self,
-        spec: Any,
-        panel: xr.Dataset,
-        events: pd.DataFrame | None,
-        months: pd.DatetimeIndex,
-        months_ext: pd.DatetimeIndex,
-        notes: list[str],
-    ) -> DriverDesign:
-        driver = self.driver
+    def design(self, inputs: DesignInputs) -> DriverDesign:
+        driver, events, months_ext = self.driver, inputs.events, inputs.months_ext
         kernel = make_driver_kernel(driver)
         if events is None:
             raise SpecError(f"drivers '{driver.name}': source 'events' needs an events table")
@@ -300,7 +308,7 @@ class EventsKind(DriverKind):
                 per_event=True,
                 name=driver.name,
             )
-        notes.extend(f"driver '{driver.name}': {w.message}" for w in caught)
+        inputs.notes.extend(f"driver '{driver.name}': {w.message}" for w in caught)
         # Events with no exposure in history + window carry no information: drop them.
         active = (ev != 0).any("month")
         ev = ev.isel(event=np.flatnonzero(active.values))
@@ -346,20 +354,10 @@ class _ContinuousKind(DriverKind):
     def what(self) -> str:
         """Plain words for the series (in the unit of exposure)."""
 
-    def design(
-        self,
-        spec: Any,
-        panel: xr.Dataset,
-        events: pd.DataFrame | None,
-        months: pd.DatetimeIndex,
-        months_ext: pd.DatetimeIndex,
-        notes: list[str],
-    ) -> DriverDesign:
-        driver = self.driver
+    def design(self, inputs: DesignInputs) -> DriverDesign:
+        driver, months, notes = self.driver, inputs.months, inputs.notes
         kernel = make_driver_kernel(driver)
-        series = self.series(panel)
-        first, last = coverage(series)
-        assert first is not None and last is not None
+        series, first, last = self._observed(inputs.panel)
         window_obs = months[(months >= first) & (months <= last)]
         inside = series.reindex(window_obs)
         if inside.isna().any():
@@ -369,8 +367,8 @@ class _ContinuousKind(DriverKind):
                 "never imputed silently: shorten the window"
             )
         if first > months[0]:
-            self._check_fill(spec, first, notes)
-        out = self._exposure(series, first, months_ext, window_obs, notes)
+            self._check_fill(inputs.spec, first, notes)
+        out = self._exposure(series, first, inputs.months_ext, window_obs, notes)
         return DriverDesign(
             name=driver.name,
             source=self.source,
@@ -598,26 +596,16 @@ class _DerivedKind(DriverKind):
     def unit(self, out: xr.DataArray, notes: list[str]) -> str:
         """One unit of exposure in words (notes: what the rule found)."""
 
-    def design(
-        self,
-        spec: Any,
-        panel: xr.Dataset,
-        events: pd.DataFrame | None,
-        months: pd.DatetimeIndex,
-        months_ext: pd.DatetimeIndex,
-        notes: list[str],
-    ) -> DriverDesign:
+    def design(self, inputs: DesignInputs) -> DriverDesign:
         driver = self.driver
         kernel = make_driver_kernel(driver)
-        series = self.series(panel)
-        first, last = coverage(series)
-        assert first is not None and last is not None
+        series, first, last = self._observed(inputs.panel)
         obs = series.loc[first:last]
         if obs.isna().any():
             raise SpecError(f"drivers '{driver.name}': series {driver.series!r} has gaps")
-        out = self.rule(obs, months_ext)
-        unit = self.unit(out, notes)
-        if float(np.abs(out.sel(month=months)).sum()) == 0:
+        out = self.rule(obs, inputs.months_ext)
+        unit = self.unit(out, inputs.notes)
+        if float(np.abs(out.sel(month=inputs.months)).sum()) == 0:
             raise SpecError(f"drivers '{driver.name}': no {self.source} month inside the window")
         return DriverDesign(
             name=driver.name,
