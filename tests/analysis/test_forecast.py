@@ -21,7 +21,6 @@ import xarray as xr
 
 from hybridflow.analysis.forecast import (
     QUANTILES,
-    _extend_trend,
     forecast,
     forecast_summary_text,
     load_forecast,
@@ -351,37 +350,7 @@ def test_regime_switch_and_unknown_regime(
 # --------------------------------------------------------------------------- uncertainty
 
 
-def test_trend_extension_uncertainty_grows_with_horizon() -> None:
-    rng = np.random.default_rng(0)
-    S = 20000
-    post = xr.Dataset(
-        {
-            "trend_rho": (("chain", "draw"), np.full((1, S), 0.9)),
-            "trend_sigma": (("chain", "draw", "route", "group"), np.full((1, S, 1, 1), 0.3)),
-        }
-    )
-    last = np.full((S, 1, 1), 0.5)
-    for step in (1, 3, 6):
-        spec = parse_spec({"name": "t", "baseline": {"trend": "ar1", "trend_step": step}})
-        out = _extend_trend(post, spec, last, 12, rng)[:, :, 0, 0]
-        sd, mean = out.std(axis=0), out.mean(axis=0)
-        knots = np.arange(step, 13, step) - 1  # months that are knots
-        # AR(1) from a known last state: sd sigma * sqrt(1 + rho^2 + ...) at the k-th knot.
-        expect = [
-            0.3 * np.sqrt(sum(0.9 ** (2 * i) for i in range(k))) for k in range(1, len(knots) + 1)
-        ]
-        np.testing.assert_allclose(sd[knots], expect, rtol=0.03)
-        np.testing.assert_allclose(
-            mean[knots], [0.5 * 0.9**k for k in range(1, len(knots) + 1)], atol=0.01
-        )
-        assert np.all(np.diff(sd[knots]) > 0) and sd[-1] > sd[0]
-        # Between the last fitted month and the first new knot the trend is linear.
-        np.testing.assert_allclose(sd[:step], 0.3 * np.arange(1, step + 1) / step, rtol=0.03)
-    # A random walk's spread grows every month.
-    spec = parse_spec({"name": "t", "baseline": {"trend": "local_level", "trend_step": 2}})
-    post_rw = post.drop_vars("trend_rho")
-    sd = _extend_trend(post_rw, spec, last, 12, rng)[:, :, 0, 0].std(axis=0)
-    assert np.all(np.diff(sd) > 0)
+# The trend's extension itself is tested with the term (tests/models/test_terms.py).
 
 
 def test_forecast_intervals_widen_with_horizon(panel: xr.Dataset, events: pd.DataFrame) -> None:

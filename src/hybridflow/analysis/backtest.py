@@ -67,6 +67,7 @@ from hybridflow.inference.sampling import Sampling
 from hybridflow.io import atomic_open
 from hybridflow.models.build import ModelData, prepare_data
 from hybridflow.models.spec import ModelSpec
+from hybridflow.models.terms import family_named
 from hybridflow.months import format_month
 
 __all__ = [
@@ -209,9 +210,7 @@ def held_out_values(
     cell = np.asarray(base["obs_cell"])
     keep = cell // (R * G) <= origin_index
     y = data.y.values[: origin_index + 1]
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        centre = np.log(np.nanmean(y, axis=0) + 0.5)
+    centre = family_named(data.spec.likelihood.family).centre(y, None)
     if not np.all(np.isfinite(centre)):
         raise SpecError(
             f"model '{data.spec.name}': a series has no observation up to "
@@ -282,13 +281,13 @@ def backtest_origins_task(
         lm = log_mu.transpose("chain", "draw", "month", "route", "group").values
         S = lm.shape[0] * lm.shape[1]
         lm = lm.reshape(S, *lm.shape[2:])
-        family = spec.likelihood.family
+        fam = family_named(spec.likelihood.family)
         disp = None
-        if family == "negbin":
-            disp = post["dispersion"].transpose("chain", "draw", "route", "group").values
+        if fam.dispersion is not None:
+            disp = post[fam.dispersion].transpose("chain", "draw", "route", "group").values
             disp = disp.reshape(S, 1, *disp.shape[2:])
         u = np.random.default_rng([int(s), 2]).random(lm.shape)
-        y = predictive_counts(np.exp(lm), u, family, disp)
+        y = predictive_counts(fam.inverse_link(lm), u, fam.name, disp)
         div = n_divergences(idata)
         out.append(
             {

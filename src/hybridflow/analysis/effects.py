@@ -42,6 +42,7 @@ from hybridflow.inference.posterior import (
     has_group,
     hdi_over_draws,
 )
+from hybridflow.models.terms import Design, Draws, driver_contributions, fit_family
 
 __all__ = [
     "compute_effects",
@@ -49,7 +50,6 @@ __all__ = [
     "effects_table",
     "percent",
 ]
-
 
 
 def percent(log_effect: Any) -> Any:
@@ -117,21 +117,11 @@ def _summarise(
     return out
 
 
-def _lagged(x: np.ndarray, history: int, n_lags: int) -> np.ndarray:
-    """``out[..., t, l] = x[..., history + t - l]`` (zeros before the first month)."""
-    n_month = x.shape[-1] - history
-    out = np.zeros((*x.shape[:-1], n_month, n_lags))
-    for lag in range(n_lags):
-        lo = history - lag
-        if lo >= 0:
-            out[..., :, lag] = x[..., lo : lo + n_month]
-        else:
-            out[..., -lo:, lag] = x[..., : n_month + lo]
-    return out
-
-
 def contributions(idata: Posterior) -> xr.DataArray:
     """Each driver's contribution to the linear predictor, draws included.
+
+    Evaluated by the model's driver-effect terms
+    (:func:`hybridflow.models.terms.driver_contributions`) on the fit's stored design.
 
     Returns
     -------
@@ -140,46 +130,46 @@ def contributions(idata: Posterior) -> xr.DataArray:
         log-rate (log-odds) scale; per-event drivers sum their events' terms.
     """
     post, cd = fit_group(idata, "posterior"), fit_group(idata, "constant_data")
-    history = int(cd.attrs.get("history", 0))
-    w = post["kernel_weights"]  # chain, draw, driver, lag
-    n_lags = w.sizes["lag"]
     months = post["log_mu"]["month"]
-    x = cd["driver_exposure"].transpose("driver", "month_ext").values
-    xl = _lagged(x, history, n_lags)  # driver, month, lag
-    conv = np.einsum("cdkl,ktl->cdkt", w.transpose(*SAMPLE_DIMS, "driver", "lag").values, xl)
-    beta = post["effect"].transpose(*SAMPLE_DIMS, "driver", "route", "group").values
-    contrib = conv[..., None, None] * beta[:, :, :, None, :, :]
-    drivers = list(post["driver"].values)
-    per_event = (
-        cd["driver_per_event"].values.astype(bool)
-        if "driver_per_event" in cd
-        else np.zeros(len(drivers), dtype=bool)
-    )
-    if per_event.any() and "event_effect" in post:
-        xe = cd["event_exposure"].transpose("event", "month_ext").values
-        owners = [str(o) for o in cd["event_driver"].values]
-        xel = _lagged(xe, history, n_lags)  # event, month, lag
-        w_np = w.transpose(*SAMPLE_DIMS, "driver", "lag").values
-        ev_beta = post["event_effect"].transpose(*SAMPLE_DIMS, "event", "route", "group").values
-        for k, d in enumerate(drivers):
-            if not per_event[k]:
-                continue
-            idx = [i for i, o in enumerate(owners) if o == d]
-            conv_e = np.einsum("cdl,etl->cdet", w_np[:, :, k, :], xel[idx])
-            contrib[:, :, k] = np.einsum("cdet,cderg->cdtrg", conv_e, ev_beta[:, :, idx])
+    design = Design.of_constant_data(cd, months.values)
+    contrib = driver_contributions(Draws(post), design)
+    C, D = int(post.sizes["chain"]), int(post.sizes["draw"])
     return xr.DataArray(
-        contrib,
+        contrib.reshape(C, D, *contrib.shape[1:]),
         dims=(*SAMPLE_DIMS, "driver", "month", "route", "group"),
         coords={
             "chain": post["chain"],
             "draw": post["draw"],
-            "driver": drivers,
+            "driver": list(post["driver"].values),
             "month": months,
             "route": post["route"],
             "group": post["group"],
         },
         name="contribution",
     )
+
+
+def _counterfactuals(idata: Posterior, hdi_prob: float) -> dict[str, xr.DataArray]:
+    """Expected series, the series without each driver's contribution, and the excess
+    (per month and summed), through the family's inverse link."""
+    post = fit_group(idata, "posterior")
+    inv = fit_family(idata["posterior"].attrs, post.data_vars, _is_share(idata)).inverse_link
+    log_mu = post["log_mu"]
+    contrib = contributions(idata)
+    expected = inv(log_mu).transpose(*SAMPLE_DIMS, "month", "route", "group")
+    cf = inv(log_mu - contrib).transpose(*SAMPLE_DIMS, "driver", "month", "route", "group")
+    excess = expected - cf
+    out: dict[str, xr.DataArray] = {}
+    for name, da in (
+        ("expected", expected),
+        ("counterfactual", cf),
+        ("excess", excess),
+        ("excess_total", excess.sum("month")),
+    ):
+        for k, v in _summarise(da.rename(name), name, hdi_prob=hdi_prob, rope=None).items():
+            if not k.endswith("_median"):
+                out[k] = v
+    return out
 
 
 def compute_effects(
@@ -241,25 +231,7 @@ def compute_effects(
     if cd is not None and "event_driver" in cd and "event" in out.dims:
         out = out.assign_coords(event_driver=("event", [str(o) for o in cd["event_driver"].values]))
     if counterfactual and cd is not None and "driver_exposure" in cd:
-        share = _is_share(idata)
-        log_mu = fit_group(idata, "posterior")["log_mu"]
-        contrib = contributions(idata)
-
-        def inv(eta: xr.DataArray) -> xr.DataArray:
-            return 1.0 / (1.0 + np.exp(-eta)) if share else np.exp(eta)  # type: ignore[return-value]
-
-        expected = inv(log_mu).transpose(*SAMPLE_DIMS, "month", "route", "group")
-        cf = inv(log_mu - contrib).transpose(*SAMPLE_DIMS, "driver", "month", "route", "group")
-        excess = expected - cf
-        for name, da in (
-            ("expected", expected),
-            ("counterfactual", cf),
-            ("excess", excess),
-            ("excess_total", excess.sum("month")),
-        ):
-            for k, v in _summarise(da.rename(name), name, hdi_prob=hdi_prob, rope=None).items():
-                if not k.endswith("_median"):
-                    out[k] = v
+        out.update(_counterfactuals(idata, hdi_prob))
     out.attrs.update(
         hdi_prob=float(hdi_prob),
         rope=float(rope),

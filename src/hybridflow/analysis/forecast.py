@@ -8,25 +8,28 @@ A fitted model's linear predictor is additive::
                   + drivers[t,s]
 
 :func:`forecast` extends each piece past the last fitted month ``T`` with the *same
-posterior draws* of the fit, so every forecast is the fit's own posterior predictive:
+posterior draws* of the fit, so every forecast is the fit's own posterior predictive.
+Each piece is a term of :mod:`hybridflow.models.terms` and extends itself
+(:meth:`~hybridflow.models.terms.Term.extend`); this module knows none by name:
 
-- ``intercept + season`` depends on the calendar month only. It is recovered from the
-  fitted ``log_mu`` by subtracting the other pieces, checked to repeat every 12 months
-  (a runtime guard: if the model ever gains a term this module does not know, the check
-  fails loudly instead of forecasting wrongly), and carried forward by calendar month.
+- A runtime guard first checks that the terms' numpy evaluation reproduces the fitted
+  ``log_mu`` on the same draws: if the model ever gains a piece that is not a term, the
+  check fails loudly instead of forecasting wrongly.
+- ``intercept + season`` depends on the calendar month only (Fourier features of the
+  future months).
 - The latent trend is an AR(1) (or random-walk) process on knots every ``trend_step``
   months whose last knot is the last fitted month. The forecast continues the process
   with the posterior draws of ``rho`` and ``sigma``: new knots every ``trend_step``
   months, ``u[k] = rho * u[k-1] + sigma * eps``, linear in between. Its uncertainty grows
   with the horizon (and an AR(1) reverts towards the intercept).
 - Regimes, common factor and drivers take the scenario's design for the forecast months
-  (:func:`scenario_design`): exposures built by the same machinery as the fit (catalogue
+  (:func:`hybridflow.analysis.scenario_design.scenario_design`): exposures built by the same machinery as the fit (catalogue
   events through the drivers' filters, shapes and kernels; continuous drivers through
   the fit's own log/standardisation), multiplied by the posterior draws of the effects
   and kernel weights. Exposures of the last ``max_lag`` fitted months carry into the
   forecast months through the lags.
-- Counts are drawn from the likelihood (negative binomial or Poisson) at
-  ``mu = exp(log mu)`` with common random numbers: every scenario uses the same
+- Counts are drawn from the likelihood family (negative binomial or Poisson) at
+  ``mu = exp(log mu)`` by inversion, with common random numbers: every scenario uses the same
   posterior draws, trend innovations and uniform variates, so a scenario that changes
   nothing gives exactly the baseline and scenario-minus-baseline differences are paired.
 
@@ -40,7 +43,6 @@ from __future__ import annotations
 import json
 import math
 import warnings
-import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -49,37 +51,26 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import xarray as xr
-from scipy import stats
 
 from hybridflow.analysis.scenario import (
     BASELINE,
-    Level,
     Scenario,
     load_scenario,
     parse_scenario,
-    resolve_month,
-    scenario_events_frame,
 )
-from hybridflow.design import drivers as dd
+from hybridflow.analysis.scenario_design import ScenarioDesign, future_months, scenario_design
 from hybridflow.errors import InputError, SpecError
 from hybridflow.inference.posterior import fit_group
 from hybridflow.io import atomic_open, atomic_path
-from hybridflow.models import components as comp
-from hybridflow.models.build import (
-    ModelData,
-    driver_panel_series,
-    prepare_data,
-    select_driver_events,
-    select_outcome,
-)
-from hybridflow.models.spec import (
-    EventsDriver,
-    LossesDriver,
-    MilestoneDriver,
-    ModelSpec,
-    PanelDriver,
-    SpikeDriver,
-    TerritoryDriver,
+from hybridflow.models.build import ModelData, prepare_data, select_outcome
+from hybridflow.models.spec import ModelSpec
+from hybridflow.models.terms import (
+    Design,
+    Draws,
+    Term,
+    family_named,
+    linear_predictor,
+    model_terms,
 )
 from hybridflow.months import format_month
 
@@ -97,557 +88,10 @@ __all__ = [
 #: Quantiles reported everywhere (fan charts use all five).
 QUANTILES: tuple[float, ...] = (0.05, 0.25, 0.5, 0.75, 0.95)
 SAMPLE_DIMS: tuple[str, str] = ("chain", "draw")
-_ONE_MONTH = pd.DateOffset(months=1)
 
 
 def _qname(q: float) -> str:
     return f"q{round(100 * q):02d}"
-
-
-def _month_index(months: Sequence[Any] | pd.DatetimeIndex) -> pd.DatetimeIndex:
-    return pd.DatetimeIndex(pd.DatetimeIndex(list(months)).as_unit("ns"), name="month")
-
-
-def _future_months(last: pd.Timestamp, n: int) -> pd.DatetimeIndex:
-    return pd.date_range(last + _ONE_MONTH, periods=n, freq="MS").as_unit("ns").rename("month")
-
-
-# --------------------------------------------------------------------------- scenario design
-
-
-@dataclass
-class ScenarioDesign:
-    """A model's design arrays under a scenario, over the fitted months plus the future.
-
-    Months up to ``origin`` hold exactly the fit's design; months after it follow the
-    scenario (:func:`scenario_design`).
-
-    Attributes
-    ----------
-    months
-        The model's months, extended by the forecast months (if any).
-    history
-        Pre-window months in ``exposure`` (the longest ``max_lag``).
-    exposure
-        ``(driver, month)`` over ``history`` earlier months plus ``months``.
-    event_exposure
-        ``(event, month)`` likewise, for per-event drivers: the fit's event columns first,
-        then the scenario's new events (``new_events``).
-    event_driver
-        The driver each event column belongs to.
-    regimes
-        ``(month, regime)`` with the fit's regime columns.
-    factor
-        ``(month,)`` common factor or None.
-    notes
-        What the scenario did, and anything it asked for that this model cannot do.
-    """
-
-    scenario: Scenario
-    origin: pd.Timestamp
-    months: pd.DatetimeIndex
-    history: int
-    exposure: xr.DataArray
-    event_exposure: xr.DataArray
-    event_driver: list[str]
-    new_events: list[str]
-    regimes: xr.DataArray
-    factor: xr.DataArray | None
-    notes: list[str] = field(default_factory=list)
-
-    @property
-    def months_ext(self) -> pd.DatetimeIndex:
-        return dd.with_history(self.months, self.history)
-
-    def model_values(self, n_lags: int, months: pd.DatetimeIndex) -> dict[str, np.ndarray]:
-        """``pm.Data`` values of the design restricted to the model's ``months``.
-
-        For :class:`~hybridflow.inference.refit.Refitter`: ``driver_lagged``,
-        ``event_lagged`` (fit events only), ``regime_design`` and ``common_factor``,
-        whichever the model has. Raises if the scenario adds events (that changes the
-        model's structure).
-        """
-        if self.new_events:
-            raise ValueError("a design with new per-event columns does not fit the compiled model")
-        n = len(months)
-        if not self.months[:n].equals(months):
-            raise ValueError("months do not match the design")
-        out: dict[str, np.ndarray] = {}
-        ext_n = self.history + n
-        if self.exposure.sizes["driver"]:
-            out["driver_lagged"] = comp.lag_matrix(
-                self.exposure.values[:, :ext_n], self.history, n_lags
-            )
-        if self.event_exposure.sizes["event"]:
-            out["event_lagged"] = comp.lag_matrix(
-                self.event_exposure.values[:, :ext_n], self.history, n_lags
-            )
-        if self.regimes.sizes["regime"]:
-            out["regime_design"] = self.regimes.values[:n]
-        if self.factor is not None:
-            out["common_factor"] = self.factor.values[:n]
-        return out
-
-
-def _placeholder_panel(
-    panel: xr.Dataset, routes: list[str], months: pd.DatetimeIndex, after: pd.Timestamp
-) -> xr.Dataset:
-    """The panel covering ``months``, with zero detections standing in after ``after``.
-
-    Only the design (exposures, regimes) of the forecast months is taken from a
-    ``prepare_data`` run on this panel; the placeholder counts are never used (the
-    window check needs an outcome in every month).
-    """
-    pm_months = pd.DatetimeIndex(panel["month"].values)
-    full = pm_months.union(months)
-    p = panel.reindex(month=full) if len(full) > len(pm_months) else panel.copy()
-    det = p["detections"]
-    mask = p["month"].isin(np.asarray(months[months > after])) & p["route"].isin(routes)
-    p["detections"] = det.where(~mask, det.fillna(0.0))
-    return p
-
-
-def _events_before(events: pd.DataFrame | None, origin: pd.Timestamp) -> pd.DataFrame | None:
-    """Catalogue events dated up to the end of the origin month (undated rows kept)."""
-    if events is None:
-        return None
-    eff = pd.to_datetime(events["effective_date"])
-    keep = eff.isna() | (eff < origin + _ONE_MONTH)
-    out = events.loc[keep.to_numpy()].reset_index(drop=True)
-    out.attrs = dict(events.attrs)
-    return out
-
-
-def _resolve_from(
-    level: Level | Any, first: pd.Timestamp, scenario: Scenario, what: str
-) -> pd.Timestamp:
-    m0 = resolve_month(level.from_, first)
-    if m0 < first:
-        raise SpecError(
-            f"scenario '{scenario.name}': {what} starts {m0:%Y-%m}, before the first forecast "
-            f"month {first:%Y-%m}"
-        )
-    return m0
-
-
-def _transform_level(value: float, drv: Any, design: Any, scenario: Scenario) -> float:
-    """A level in the driver's raw units -> the fit's exposure scale."""
-    if isinstance(drv, TerritoryDriver) and drv.sign != "net" and value < 0:
-        raise SpecError(
-            f"scenario '{scenario.name}': driver '{drv.name}' counts {drv.sign} changes only "
-            f"(km2 >= 0); got {value:g}"
-        )
-    tf = drv.transform
-    v = float(value)
-    if tf.log:
-        if v <= -1:
-            raise SpecError(
-                f"scenario '{scenario.name}': driver '{drv.name}' is logged; value must be > -1"
-            )
-        v = math.log1p(v)
-    if tf.standardise:
-        v = (v - design.center) / design.scale
-    return v
-
-
-def _sorted_levels(levels: list[Level], first: pd.Timestamp) -> list[Level]:
-    return sorted(levels, key=lambda lv: resolve_month(lv.from_, first))
-
-
-def _series_of(drv: Any) -> str | None:
-    """The panel series behind a driver whose level is in that series' units."""
-    if isinstance(drv, LossesDriver):
-        return "losses_personnel"
-    if isinstance(drv, PanelDriver):
-        return drv.variable
-    if isinstance(drv, SpikeDriver | MilestoneDriver):
-        return drv.series
-    return None
-
-
-def scenario_design(
-    data: ModelData,
-    panel: xr.Dataset,
-    events: pd.DataFrame | None,
-    scenario: Scenario | None = None,
-    *,
-    origin: pd.Timestamp | str | None = None,
-    future: int = 0,
-) -> ScenarioDesign:
-    """The design of a model under a scenario after ``origin``.
-
-    Parameters
-    ----------
-    data
-        The fit's :class:`~hybridflow.models.build.ModelData`.
-    panel, events
-        The panel and catalogue the fit used.
-    scenario
-        The scenario (default: the baseline).
-    origin
-        The last month whose design is taken as observed (default: the last fitted
-        month). Months after it follow the scenario: for a forecast they lie beyond the
-        window (``future`` > 0); in a real-time backtest they are inside it.
-    future
-        Months to add after the window.
-
-    Returns
-    -------
-    ScenarioDesign
-        Months up to ``origin`` reproduce the fit's design exactly (checked).
-
-    Notes
-    -----
-    Baseline after the origin: no new catalogue events (steps already in force continue
-    to their catalogue end dates); continuous drivers held at their value in the origin
-    month; spike and milestone drivers recomputed from their series held at its origin
-    value; regimes as their definitions date them, except that a regime that begins
-    after the origin is unknown at the origin and stays off; a common factor is held at
-    its origin value.
-    """
-    spec = data.spec
-    scenario = scenario or Scenario.baseline()
-    months = data.months
-    origin = months[-1] if origin is None else pd.Timestamp(str(origin)[:7] + "-01")
-    if origin not in months:
-        raise ValueError(f"origin {format_month(origin)} is not a month of the model window")
-    months_all = _month_index(
-        months
-        if future <= 0
-        else pd.DatetimeIndex(months.append(_future_months(months[-1], future)))
-    )
-    ext = dd.with_history(months_all, data.history)
-    after = np.asarray(ext > origin)
-    first = origin + _ONE_MONTH
-    notes: list[str] = []
-    tag = f"scenario '{scenario.name}'"
-
-    # -- which levels concern which driver
-    names = data.driver_names
-    series_names = {s for d in spec.drivers if (s := _series_of(d)) is not None}
-    for lv in scenario.levels:
-        if lv.driver not in names and lv.driver not in series_names:
-            notes.append(
-                f"{tag}: level for '{lv.driver}' ignored: model '{spec.name}' has no such driver "
-                f"(drivers: {', '.join(names) or 'none'})"
-            )
-        _resolve_from(lv, first, scenario, f"level '{lv.driver}'")
-
-    rows: list[np.ndarray] = []
-    ev_drivers = [d for d in spec.drivers if isinstance(d, EventsDriver)]
-    event_regimes = [r for r in spec.baseline.regimes if r.source == "events"]
-    data_ev: ModelData | None = None
-    if ev_drivers or spec.baseline.regimes:
-        data_ev = _events_design(data, panel, events, scenario, origin, months_all, notes)
-    elif scenario.events:
-        notes.append(f"{tag}: events ignored: model '{spec.name}' has no event drivers")
-
-    for d in data.drivers:
-        drv = spec.driver(d.name)
-        fit = d.exposure.reindex(month=ext).values
-        if isinstance(drv, EventsDriver):
-            assert data_ev is not None
-            new = data_ev.drivers[[x.name for x in data_ev.drivers].index(d.name)].exposure
-            new_v = new.reindex(month=ext, fill_value=0.0).values
-            _check_same(fit, new_v, ext, origin, f"driver '{d.name}'")
-            rows.append(np.where(after, new_v, fit))
-        elif isinstance(drv, SpikeDriver | MilestoneDriver):
-            rows.append(_derived_driver(drv, spec, panel, scenario, origin, ext, fit, notes))
-        else:
-            rows.append(_continuous_future(drv, d, panel, scenario, origin, ext, fit))
-    exposure = xr.DataArray(
-        np.vstack(rows) if rows else np.zeros((0, len(ext))),
-        dims=("driver", "month"),
-        coords={"driver": names, "month": ext},
-    )
-
-    # -- per-event columns: the fit's, then the scenario's new events
-    labels, ids, owners, mat = data.event_table()
-    ev_rows = [np.asarray(r, dtype=float) for r in mat]
-    fit_ev = [np.concatenate([r, np.zeros(len(ext) - len(r))]) for r in ev_rows]
-    new_labels: list[str] = []
-    out_rows: list[np.ndarray] = []
-    out_owner = list(owners)
-    if labels:
-        assert data_ev is not None
-        l2, i2, o2, m2 = data_ev.event_table()
-        ext_ev = dd.with_history(months_all, data_ev.history)
-        pos = {(o, i): k for k, (o, i) in enumerate(zip(o2, i2, strict=True))}
-
-        def aligned(k: int) -> np.ndarray:
-            da = xr.DataArray(m2[k], dims=("month",), coords={"month": ext_ev})
-            return da.reindex(month=ext, fill_value=0.0).values
-
-        for j, (o, i) in enumerate(zip(owners, ids, strict=True)):
-            new_v = aligned(pos[(o, i)]) if (o, i) in pos else np.zeros(len(ext))
-            _check_same(fit_ev[j], new_v, ext, origin, f"event '{labels[j]}'")
-            out_rows.append(np.where(after, new_v, fit_ev[j]))
-        for k, (o, i) in enumerate(zip(o2, i2, strict=True)):
-            if (o, i) in set(zip(owners, ids, strict=True)):
-                continue
-            if not i.startswith("scenario:"):
-                notes.append(f"event '{i}' of driver '{o}' is not in the fit: ignored")
-                continue
-            label = i if sum(1 for x in i2 if x == i) == 1 else f"{i} [{o}]"
-            new_labels.append(label)
-            out_owner.append(o)
-            out_rows.append(np.where(after, aligned(k), 0.0))
-    event_exposure = xr.DataArray(
-        np.vstack(out_rows) if out_rows else np.zeros((0, len(ext))),
-        dims=("event", "month"),
-        coords={"event": list(labels) + new_labels, "month": ext},
-    )
-
-    # -- regimes
-    regimes = _regimes_future(data, data_ev, scenario, origin, months_all, notes)
-    # -- common factor: held at its origin value
-    factor = None
-    if data.factor is not None:
-        f = data.factor.reindex(month=months_all).values
-        f = np.where(np.asarray(months_all > origin), float(data.factor.sel(month=origin)), f)
-        factor = xr.DataArray(f, dims=("month",), coords={"month": months_all})
-        notes.append("common factor held at its value in the origin month")
-    if scenario.events and event_regimes and not ev_drivers:
-        notes.append(f"{tag}: events only change event-defined regimes of '{spec.name}'")
-    return ScenarioDesign(
-        scenario=scenario,
-        origin=origin,
-        months=months_all,
-        history=data.history,
-        exposure=exposure,
-        event_exposure=event_exposure,
-        event_driver=out_owner,
-        new_events=new_labels,
-        regimes=regimes,
-        factor=factor,
-        notes=notes,
-    )
-
-
-def _check_same(
-    fit: np.ndarray, new: np.ndarray, ext: pd.DatetimeIndex, origin: pd.Timestamp, what: str
-) -> None:
-    """The scenario's design must reproduce the fit's up to the origin."""
-    upto = np.asarray(ext <= origin) & np.isfinite(fit)
-    bad = upto & ~np.isclose(fit, new, rtol=1e-9, atol=1e-9)
-    if bad.any():
-        m = ext[np.flatnonzero(bad)[0]]
-        raise RuntimeError(
-            f"scenario design of {what} differs from the fit's in {format_month(m)}: were the "
-            "panel and catalogue the ones the model was fitted on?"
-        )
-
-
-def _events_design(
-    data: ModelData,
-    panel: xr.Dataset,
-    events: pd.DataFrame | None,
-    scenario: Scenario,
-    origin: pd.Timestamp,
-    months_all: pd.DatetimeIndex,
-    notes: list[str],
-) -> ModelData:
-    """``prepare_data`` on the event drivers and regimes, with the catalogue cut at the
-    origin and the scenario's events added, over the extended window."""
-    spec = data.spec
-    first = origin + _ONE_MONTH
-    ev_drivers = [d for d in spec.drivers if isinstance(d, EventsDriver)]
-    spec_ev = spec.model_copy(
-        update={
-            "drivers": ev_drivers,
-            "common_factor": None,
-            "data": spec.data.model_copy(update={"end": format_month(months_all[-1])}),
-        }
-    )
-    catalogue = _events_before(events, origin)
-    n_future_events = 0
-    if scenario.events:
-        frame = scenario_events_frame(scenario, first, horizon_end=months_all[-1])
-        n_future_events = len(frame)
-        if len(frame) < len(scenario.events):
-            notes.append(
-                f"scenario '{scenario.name}': {len(scenario.events) - len(frame)} event(s) dated "
-                f"after {format_month(months_all[-1])} cannot change these months: left out"
-            )
-        if catalogue is None:
-            catalogue = frame
-        elif len(frame):
-            attrs = dict(catalogue.attrs)
-            catalogue = pd.concat([catalogue, frame], ignore_index=True)
-            catalogue.attrs = attrs
-    panel_ph = (
-        _placeholder_panel(panel, data.routes, months_all, data.months[-1])
-        if months_all[-1] > data.months[-1]
-        else panel
-    )
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        data_ev = prepare_data(spec_ev, panel_ph, catalogue)
-    if n_future_events and ev_drivers:
-        frame = scenario_events_frame(scenario, first, horizon_end=months_all[-1])
-        hit: set[str] = set()
-        for d in ev_drivers:
-            hit.update(str(e) for e in select_driver_events(frame, d.filter)["event_id"])
-        unmatched = [str(e) for e in frame["event_id"] if str(e) not in hit]
-        if unmatched:
-            notes.append(
-                f"scenario '{scenario.name}': {', '.join(unmatched)} match(es) no driver filter of "
-                f"model '{spec.name}' (event drivers: {', '.join(d.name for d in ev_drivers)})"
-            )
-    return data_ev
-
-
-def _continuous_future(
-    drv: Any,
-    design: Any,
-    panel: xr.Dataset,
-    scenario: Scenario,
-    origin: pd.Timestamp,
-    ext: pd.DatetimeIndex,
-    fit: np.ndarray,
-) -> np.ndarray:
-    first = origin + _ONE_MONTH
-    after = np.asarray(ext > origin)
-    last = float(design.exposure.sel(month=origin))
-    out = np.where(after, last, fit)
-    levels = [lv for lv in scenario.levels if lv.driver == drv.name]
-    for lv in _sorted_levels(levels, first):
-        m0 = resolve_month(lv.from_, first)
-        sel = after & np.asarray(ext >= m0)
-        if not sel.any():
-            continue
-        if lv.value == "last":
-            out[sel] = last
-        elif lv.value == "observed":
-            raw = driver_panel_series(panel, drv).reindex(ext[sel])
-            if raw.isna().any():
-                gaps = [format_month(m) for m in raw.index[raw.isna().to_numpy()]]
-                raise SpecError(
-                    f"scenario '{scenario.name}': level 'observed' for driver '{drv.name}', but its "
-                    f"data have no value for {', '.join(gaps[:6])}; give a number or 'last' "
-                    "(never imputed silently)"
-                )
-            out[sel] = [_transform_level(v, drv, design, scenario) for v in raw.to_numpy()]
-        else:
-            out[sel] = _transform_level(float(lv.value), drv, design, scenario)
-    return out
-
-
-def _derived_driver(
-    drv: SpikeDriver | MilestoneDriver,
-    spec: ModelSpec,
-    panel: xr.Dataset,
-    scenario: Scenario,
-    origin: pd.Timestamp,
-    ext: pd.DatetimeIndex,
-    fit: np.ndarray,
-    notes: list[str],
-) -> np.ndarray:
-    """Spike / milestone drivers: recomputed by their own rule from the series' path."""
-    first = origin + _ONE_MONTH
-    spec_levels = [lv for lv in scenario.levels if lv.driver == drv.name]
-    if not spec_levels:
-        spec_levels = [lv for lv in scenario.levels if lv.driver == drv.series]
-    if not spec_levels:
-        # A sibling driver on the same series (e.g. 'losses' for a losses spike driver).
-        siblings = {
-            d.name
-            for d in spec.drivers
-            if d.name != drv.name
-            and not isinstance(d, SpikeDriver | MilestoneDriver)
-            and _series_of(d) == drv.series
-        }
-        spec_levels = [lv for lv in scenario.levels if lv.driver in siblings]
-    raw = driver_panel_series(panel, drv)
-    obs = raw.dropna()
-    past = raw.loc[obs.index[0] : origin]
-    if past.isna().any() or past.index[-1] != origin:
-        raise SpecError(
-            f"driver '{drv.name}': series {drv.series!r} has no value in {format_month(origin)}"
-        )
-    fut_months = ext[ext > origin]
-    path = pd.Series(float(past.iloc[-1]), index=fut_months, dtype=float)
-    for lv in _sorted_levels(spec_levels, first):
-        m0 = resolve_month(lv.from_, first)
-        sel = fut_months >= m0
-        if lv.value == "last":
-            path[sel] = float(past.iloc[-1])
-        elif lv.value == "observed":
-            vals = raw.reindex(fut_months[sel])
-            if vals.isna().any():
-                raise SpecError(
-                    f"scenario '{scenario.name}': level 'observed' for '{lv.driver}', but series "
-                    f"{drv.series!r} has no data for some forecast months; give a number or 'last'"
-                )
-            path[sel] = vals.to_numpy()
-        else:
-            path[sel] = float(lv.value)
-    full = pd.concat([past, path])
-    full.index.name = "month"
-    if isinstance(drv, SpikeDriver):
-        new = dd.spike_driver(full, ext, window=drv.window, k=drv.k).values
-    else:
-        new = dd.milestone_driver(full, ext, step=drv.step).values
-    _check_same(fit, new, ext, origin, f"driver '{drv.name}'")
-    if np.any(new[np.asarray(ext > origin)] != 0):
-        notes.append(
-            f"driver '{drv.name}' fires in the forecast months under scenario '{scenario.name}' "
-            f"(its rule applied to the {drv.series} path)"
-        )
-    return np.where(np.asarray(ext > origin), new, fit)
-
-
-def _regimes_future(
-    data: ModelData,
-    data_ev: ModelData | None,
-    scenario: Scenario,
-    origin: pd.Timestamp,
-    months_all: pd.DatetimeIndex,
-    notes: list[str],
-) -> xr.DataArray:
-    labels = [str(r) for r in data.regimes["regime"].values]
-    fit = data.regimes.reindex(month=months_all).values
-    after = np.asarray(months_all > origin)
-    cols = np.where(after[:, None], 0.0, fit) if labels else np.zeros((len(months_all), 0))
-    if labels:
-        assert data_ev is not None
-        ev_labels = [str(r) for r in data_ev.regimes["regime"].values]
-        for j, lab in enumerate(labels):
-            if lab in ev_labels:
-                new = (
-                    data_ev.regimes.sel(regime=lab).reindex(month=months_all, fill_value=0.0).values
-                )
-                _check_same(fit[:, j], new, months_all, origin, f"regime '{lab}'")
-                cols[:, j] = np.where(after, new, fit[:, j])
-            past = fit[~after, j]
-            if after.any() and not np.any(past != 0) and np.any(cols[after, j] != 0):
-                # Begins after the origin: unknown at the origin (a real-time forecaster
-                # could not have known the break was coming).
-                cols[after, j] = 0.0
-                notes.append(
-                    f"regime '{lab}' begins after {format_month(origin)}: unknown then, left off"
-                )
-    first = origin + _ONE_MONTH
-    spec_names = {r.name for r in data.spec.baseline.regimes}
-    for sw in sorted(scenario.regimes, key=lambda s: resolve_month(s.from_, first)):
-        m0 = _resolve_from(sw, first, scenario, f"regime '{sw.name}'")
-        targets = [
-            j for j, lab in enumerate(labels) if lab == sw.name or lab.startswith(sw.name + "[")
-        ]
-        if not targets:
-            why = (
-                "it was dropped from this fit (constant over the window)"
-                if sw.name in spec_names
-                else f"the model has no such regime (regimes: {', '.join(labels) or 'none'})"
-            )
-            notes.append(f"scenario '{scenario.name}': regime switch '{sw.name}' ignored: {why}")
-            continue
-        sel = after & np.asarray(months_all >= m0)
-        for j in targets:
-            cols[sel, j] = 1.0 if sw.state == "on" else 0.0
-    return xr.DataArray(
-        cols, dims=("month", "regime"), coords={"month": months_all, "regime": labels}
-    )
 
 
 # --------------------------------------------------------------------------- posterior pieces
@@ -655,17 +99,6 @@ def _regimes_future(
 
 def _n_samples(post: xr.Dataset) -> int:
     return int(post.sizes["chain"] * post.sizes["draw"])
-
-
-def _arr(post: xr.Dataset, name: str, *dims: str) -> np.ndarray:
-    """A posterior variable as ``(sample, *dims)`` (sample = chain x draw)."""
-    da = post[name]
-    rest = [d for d in da.dims if d not in SAMPLE_DIMS]
-    order = list(dims) if dims else rest
-    if set(order) != set(rest):
-        raise ValueError(f"posterior '{name}' has dims {da.dims}, expected {dims}")
-    vals = da.transpose(*SAMPLE_DIMS, *order).values
-    return vals.reshape(_n_samples(post), *vals.shape[2:])
 
 
 def _thin(post: xr.Dataset, max_draws: int | None) -> xr.Dataset:
@@ -678,88 +111,32 @@ def _thin(post: xr.Dataset, max_draws: int | None) -> xr.Dataset:
     return post.isel(draw=slice(None, None, k))
 
 
-def _new_event_z(seed: int, label: str, n: int) -> np.ndarray:
-    """Standard-normal deviations of a new event's effect, fixed by seed and label (so
-    the same event gets the same draws in every scenario that has it)."""
-    return np.random.default_rng([seed, 3, zlib.crc32(label.encode())]).standard_normal(n)
+def _check_decomposition(terms: list[Term], draws: Draws, data: ModelData) -> None:
+    """The runtime guard: the fitted ``log_mu`` must be the sum of the model's terms on
+    the same draws, or the forecast would extend a model it does not describe."""
+    eta = linear_predictor(terms, draws, Design.of_data(data))
+    log_mu = draws.get("log_mu", "month", "route", "group")
+    gap = np.abs(eta - log_mu) / (1.0 + np.abs(log_mu))
+    if gap.size and float(gap.max()) > 1e-6:
+        t = int(np.unravel_index(int(np.argmax(gap)), gap.shape)[1])
+        raise RuntimeError(
+            "forecast: the fitted log_mu is not the sum of the model's terms "
+            f"({', '.join(type(x).__name__ for x in terms)}; discrepancy "
+            f"{float(gap.max()):.3g} in {format_month(data.months[t])}); the model has a "
+            "component this forecast does not know"
+        )
 
 
-def _terms(post: xr.Dataset, design: ScenarioDesign, data: ModelData, seed: int) -> np.ndarray:
-    """Regimes + factor + drivers on the log scale, ``(sample, month, route, group)``,
-    over the design's months."""
-    S = _n_samples(post)
-    T, R, G = len(design.months), len(data.routes), len(data.groups)
-    out = np.zeros((S, T, R, G))
-    if design.regimes.sizes["regime"]:
-        labels = [str(r) for r in post["regime"].values]
-        if labels != [str(r) for r in design.regimes["regime"].values]:
-            raise RuntimeError("regime columns of the design and the posterior differ")
-        gamma = _arr(post, "regime_effect", "regime", "route", "group")
-        out += np.einsum("tk,skrg->strg", design.regimes.values, gamma)
-    if design.factor is not None:
-        lam = _arr(post, "factor_loading", "route", "group")
-        out += design.factor.values[None, :, None, None] * lam[:, None]
-    names = data.driver_names
-    if names:
-        n_lags = int(post.sizes["lag"])
-        w = _arr(post, "kernel_weights", "driver", "lag")
-        beta = _arr(post, "effect", "driver", "route", "group")
-        xl = comp.lag_matrix(design.exposure.values, design.history, n_lags)
-        conv = np.einsum("sdl,dtl->sdt", w, xl)
-        agg = np.array([not d.per_event for d in data.drivers], dtype=float)
-        out += np.einsum("sdt,sdrg->strg", conv * agg[None, :, None], beta)
-        n_ev = design.event_exposure.sizes["event"]
-        if n_ev:
-            owners = design.event_driver
-            d_idx = [names.index(o) for o in owners]
-            el = comp.lag_matrix(design.event_exposure.values, design.history, n_lags)
-            conv_e = np.einsum("sel,etl->set", w[:, d_idx, :], el)
-            n_fit = n_ev - len(design.new_events)
-            parts = [_arr(post, "event_effect", "event", "route", "group")]
-            if design.new_events:
-                # A new event's effect: the driver's effect plus the between-event
-                # deviation, tau * z with z ~ Normal(0, 1) (the model's own hierarchy).
-                pe_drivers = [n for n in names if n in set(owners[:n_fit])]
-                tau = post["event_sd"].transpose(*SAMPLE_DIMS, ...).values.reshape(S, -1)
-                new = []
-                for k, label in enumerate(design.new_events):
-                    o = owners[n_fit + k]
-                    z = _new_event_z(seed, label, S)
-                    dev = tau[:, pe_drivers.index(o)] * z
-                    new.append(beta[:, names.index(o)] + dev[:, None, None])
-                parts.append(np.stack(new, axis=1))
-            eff = np.concatenate(parts, axis=1)
-            out += np.einsum("set,serg->strg", conv_e, eff)
-    return out
-
-
-def _extend_trend(
-    post: xr.Dataset, spec: ModelSpec, last: np.ndarray, horizon: int, rng: np.random.Generator
+def _extend_terms(
+    terms: list[Term], draws: Draws, design: Design, horizon: int, seed: int
 ) -> np.ndarray:
-    """Continue the knot process ``horizon`` months past the last fitted month (a knot).
-
-    New knots every ``trend_step`` months: ``u[k] = rho u[k-1] + sigma eps`` with the
-    posterior draws of ``rho`` (1 for a local level) and ``sigma``; months between knots
-    are linear in the knots, as in the model.
-    """
-    S, R, G = last.shape
-    kind = spec.baseline.trend
-    if kind == "none":
-        return np.zeros((S, horizon, R, G))
-    step = spec.baseline.trend_step
-    rho = _arr(post, "trend_rho")[:, None, None] if kind == "ar1" else np.ones((S, 1, 1))
-    sigma = _arr(post, "trend_sigma", "route", "group")
-    n_knots = math.ceil(horizon / step)
-    eps = rng.standard_normal((n_knots, S, R, G))
-    knots = [last]
-    for k in range(n_knots):
-        knots.append(rho * knots[-1] + sigma * eps[k])
-    out = np.empty((S, horizon, R, G))
-    for j in range(1, horizon + 1):
-        a, frac = divmod(j, step)
-        f = frac / step
-        out[:, j - 1] = knots[a] if f == 0 else (1.0 - f) * knots[a] + f * knots[a + 1]
-    return out
+    """``eta(sample, horizon, route, group)`` after the fit: every term extended. Latent
+    processes restart their generator for every scenario (common random numbers)."""
+    R, G = draws.series_shape()
+    eta = np.zeros((draws.n, horizon, R, G))
+    for term in terms:
+        eta = eta + term.extend(draws, design, horizon, np.random.default_rng([seed, 1]))
+    return eta
 
 
 def predictive_counts(
@@ -778,18 +155,12 @@ def predictive_counts(
     u
         Uniforms in (0, 1), broadcastable to ``mu``.
     family
+        A count family's name (:data:`hybridflow.models.terms.FAMILIES`), e.g.
         ``"negbin"`` (needs ``dispersion``, NB2 ``alpha``: variance ``mu + mu^2/alpha``)
         or ``"poisson"``.
     """
     u = np.clip(u, 1e-12, 1.0 - 1e-12)
-    if family == "negbin":
-        if dispersion is None:
-            raise ValueError("negbin needs the dispersion")
-        alpha = np.broadcast_to(dispersion, np.broadcast_shapes(np.shape(mu), np.shape(dispersion)))
-        return np.asarray(stats.nbinom.ppf(u, alpha, alpha / (alpha + mu)), dtype=float)
-    if family == "poisson":
-        return np.asarray(stats.poisson.ppf(u, mu), dtype=float)
-    raise SpecError(f"forecasts need a count likelihood (negbin or poisson); got {family!r}")
+    return family_named(family).quantile(u, mu, dispersion)
 
 
 # --------------------------------------------------------------------------- the forecast
@@ -1148,13 +519,61 @@ def forecast(
         raise ValueError(f"horizon must be 1..24 months, got {horizon}")
     horizon = int(horizon)
     spec: ModelSpec = result.spec
+    attrs = dict(result.idata["posterior"].attrs)
+    panel, events, data = _fit_data(result, panel, events)
+    seed = int(attrs.get("seed", 0)) if seed is None else int(seed)
+    scen = _scenario_set(scenarios)
+    post = _thin(fit_group(result.idata, "posterior"), max_draws)
+    designs = {
+        name: scenario_design(data, panel, events, sc, future=horizon) for name, sc in scen.items()
+    }
+    draws, expected = _predict(post, data, designs, horizon, seed)
+    months_f = future_months(data.months[-1], horizon)
+    observed, observed_total = _observed_after(spec, panel, data, months_f)
+    out_attrs: dict[str, Any] = {
+        "spec_name": spec.name,
+        "spec_hash": str(attrs.get("spec_hash", "")),
+        "data_hash": data.data_hash(),
+        "fit_seed": int(attrs.get("seed", -1)),
+        "seed": seed,
+        "origin": format_month(data.months[-1]),
+        "horizon": horizon,
+        **_spec_attrs(spec),
+        "converged": int(attrs.get("converged", -1)),
+        "n_samples": _n_samples(post),
+    }
+    return Forecast(
+        draws=draws,
+        expected=expected,
+        history=data.y.copy(),
+        observed=observed,
+        observed_total=observed_total,
+        scenarios=scen,
+        baseline=BASELINE,
+        notes={name: list(dict.fromkeys(d.notes)) for name, d in designs.items()},
+        attrs=out_attrs,
+    )
+
+
+def _spec_attrs(spec: ModelSpec) -> dict[str, Any]:
+    return {
+        "family": spec.likelihood.family,
+        "trend": spec.baseline.trend,
+        "trend_step": spec.baseline.trend_step,
+    }
+
+
+def _fit_data(
+    result: Any, panel: xr.Dataset | None, events: pd.DataFrame | None
+) -> tuple[xr.Dataset, pd.DataFrame, ModelData]:
+    """The panel and catalogue (default: the packaged ones) and the fit's design arrays
+    rebuilt from them, checked against the fit (window, data hash)."""
+    spec: ModelSpec = result.spec
     if spec.data.outcome != "counts":
         raise SpecError(
             f"model '{spec.name}': forecasts need a counts model (outcome 'share' would need "
             "the future route totals)"
         )
-    idata = result.idata
-    attrs = dict(idata["posterior"].attrs)
     if panel is None:
         from hybridflow.data.panel import load_panel
 
@@ -1163,10 +582,11 @@ def forecast(
         from hybridflow.data.events import load_events
 
         events = load_events()
+    attrs = dict(result.idata["posterior"].attrs)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         data = prepare_data(spec, panel, events)
-    post_months = pd.DatetimeIndex(idata["posterior"]["month"].values)
+    post_months = pd.DatetimeIndex(result.idata["posterior"]["month"].values)
     if not post_months.equals(pd.DatetimeIndex(data.months)):
         raise InputError(
             None,
@@ -1185,8 +605,13 @@ def forecast(
         raise SpecError(
             "forecasts need at least 12 fitted months (seasonality is carried by calendar month)"
         )
-    seed = int(attrs.get("seed", 0)) if seed is None else int(seed)
+    return panel, events, data
 
+
+def _scenario_set(
+    scenarios: Sequence[Scenario | str | Path | Mapping[str, Any]],
+) -> dict[str, Scenario]:
+    """Scenarios by name, the baseline first (a scenario named 'baseline' replaces it)."""
     scen: dict[str, Scenario] = {}
     for value in scenarios:
         sc = _as_scenario(value)
@@ -1194,59 +619,55 @@ def forecast(
             raise SpecError(f"two scenarios are named {sc.name!r}")
         scen[sc.name] = sc
     base = scen.pop(BASELINE, Scenario.baseline())
-    scen = {BASELINE: base, **scen}
+    return {BASELINE: base, **scen}
 
-    post = _thin(fit_group(idata, "posterior"), max_draws)
-    S = _n_samples(post)
-    T = len(data.months)
+
+def _predict(
+    post: xr.Dataset,
+    data: ModelData,
+    designs: dict[str, ScenarioDesign],
+    horizon: int,
+    seed: int,
+) -> tuple[xr.DataArray, xr.DataArray]:
+    """Predictive and expected counts ``(scenario, chain, draw, month, route, group)``:
+    the model's terms extended under each scenario's design, counts drawn from its
+    family by inversion with shared uniforms (common random numbers)."""
+    spec = data.spec
+    draws = Draws(post)
     R, G = len(data.routes), len(data.groups)
-    designs = {
-        name: scenario_design(data, panel, events, sc, future=horizon) for name, sc in scen.items()
-    }
-    terms_base = _terms(post, designs[BASELINE], data, seed)
-    log_mu = _arr(post, "log_mu", "month", "route", "group")
-    trend = (
-        _arr(post, "trend", "month", "route", "group") if "trend" in post else np.zeros_like(log_mu)
-    )
-    # intercept + season: what remains of the fitted log_mu; it must repeat every year.
-    seasonal = log_mu - trend - terms_base[:, :T]
-    gap = np.abs(seasonal[:, 12:] - seasonal[:, :-12])
-    if gap.size and float(gap.max()) > 1e-6:
-        t = int(np.unravel_index(int(np.argmax(gap)), gap.shape)[1]) + 12
-        raise RuntimeError(
-            "forecast: the fitted log_mu is not intercept + season + trend + regimes + factor + "
-            f"drivers (discrepancy {float(gap.max()):.3g} in {format_month(data.months[t])}); the "
-            "model has a component this forecast does not know"
-        )
-    seasonal_f = seasonal[:, T - 12 + (np.arange(horizon) % 12)]
-    trend_f = _extend_trend(post, spec, trend[:, -1], horizon, np.random.default_rng([seed, 1]))
-    u = np.random.default_rng([seed, 2]).random((S, horizon, R, G))
-    family = spec.likelihood.family
-    disp = _arr(post, "dispersion", "route", "group")[:, None] if family == "negbin" else None
-
+    terms = model_terms(spec, data)
+    _check_decomposition(terms, draws, data)
+    fam = family_named(spec.likelihood.family)
+    u = np.random.default_rng([seed, 2]).random((draws.n, horizon, R, G))
+    disp = draws.get(fam.dispersion, "route", "group")[:, None] if fam.dispersion else None
     exp_all, y_all = [], []
-    for name in scen:
-        terms = terms_base if name == BASELINE else _terms(post, designs[name], data, seed)
-        mu = np.exp(seasonal_f + trend_f + terms[:, T:])
+    for design in designs.values():
+        eta = _extend_terms(terms, draws, design.terms_design(data, seed), horizon, seed)
+        mu = fam.inverse_link(eta)
         exp_all.append(mu)
-        y_all.append(predictive_counts(mu, u, family, disp))
-    months_f = _future_months(data.months[-1], horizon)
-    C, D = int(post.sizes["chain"]), int(post.sizes["draw"])
+        y_all.append(predictive_counts(mu, u, fam.name, disp))
     coords = {
-        "scenario": list(scen),
+        "scenario": list(designs),
         "chain": post["chain"].values,
         "draw": post["draw"].values,
-        "month": months_f,
+        "month": future_months(data.months[-1], horizon),
         "route": data.routes,
         "group": data.groups,
     }
     dims = ("scenario", "chain", "draw", "month", "route", "group")
-    shape = (len(scen), C, D, horizon, R, G)
-    draws = xr.DataArray(np.stack(y_all).reshape(shape), dims=dims, coords=coords, name="draws")
-    expected = xr.DataArray(
-        np.stack(exp_all).reshape(shape), dims=dims, coords=coords, name="expected"
+    shape = (len(designs), post.sizes["chain"], post.sizes["draw"], horizon, R, G)
+    return (
+        xr.DataArray(np.stack(y_all).reshape(shape), dims=dims, coords=coords, name="draws"),
+        xr.DataArray(np.stack(exp_all).reshape(shape), dims=dims, coords=coords, name="expected"),
     )
 
+
+def _observed_after(
+    spec: ModelSpec, panel: xr.Dataset, data: ModelData, months_f: pd.DatetimeIndex
+) -> tuple[xr.DataArray, xr.DataArray]:
+    """Counts ``(month, route, group)`` and route totals ``(month, route)`` the panel
+    already has for the forecast months (NaN otherwise)."""
+    G = len(data.groups)
     observed = select_outcome(spec, panel).reindex(month=months_f).sel(group=data.groups)
     if "route_total" in panel:
         observed_total = panel["route_total"].sel(route=data.routes).reindex(month=months_f)
@@ -1255,31 +676,9 @@ def forecast(
     observed_total = observed_total.where(
         observed_total.notnull(), observed.sum("group", min_count=G)
     )
-    notes = {name: list(dict.fromkeys(d.notes)) for name, d in designs.items()}
-    out_attrs: dict[str, Any] = {
-        "spec_name": spec.name,
-        "spec_hash": str(attrs.get("spec_hash", "")),
-        "data_hash": data.data_hash(),
-        "fit_seed": int(attrs.get("seed", -1)),
-        "seed": seed,
-        "origin": format_month(data.months[-1]),
-        "horizon": horizon,
-        "family": family,
-        "trend": spec.baseline.trend,
-        "trend_step": spec.baseline.trend_step,
-        "converged": int(attrs.get("converged", -1)),
-        "n_samples": S,
-    }
-    return Forecast(
-        draws=draws,
-        expected=expected,
-        history=data.y.copy(),
-        observed=observed.transpose("month", "route", "group"),
-        observed_total=observed_total.transpose("month", "route"),
-        scenarios=scen,
-        baseline=BASELINE,
-        notes=notes,
-        attrs=out_attrs,
+    return (
+        observed.transpose("month", "route", "group"),
+        observed_total.transpose("month", "route"),
     )
 
 

@@ -10,8 +10,10 @@ Two steps, each usable alone:
    ``data.on_missing = "clip"``, the window is shortened and a note is recorded); months
    before a driver's data start are filled only when the spec says so (``fill_before``)
    and a step regime starts where the data start, so the onset is not credited to the
-   driver.
-2. :func:`build_model` writes the PyMC model. Series are the ``route x group`` grid (two
+   driver. Each driver's kind (its ``source``,
+   :mod:`hybridflow.models.terms.drivers`) builds its exposure.
+2. :func:`build_model` writes the PyMC model as the sum of the spec's terms and its
+   likelihood family (:mod:`hybridflow.models.terms`). Series are the ``route x group`` grid (two
    dims, so results always carry named ``route`` and ``group`` coords, also with one
    route). Outcome, exposures, regimes and factor are ``pm.Data`` containers, so a
    compiled model can be refit on new data of the same shape (nutpie ``with_data``).
@@ -39,30 +41,36 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pymc as pm
-import pytensor.tensor as pt
 import xarray as xr
 
 from hybridflow.design import drivers as dd
-from hybridflow.design.kernels import GeometricKernel, LagKernel, make_kernel
+from hybridflow.design.kernels import LagKernel
 from hybridflow.errors import InputError, SpecError
-from hybridflow.models import components as comp
 from hybridflow.models.spec import (
-    AcledDriver,
     Driver,
-    EventFilter,
-    EventsDriver,
-    LossesDriver,
-    MilestoneDriver,
     ModelSpec,
-    PanelDriver,
     Regime,
-    SpikeDriver,
-    TerritoryDriver,
     TopK,
     spec_hash,
 )
+from hybridflow.models.terms import (
+    BASELINE_GATE,
+    BuildContext,
+    Family,
+    Term,
+    family_named,
+    model_terms,
+)
+from hybridflow.models.terms.drivers import (
+    DesignInputs,
+    DriverDesign,
+    coverage,
+    driver_kind,
+    events_with_sign,
+    make_driver_kernel,
+    select_driver_events,
+)
 from hybridflow.months import format_month, month_range
-from hybridflow.numbers import format_number
 
 __all__ = [
     "BASELINE_REPORTED",
@@ -82,42 +90,9 @@ __all__ = [
 # --------------------------------------------------------------------------- containers
 
 
-#: Parameters the convergence gate checks in a model without drivers (the null model).
-BASELINE_REPORTED: tuple[str, ...] = (
-    "intercept",
-    "regime_effect",
-    "factor_loading",
-    "dispersion",
-    "concentration",
-)
-
-
-@dataclass
-class DriverDesign:
-    """One driver's exposure and what one unit of it means.
-
-    Attributes
-    ----------
-    exposure
-        ``(month,)`` over history + window (the aggregate; for per-event drivers the sum of
-        the event columns).
-    event_exposure
-        ``(month, event)`` for per-event drivers, else None.
-    unit
-        Plain-words meaning of one unit of exposure (used in effects' attrs).
-    """
-
-    name: str
-    source: str
-    kernel: LagKernel
-    exposure: xr.DataArray
-    unit: str
-    center: float = 0.0
-    scale: float = 1.0
-    per_event: bool = False
-    event_exposure: xr.DataArray | None = None
-    first_observed: str = ""
-    last_observed: str = ""
+#: Parameters the convergence gate checks in a model without drivers (the null model),
+#: as the baseline terms name them.
+BASELINE_REPORTED: tuple[str, ...] = BASELINE_GATE
 
 
 @dataclass
@@ -247,60 +222,6 @@ class ModelBundle:
 # --------------------------------------------------------------------------- helpers
 
 
-def make_driver_kernel(driver: Driver) -> LagKernel:
-    """The lag kernel a driver spec asks for (fixed when ``kernel.fixed`` is set)."""
-    ks = driver.kernel
-    try:
-        kernel = make_kernel(ks.name, max_lag=ks.max_lag, **ks.options)
-        if ks.fixed is not None:
-            kernel = kernel.fixed(**ks.fixed)
-    except SpecError as exc:
-        raise SpecError(f"drivers '{driver.name}'.kernel: {exc}") from None
-    return kernel
-
-
-def select_driver_events(events: pd.DataFrame, flt: EventFilter) -> pd.DataFrame:
-    """Apply a spec's event filter: :func:`hybridflow.data.events.filter_events` for the
-    catalogue fields, then the border and date-window filters."""
-    from hybridflow.data.events import filter_events
-
-    kwargs: dict[str, Any] = {
-        "family": flt.family,
-        "actor": flt.actor,
-        "target": flt.target,
-        "kinds": flt.kinds,
-        "sectors": flt.sectors,
-        "direction": flt.direction,
-        "min_confidence": flt.min_confidence,
-        "event_ids": flt.event_ids,
-        "exclude_ids": flt.exclude_ids,
-    }
-    df = filter_events(events, **{k: v for k, v in kwargs.items() if v is not None})
-    if flt.border:
-        want = set(flt.border)
-        df = df[df["border"].map(lambda b: bool(want & set(_as_tuple(b))))]
-    if flt.start is not None:
-        df = df[pd.to_datetime(df["effective_date"]) >= pd.Timestamp(flt.start + "-01")]
-    if flt.end is not None:
-        end = pd.Timestamp(flt.end + "-01") + pd.offsets.MonthBegin(1)
-        df = df[pd.to_datetime(df["effective_date"]) < end]
-    return df.reset_index(drop=True)
-
-
-def _as_tuple(value: Any) -> tuple[str, ...]:
-    if value is None or (isinstance(value, float) and np.isnan(value)):
-        return ()
-    if isinstance(value, str):
-        return tuple(v.strip() for v in value.split(";") if v.strip())
-    return tuple(str(v) for v in value)
-
-
-def events_with_sign(events: pd.DataFrame) -> pd.DataFrame:
-    """Add a numeric ``_sign``: relief (``relax``) counts -1, everything else +1."""
-    direction = events.get("direction", pd.Series("", index=events.index)).astype(str)
-    return events.assign(_sign=np.where(direction.str.strip().str.lower() == "relax", -1.0, 1.0))
-
-
 def select_outcome(spec: ModelSpec, panel: xr.Dataset) -> xr.DataArray:
     """``detections(month, route, group)`` for the spec's routes and grouping."""
     if "detections" not in panel:
@@ -331,61 +252,13 @@ def select_outcome(spec: ModelSpec, panel: xr.Dataset) -> xr.DataArray:
     return det.transpose("month", "route", "group").astype(float)
 
 
-def _coverage(values: pd.Series) -> tuple[pd.Timestamp | None, pd.Timestamp | None]:
-    obs = values.dropna()
-    if obs.empty:
-        return None, None
-    return pd.Timestamp(obs.index[0]), pd.Timestamp(obs.index[-1])
-
-
 def driver_panel_series(panel: xr.Dataset, driver: Driver) -> pd.Series:
-    """The raw monthly series behind a continuous/spike/milestone driver."""
-
-    def need(var: str) -> xr.DataArray:
-        if var not in panel:
-            raise SpecError(
-                f"drivers '{driver.name}': panel has no variable {var!r} "
-                f"(variables: {sorted(map(str, panel.data_vars))})"
-            )
-        return panel[var]
-
-    if isinstance(driver, LossesDriver):
-        da = need("losses_personnel")
-    elif isinstance(driver, AcledDriver):
-        da = need("acled_russia")
-        types = [str(t) for t in da["acled_event_type"].values]
-        if driver.event_type not in types:
-            raise SpecError(
-                f"drivers '{driver.name}'.event_type: {driver.event_type!r} not in the panel "
-                f"(types: {types})"
-            )
-        da = da.sel(acled_event_type=driver.event_type, drop=True)
-    elif isinstance(driver, TerritoryDriver):
-        da = need("territory_net_change")
-        trackers = [str(t) for t in da["tracker"].values]
-        if driver.tracker not in trackers:
-            raise SpecError(
-                f"drivers '{driver.name}'.tracker: {driver.tracker!r} not in the panel "
-                f"(trackers: {trackers})"
-            )
-        da = da.sel(tracker=driver.tracker, drop=True)
-        if driver.sign == "positive":
-            da = da.clip(min=0.0)
-        elif driver.sign == "negative":
-            da = (-da).clip(min=0.0)
-    elif isinstance(driver, SpikeDriver | MilestoneDriver):
-        da = need(driver.series)
-    elif isinstance(driver, PanelDriver):
-        da = need(driver.variable)
-    else:  # pragma: no cover - events drivers never get here
-        raise TypeError(type(driver))
-    if da.dims != ("month",):
-        raise SpecError(
-            f"drivers '{driver.name}': panel variable has dims {da.dims}; a driver needs ('month',)"
-        )
-    s = da.to_series().astype(float)
-    s.index = pd.DatetimeIndex(s.index, name="month")
-    return s
+    """The raw monthly series behind a continuous/spike/milestone driver (its kind's
+    :meth:`~hybridflow.models.terms.drivers.DriverKind.series`)."""
+    series = driver_kind(driver).series(panel)
+    if series is None:
+        raise TypeError(f"drivers '{driver.name}': source {driver.source!r} has no panel series")
+    return series
 
 
 def _series_window(
@@ -418,10 +291,10 @@ def _series_window(
         )
     limits["detections"] = obs_months[-1]
     for d in spec.drivers:
-        if isinstance(d, EventsDriver):
+        s = driver_kind(d).series(panel)
+        if s is None:  # catalogue events: no data end to check
             continue
-        s = driver_panel_series(panel, d)
-        first, last = _coverage(s)
+        first, last = coverage(s)
         if first is None or last is None:
             raise SpecError(f"drivers '{d.name}': its data are empty")
         if first > end:
@@ -431,7 +304,7 @@ def _series_window(
         limits[f"driver '{d.name}'"] = last
     if spec.common_factor is not None:
         tot = _factor_raw(spec, panel)
-        limits["common_factor"] = _coverage(tot)[1] or start
+        limits["common_factor"] = coverage(tot)[1] or start
     binding = {k: v for k, v in limits.items() if v < end}
     if binding:
         new_end = min(binding.values())
@@ -468,188 +341,18 @@ def _factor_raw(spec: ModelSpec, panel: xr.Dataset) -> pd.Series:
     return s
 
 
-def _check_fill_regime(spec: ModelSpec, driver: Driver, first: pd.Timestamp) -> None:
-    """A driver filled before its data start needs a step regime starting there."""
-    for r in spec.baseline.regimes:
-        if r.source == "dates" and r.shape == "step" and r.start is not None:
-            gap = (pd.Timestamp(r.start + "-01") - first).days
-            if abs(gap) <= 31:
-                return
-    raise SpecError(
-        f"drivers '{driver.name}': data start {format_month(first)}, after data.start "
-        f"{spec.data.start}, and fill_before fills the months before; add a step regime "
-        f"starting {format_month(first)} (e.g. the war onset) to baseline.regimes so that "
-        "the onset is not attributed to this driver, or move data.start"
-    )
-
-
-def _continuous_design(
-    spec: ModelSpec,
-    driver: LossesDriver | AcledDriver | TerritoryDriver | PanelDriver,
-    series: pd.Series,
-    months: pd.DatetimeIndex,
-    months_ext: pd.DatetimeIndex,
-    kernel: LagKernel,
-    notes: list[str],
-) -> DriverDesign:
-    first, last = _coverage(series)
-    assert first is not None and last is not None
-    window_obs = months[(months >= first) & (months <= last)]
-    inside = series.reindex(window_obs)
-    if inside.isna().any():
-        gaps = [format_month(m) for m in window_obs[inside.isna().to_numpy()]]
-        raise SpecError(
-            f"drivers '{driver.name}': data missing inside the window ({', '.join(gaps[:6])}); "
-            "never imputed silently: shorten the window"
-        )
-    fill = driver.fill_before
-    if first > months[0]:
-        if fill is None:
-            raise SpecError(
-                f"drivers '{driver.name}': data start {format_month(first)}, after data.start "
-                f"{spec.data.start}; set fill_before (e.g. 0 for 'none yet') with a step regime "
-                "at the data start, or move data.start"
-            )
-        if fill == "centre":
-            notes.append(
-                f"driver '{driver.name}': months before its data start {format_month(first)} "
-                "set to the series mean (neutral): its effect is identified from "
-                f"{format_month(first)} on"
-            )
-        else:
-            _check_fill_regime(spec, driver, first)
-    # Values over history + window. Months before the data take the spec's fill (raw
-    # units) or, for "centre" and for unfilled pre-window history, the series' mean over
-    # the window (neutral: such months neither add nor remove exposure).
-    raw = series.reindex(months_ext)
-    before = np.asarray(months_ext < first)
-    neutral_fill = fill is None or fill == "centre"
-    raw.iloc[np.flatnonzero(before)] = 0.0 if neutral_fill else float(fill)  # type: ignore[arg-type]
-    tf = driver.transform
-    out = dd.continuous_driver(
-        raw,
-        months_ext,
-        log=tf.log,
-        standardise=tf.standardise,
-        fill_before=None,
-        fill_missing="error",
-        reference_months=window_obs,
-        name=driver.name,
-    )
-    values = out.values.copy()
-    if neutral_fill and before.any():
-        values[before] = values[np.asarray(months_ext.isin(window_obs))].mean()
-        if fill is None:
-            notes.append(
-                f"driver '{driver.name}': {int(before.sum())} pre-window lag-history month(s) "
-                f"before its data start {format_month(first)} set to the series mean (neutral)"
-            )
-    out = out.copy(data=values)
-    what = {
-        "losses": "monthly Russian personnel losses",
-        "acled": f"ACLED '{getattr(driver, 'event_type', '')}' events in Russia per month",
-        "territory": f"{getattr(driver, 'tracker', '')} monthly net change in Russian-held area "
-        f"({getattr(driver, 'sign', '')} part, km2)",
-        "panel": f"panel variable '{getattr(driver, 'variable', '')}'",
-    }[driver.source]
-    if tf.standardise:
-        per = format_number(out.attrs["scale"], 4) + (" on the log1p scale" if tf.log else "")
-        unit = f"+1 SD of {what}{' (log1p)' if tf.log else ''} (1 SD = {per})"
-    else:
-        unit = f"+1 of {what}{' (log1p)' if tf.log else ''}"
-    return DriverDesign(
-        name=driver.name,
-        source=driver.source,
-        kernel=kernel,
-        exposure=out.rename(driver.name),
-        unit=unit,
-        center=float(out.attrs["center"]),
-        scale=float(out.attrs["scale"]),
-        first_observed=format_month(first),
-        last_observed=format_month(last),
-    )
-
-
-def _driver_design(
-    spec: ModelSpec,
-    driver: Driver,
-    panel: xr.Dataset,
-    events: pd.DataFrame | None,
-    months: pd.DatetimeIndex,
-    months_ext: pd.DatetimeIndex,
-    notes: list[str],
-) -> DriverDesign:
-    kernel = make_driver_kernel(driver)
-    if isinstance(driver, EventsDriver):
-        if events is None:
-            raise SpecError(f"drivers '{driver.name}': source 'events' needs an events table")
-        sel = select_driver_events(events, driver.filter)
-        if sel.empty:
-            raise SpecError(f"drivers '{driver.name}': the filter matches no events")
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            ev = dd.event_exposure(
-                events_with_sign(sel),
-                months_ext,
-                shape=driver.shape,
-                date_column="effective_date",
-                sign_column="_sign",
-                per_event=True,
-                name=driver.name,
-            )
-        notes.extend(f"driver '{driver.name}': {w.message}" for w in caught)
-        # Events with no exposure in history + window carry no information: drop them.
-        active = (ev != 0).any("month")
-        ev = ev.isel(event=np.flatnonzero(active.values))
-        if ev.sizes["event"] == 0:
-            raise SpecError(
-                f"drivers '{driver.name}': none of its {len(sel)} events falls in "
-                f"{format_month(months_ext[0])}..{format_month(months_ext[-1])}"
-            )
-        agg = ev.sum("event").rename(driver.name)
-        return DriverDesign(
-            name=driver.name,
-            source="events",
-            kernel=kernel,
-            exposure=agg,
-            unit=f"one event ({driver.shape})",
-            per_event=driver.per_event,
-            event_exposure=ev if driver.per_event else None,
-            first_observed=format_month(months_ext[0]),
-            last_observed=format_month(months_ext[-1]),
-        )
-    series = driver_panel_series(panel, driver)
-    if isinstance(driver, SpikeDriver | MilestoneDriver):
-        first, last = _coverage(series)
-        assert first is not None and last is not None
-        obs = series.loc[first:last]
-        if obs.isna().any():
-            raise SpecError(f"drivers '{driver.name}': series {driver.series!r} has gaps")
-        if isinstance(driver, SpikeDriver):
-            out = dd.spike_driver(
-                obs, months_ext, window=driver.window, k=driver.k, name=driver.name
-            )
-            unit = f"one spike month ({out.attrs['rule']})"
-        else:
-            out = dd.milestone_driver(obs, months_ext, step=driver.step, name=driver.name)
-            unit = (
-                f"one crossing of a multiple of {format_number(driver.step)} cumulative "
-                f"{driver.series}"
-            )
-            if out.attrs.get("crossings"):
-                notes.append(f"driver '{driver.name}' crossings: {out.attrs['crossings']}")
-        if float(np.abs(out.sel(month=months)).sum()) == 0:
-            raise SpecError(f"drivers '{driver.name}': no {driver.source} month inside the window")
-        return DriverDesign(
-            name=driver.name,
-            source=driver.source,
-            kernel=kernel,
-            exposure=out.rename(driver.name),
-            unit=unit,
-            first_observed=format_month(first),
-            last_observed=format_month(last),
-        )
-    return _continuous_design(spec, driver, series, months, months_ext, kernel, notes)
+def _common_factor(
+    spec: ModelSpec, panel: xr.Dataset, months: pd.DatetimeIndex
+) -> xr.DataArray | None:
+    """The standardised log total of the control routes (None without a factor)."""
+    if spec.common_factor is None:
+        return None
+    raw = _factor_raw(spec, panel).reindex(months)
+    if raw.isna().any():
+        raise SpecError("common_factor: control-route totals missing inside the window")
+    logged = np.log1p(raw.to_numpy())
+    z = (logged - logged.mean()) / (logged.std() or 1.0)
+    return xr.DataArray(z, dims=("month",), coords={"month": months}, name="common_factor")
 
 
 def _regime_columns(
@@ -774,16 +477,10 @@ def prepare_data(
     if (y < 0).any():
         raise InputError(None, "detections must be non-negative counts")
 
-    designs = [_driver_design(spec, d, panel, events, months, months_ext, notes) for d in drivers]
+    inputs = DesignInputs(spec, panel, events, months, months_ext, notes)
+    designs = [driver_kind(d).design(inputs) for d in drivers]
     regimes, regime_sd = _regime_columns(spec, events, months, notes)
-    factor = None
-    if spec.common_factor is not None:
-        raw = _factor_raw(spec, panel).reindex(months)
-        if raw.isna().any():
-            raise SpecError("common_factor: control-route totals missing inside the window")
-        logged = np.log1p(raw.to_numpy())
-        z = (logged - logged.mean()) / (logged.std() or 1.0)
-        factor = xr.DataArray(z, dims=("month",), coords={"month": months}, name="common_factor")
+    factor = _common_factor(spec, panel, months)
     return ModelData(
         spec=spec,
         months=months,
@@ -804,63 +501,30 @@ def prepare_data(
 # --------------------------------------------------------------------------- the model
 
 
-def _prior_arrays(spec: ModelSpec, names: list[str]) -> dict[str, np.ndarray]:
-    ds = [spec.driver(n) for n in names]
-    pri = spec.baseline.priors
-    return {
-        "mu": np.array([d.prior.mu for d in ds], dtype=float),
-        "sigma": np.array([d.prior.sigma for d in ds], dtype=float),
-        "nu": np.array([d.prior.nu or 0.0 for d in ds], dtype=float),
-        "group_sd": np.array([d.group_sd or pri.group_sd for d in ds], dtype=float),
-    }
+
+def _observed_cells(data: ModelData) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Mask of observed cells and, per observed cell, its flat index into the
+    ``(month, route, group)`` grid, its series index and its count."""
+    y = data.y.values
+    mask = np.isfinite(y)
+    if data.trials is not None:
+        mask &= np.isfinite(data.trials.values)
+    _, r_idx, g_idx = np.nonzero(mask)
+    # One flat index into the grid: a single-index gather compiles far faster (numba)
+    # than three-array advanced indexing.
+    flat_idx = np.flatnonzero(mask.ravel()).astype(np.int64)
+    series_idx = (r_idx * len(data.groups) + g_idx).astype(np.int64)
+    return mask, flat_idx, series_idx, y[mask].astype(np.int64)
 
 
-def _kernel_weights(
-    model: pm.Model, drivers: list[DriverDesign], n_lags: int, reported: list[str]
-) -> Any:
-    """``(driver, lag)`` kernel weights, zero beyond each driver's ``max_lag``.
-
-    Learned geometric kernels (the common case) are built as one vector of decays
-    (``geometric_decay(geometric_driver)``, the kernel's own Beta prior per driver) so the
-    graph stays small: numba compile time grows with the number of nodes. Every other
-    kernel creates its own parameters (``{driver}_{param}``) through the kernel API.
-    """
-    geo_kernels = {
-        i: d.kernel
-        for i, d in enumerate(drivers)
-        if isinstance(d.kernel, GeometricKernel) and not d.kernel.is_fixed
-    }
-    geo = list(geo_kernels)
-    rows: list[Any] = [None] * len(drivers)
-    if geo:
-        names = [drivers[i].name for i in geo]
-        model.add_coord("geometric_driver", names)
-        a = np.asarray([k.decay_prior[0] for k in geo_kernels.values()], dtype=float)
-        b = np.asarray([k.decay_prior[1] for k in geo_kernels.values()], dtype=float)
-        decay = pm.Beta("geometric_decay", alpha=a, beta=b, dims="geometric_driver")
-        reported.append("geometric_decay")
-        lags = np.arange(n_lags, dtype=float)
-        inside = np.array([lags <= drivers[i].kernel.max_lag for i in geo], dtype=float)
-        raw = (decay[:, None] ** lags[None, :]) * inside
-        w_geo = raw / raw.sum(axis=-1, keepdims=True)
-        for j, i in enumerate(geo):
-            rows[i] = w_geo[j]
-    for i, d in enumerate(drivers):
-        if rows[i] is not None:
-            continue
-        before = set(model.named_vars)
-        params = d.kernel.create_params(d.name)
-        reported.extend(
-            n for n in model.named_vars if n not in before and model.named_vars[n] in model.free_RVs
-        )
-        w = d.kernel.weights(params)
-        pad = n_lags - d.kernel.n_lags
-        if pad:
-            w = pt.concatenate([w, pt.zeros((pad,))])
-        rows[i] = w
-    if len(geo) == len(drivers):
-        return w_geo
-    return pt.stack(rows)
+def _gate_vars(terms: list[Term], family: Family, model: pm.Model) -> list[str]:
+    """What the convergence gate checks: the driver terms' parameters or, in a model
+    without any (the null), the baseline terms' (levels, regimes, dispersion)."""
+    reported = [v for t in terms if not t.baseline for v in t.gate_vars]
+    if not reported:
+        reported = [v for t in terms if t.baseline for v in t.gate_vars] + family.gate_vars
+    # Keep only names that exist, in order, once.
+    return list(dict.fromkeys(n for n in reported if n in model.named_vars))
 
 
 def build_model(
@@ -868,7 +532,8 @@ def build_model(
     data: ModelData | xr.Dataset,
     events: pd.DataFrame | None = None,
 ) -> ModelBundle:
-    """Build the PyMC model for a spec.
+    """Build the PyMC model for a spec: the sum of its terms and its likelihood family
+    (:mod:`hybridflow.models.terms`).
 
     Parameters
     ----------
@@ -893,44 +558,19 @@ def build_model(
         data = prepare_data(spec, data, events)
     if data.spec is not spec and spec_hash(data.spec) != spec_hash(spec):
         raise ValueError("data were prepared for a different spec")
-    pri = spec.baseline.priors
-    months = data.months
-    T, R, G = len(months), len(data.routes), len(data.groups)
-    n_lags = data.n_lags
-
-    y = data.y.values
-    mask = np.isfinite(y)
-    if data.trials is not None:
-        mask &= np.isfinite(data.trials.values)
-    t_idx, r_idx, g_idx = np.nonzero(mask)
-    # One flat index into the (month, route, group) grid: a single-index gather compiles
-    # far faster (numba) than three-array advanced indexing.
-    flat_idx = np.flatnonzero(mask.ravel())
-    series_idx = (r_idx * G + g_idx).astype(np.int64)
-    y_obs = y[mask].astype(np.int64)
-
+    T, R, G = len(data.months), len(data.routes), len(data.groups)
+    terms = model_terms(spec, data)
+    family = family_named(spec.likelihood.family)
+    mask, flat_idx, series_idx, y_obs = _observed_cells(data)
     coords: dict[str, Any] = {
-        "month": months,
+        "month": data.months,
         "route": data.routes,
         "group": data.groups,
         "obs": np.arange(len(y_obs)),
     }
-    order = spec.baseline.fourier_order
-    if order > 0:
-        coords["fourier"] = comp.fourier_labels(order)
-    if data.regimes.sizes["regime"]:
-        coords["regime"] = [str(r) for r in data.regimes["regime"].values]
-    driver_names = data.driver_names
-    if driver_names:
-        coords["driver"] = driver_names
-        coords["lag"] = np.arange(n_lags)
-    ev_labels, ev_ids, ev_owner, ev_mat = data.event_table()
-    if ev_labels:
-        coords["event"] = ev_labels
-
+    for term in terms:
+        coords.update(term.coords(data))
     constant: dict[str, xr.DataArray] = {}
-    kernels: dict[str, LagKernel] = {d.name: d.kernel for d in data.drivers}
-    reported: list[str] = []
     data_names: list[str] = []
 
     def data_var(name: str, value: np.ndarray, dims: tuple[str, ...]) -> Any:
@@ -938,186 +578,26 @@ def build_model(
         return pm.Data(name, value, dims=dims)
 
     with pm.Model(coords=coords) as model:
-        # -- data containers
         y_data = data_var("y_obs", y_obs, ("obs",))
-        cell = data_var("obs_cell", flat_idx.astype(np.int64), ("obs",))
-        si = data_var("obs_series", series_idx, ("obs",))
-
-        # -- intercept, centred on the data (log mean count / logit mean share)
-        if data.trials is None:
-            centre = np.log(np.nanmean(y, axis=0) + 0.5)
-        else:
-            share = np.nansum(y, axis=0) / np.nansum(data.trials.values, axis=0)
-            share = np.clip(share, 1e-3, 1 - 1e-3)
-            centre = np.log(share / (1 - share))
-        centre_d = data_var("intercept_centre", centre, ("route", "group"))
-        a_raw = pm.Normal("intercept_raw", 0.0, 1.0, dims=("route", "group"))
-        intercept = pm.Deterministic(
-            "intercept", centre_d + pri.intercept_sd * a_raw, dims=("route", "group")
-        )
-        eta = pt.broadcast_to(intercept[None, :, :], (T, R, G))
-
-        # -- trend
-        if spec.baseline.trend == "ar1":
-            eta = eta + comp.ar1_trend(
-                "trend",
-                T,
-                step=spec.baseline.trend_step,
-                sigma_scale=pri.trend_sd,
-                rho_prior=pri.ar_rho,
-                centred=spec.baseline.trend_parametrisation == "centred",
-            )
-        elif spec.baseline.trend == "local_level":
-            eta = eta + comp.local_level_trend(
-                "trend",
-                T,
-                step=spec.baseline.trend_step,
-                sigma_scale=pri.trend_sd,
-                centred=spec.baseline.trend_parametrisation == "centred",
-            )
-
-        # -- seasonality
-        if order > 0:
-            feats = data_var(
-                "fourier_features", comp.fourier_features(months, order), ("month", "fourier")
-            )
-            eta = eta + comp.seasonality(
-                "season",
-                feats,
-                coef_sd=pri.season_sd,
-                deviation_sd=pri.season_dev_sd,
-                hierarchical=spec.baseline.seasonality == "hierarchical" and R * G > 1,
-            )
-
-        # -- regimes (independent per-series effects: breaks hit groups differently)
-        if "regime" in coords:
-            R_d = data_var("regime_design", data.regimes.values, ("month", "regime"))
-            sd = np.asarray(data.regime_sd, dtype=float)
-            g_raw = pm.Normal("regime_raw", 0.0, 1.0, dims=("regime", "route", "group"))
-            gamma = pm.Deterministic(
-                "regime_effect", sd[:, None, None] * g_raw, dims=("regime", "route", "group")
-            )
-            eta = eta + pt.tensordot(R_d, gamma, axes=[[1], [0]])
-            constant["regime_design"] = data.regimes
-
-        # -- common factor from control routes
-        if data.factor is not None:
-            f_d = data_var("common_factor", data.factor.values, ("month",))
-            lam = pm.Normal("factor_loading", 0.0, pri.factor_sd, dims=("route", "group"))
-            eta = eta + f_d[:, None, None] * lam[None, :, :]
-            constant["common_factor"] = data.factor
-
-        # -- drivers
-        if driver_names:
-            x_ext = data.exposure_matrix().values  # (driver, month_ext)
-            x_lag = comp.lag_matrix(x_ext, data.history, n_lags)  # (driver, month, lag)
-            X = data_var("driver_lagged", x_lag, ("driver", "month", "lag"))
-            constant["driver_exposure"] = data.exposure_matrix().rename(month="month_ext")
-            weights_pt = _kernel_weights(model, data.drivers, n_lags, reported)
-            weights = pm.Deterministic("kernel_weights", weights_pt, dims=("driver", "lag"))
-            conv = (X * weights[:, None, :]).sum(axis=-1)  # (driver, month)
-            pa = _prior_arrays(spec, driver_names)
-            pooling = [spec.driver(n).pooling for n in driver_names]
-            if R * G == 1:
-                # One series: between-group variation is not identified.
-                pooling = ["complete"] * len(pooling)
-            mean, effect = comp.pooled_effects(
-                "effect",
-                labels=driver_names,
-                prior_mu=pa["mu"],
-                prior_sigma=pa["sigma"],
-                prior_nu=pa["nu"],
-                pooling=pooling,
-                group_sd=pa["group_sd"],
-                dim="driver",
-            )
-            reported.extend(["effect_mean", "effect"])
-            if "effect_group_sd" in model.named_vars:
-                reported.append("effect_group_sd")
-            aggregate = np.array([not d.per_event for d in data.drivers], dtype=float)
-            eta = eta + pt.tensordot(conv * aggregate[:, None], effect, axes=[[0], [0]])
-
-            if ev_labels:
-                ev_lag = comp.lag_matrix(ev_mat, data.history, n_lags)
-                XE = data_var("event_lagged", ev_lag, ("event", "month", "lag"))
-                constant["event_exposure"] = xr.DataArray(
-                    ev_mat,
-                    dims=("event", "month_ext"),
-                    coords={"event": ev_labels, "month_ext": np.asarray(data.months_ext)},
-                )
-                # One-hot maps (constant matrices) instead of integer indexing: cheaper
-                # to compile and differentiate.
-                owner = np.zeros((len(ev_labels), len(driver_names)))
-                owner[np.arange(len(ev_labels)), [driver_names.index(o) for o in ev_owner]] = 1.0
-                pe_drivers = [n for n in driver_names if n in set(ev_owner)]
-                pe_owner = np.zeros((len(ev_labels), len(pe_drivers)))
-                pe_owner[np.arange(len(ev_labels)), [pe_drivers.index(o) for o in ev_owner]] = 1.0
-                ev_sd = np.array(
-                    [spec.driver(n).event_sd or pri.event_sd for n in pe_drivers]  # type: ignore[union-attr]
-                )
-                tau_e = pm.HalfNormal("event_sd", sigma=ev_sd, shape=len(pe_drivers))
-                z_e = pm.Normal("event_z", 0.0, 1.0, dims="event")
-                base = pt.tensordot(owner, effect, axes=[[1], [0]])  # (event, route, group)
-                ev_eff = pm.Deterministic(
-                    "event_effect",
-                    base + (pt.dot(pe_owner, tau_e) * z_e)[:, None, None],
-                    dims=("event", "route", "group"),
-                )
-                w_ev = pt.dot(owner, weights)  # (event, lag)
-                conv_e = (XE * w_ev[:, None, :]).sum(axis=-1)  # (event, month)
-                eta = eta + pt.tensordot(conv_e, ev_eff, axes=[[0], [0]])
-                reported.extend(["event_effect", "event_sd"])
-
+        cell = data_var("obs_cell", flat_idx, ("obs",))
+        series = data_var("obs_series", series_idx, ("obs",))
+        ctx = BuildContext(spec, data, model, data_var, constant, mask, {"family": family})
+        eta: Any = None
+        for term in terms:
+            part = term.add_to_model(ctx)
+            if part is not None:
+                eta = part if eta is None else eta + part
         log_mu = pm.Deterministic("log_mu", eta, dims=("month", "route", "group"))
-        eta_obs = log_mu.reshape((T * R * G,))[cell]
-
-        # -- likelihood
-        fam = spec.likelihood.family
-        if fam == "negbin":
-            inv = pm.HalfNormal(
-                "dispersion_inv_sqrt", sigma=pri.dispersion_sd, dims=("route", "group")
-            )
-            alpha = pm.Deterministic("dispersion", 1.0 / inv**2, dims=("route", "group"))
-            pm.NegativeBinomial(
-                "y",
-                mu=pt.exp(eta_obs),
-                alpha=alpha.reshape((R * G,))[si],
-                observed=y_data,
-                dims="obs",
-            )
-        elif fam == "poisson":
-            pm.Poisson("y", mu=pt.exp(eta_obs), observed=y_data, dims="obs")
-        else:
-            assert data.trials is not None
-            n_obs = data.trials.values[mask].astype(np.int64)
-            n_d = data_var("n_trials", n_obs, ("obs",))
-            p = pm.math.sigmoid(eta_obs)
-            if fam == "binomial":
-                pm.Binomial("y", n=n_d, p=p, observed=y_data, dims="obs")
-            else:
-                inv = pm.HalfNormal(
-                    "dispersion_inv_sqrt", sigma=pri.dispersion_sd, dims=("route", "group")
-                )
-                kappa = pm.Deterministic("concentration", 1.0 / inv**2, dims=("route", "group"))
-                k = kappa.reshape((R * G,))[si]
-                pm.BetaBinomial(
-                    "y", n=n_d, alpha=p * k, beta=(1 - p) * k, observed=y_data, dims="obs"
-                )
+        family.add_to_model(ctx, log_mu.reshape((T * R * G,))[cell], y_data, series)
 
     constant["y"] = data.y
     if data.trials is not None:
         constant["trials"] = data.trials
-    if not reported:
-        # A baseline-only model (the null) has no driver effects; its gate then checks the
-        # baseline it reports: per-series levels, regime effects and the dispersion.
-        reported = list(BASELINE_REPORTED)
-    # Keep only names that exist, in order, once.
-    reported = list(dict.fromkeys(n for n in reported if n in model.named_vars))
     return ModelBundle(
         model=model,
         data=data,
-        kernels=kernels,
-        reported_vars=reported,
+        kernels={d.name: d.kernel for d in data.drivers},
+        reported_vars=_gate_vars(terms, family, model),
         data_names=data_names,
         constant_data=constant,
     )

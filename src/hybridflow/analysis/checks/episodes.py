@@ -38,7 +38,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 import xarray as xr
-from scipy import special, stats
+from scipy import special
 
 from hybridflow.analysis.checks._common import VARIANT_SAMPLING, error_line, run_tasks
 from hybridflow.analysis.checks.ppc import (
@@ -49,7 +49,9 @@ from hybridflow.analysis.checks.ppc import (
 from hybridflow.inference.executor import Executor, Task
 from hybridflow.inference.sampling import Sampling
 from hybridflow.models.build import ModelData, prepare_data, select_driver_events
-from hybridflow.models.spec import EventsDriver, ModelSpec
+from hybridflow.models.spec import ModelSpec
+from hybridflow.models.terms import FAMILIES, Family, family_named
+from hybridflow.models.terms.drivers import driver_kind
 from hybridflow.months import format_month, month_range
 
 __all__ = [
@@ -216,61 +218,89 @@ def strip_episodes(
             raise ValueError(
                 f"regime '{r.name}' is built from events; pass the events table to check it"
             )
-        assert r.filter is not None
-        sel = select_driver_events(events, r.filter)
-        drop: list[str] = []
-        for _, ev in sel.iterrows():
-            start = pd.Timestamp(ev["effective_date"]).to_period("M").to_timestamp()
-            end_raw = ev.get("end_date")
-            bounded = r.shape == "pulse" or pd.notna(end_raw)
-            end = (
-                start
-                if r.shape == "pulse"
-                else (
-                    pd.Timestamp(end_raw).to_period("M").to_timestamp()
-                    if pd.notna(end_raw)
-                    else spec.end_month
-                )
-            )
-            if any(_starts_in(start, e) or (bounded and _overlaps(start, end, e)) for e in eps):
-                drop.append(str(ev["event_id"]))
-        if not drop:
-            kept.append(r.model_dump(mode="python"))
-            continue
-        if len(drop) == len(sel):
-            notes.append(
-                f"regime '{r.name}' removed: all its events ({', '.join(drop)}) are in an episode"
-            )
+        dumped, note = _strip_event_regime(r, events, eps, spec.end_month)
+        if dumped is not None:
+            kept.append(dumped)
+        if note:
+            notes.append(note)
             changed = True
-            continue
-        dumped = r.model_dump(mode="python")
-        dumped["filter"]["exclude_ids"] = sorted(
-            set(dumped["filter"].get("exclude_ids") or []) | set(drop)
-        )
-        notes.append(f"regime '{r.name}': events {', '.join(drop)} removed (inside an episode)")
-        kept.append(dumped)
-        changed = True
-    for d in spec.drivers:
-        if isinstance(d, EventsDriver) and events is not None:
-            sel = select_driver_events(events, d.filter)
-            months = pd.to_datetime(sel["effective_date"]).dt.to_period("M").dt.to_timestamp()
-            inside = [
-                str(i)
-                for i, m in zip(sel["event_id"], months, strict=True)
-                if any(m in e.months for e in eps)
-            ]
-            if inside:
-                notes.append(
-                    f"driver '{d.name}' has events inside an episode ({', '.join(inside)}); kept "
-                    "(it may absorb part of the episode)"
-                )
+    notes.extend(_driver_episode_notes(spec, events, eps))
     if not changed:
         return spec, notes
     new = spec.with_updates(name=f"{spec.name}.no_episodes", baseline={"regimes": kept})
     return new, notes
 
 
+def _event_bounds(
+    ev: Any, shape: str, end_month: pd.Timestamp
+) -> tuple[pd.Timestamp, pd.Timestamp, bool]:
+    """An event regime column's first and last month, and whether it is bounded."""
+    start = pd.Timestamp(ev["effective_date"]).to_period("M").to_timestamp()
+    end_raw = ev.get("end_date")
+    bounded = shape == "pulse" or pd.notna(end_raw)
+    if shape == "pulse":
+        return start, start, bounded
+    if pd.notna(end_raw):
+        return start, pd.Timestamp(end_raw).to_period("M").to_timestamp(), bounded
+    return start, end_month, bounded
+
+
+def _strip_event_regime(
+    r: Any, events: pd.DataFrame, eps: list[Episode], end_month: pd.Timestamp
+) -> tuple[dict[str, Any] | None, str]:
+    """An events regime without its events inside an episode: (its dump or None when
+    none is left, the note; "" when unchanged)."""
+    assert r.filter is not None
+    sel = select_driver_events(events, r.filter)
+    drop: list[str] = []
+    for _, ev in sel.iterrows():
+        start, end, bounded = _event_bounds(ev, r.shape, end_month)
+        if any(_starts_in(start, e) or (bounded and _overlaps(start, end, e)) for e in eps):
+            drop.append(str(ev["event_id"]))
+    dumped = r.model_dump(mode="python")
+    if not drop:
+        return dumped, ""
+    if len(drop) == len(sel):
+        return None, (
+            f"regime '{r.name}' removed: all its events ({', '.join(drop)}) are in an episode"
+        )
+    dumped["filter"]["exclude_ids"] = sorted(
+        set(dumped["filter"].get("exclude_ids") or []) | set(drop)
+    )
+    return dumped, f"regime '{r.name}': events {', '.join(drop)} removed (inside an episode)"
+
+
+def _driver_episode_notes(
+    spec: ModelSpec, events: pd.DataFrame | None, eps: list[Episode]
+) -> list[str]:
+    """One note per event-based driver with events inside an episode (kept)."""
+    notes: list[str] = []
+    for d in spec.drivers:
+        flt = driver_kind(d).event_filter
+        if flt is None or events is None:
+            continue
+        sel = select_driver_events(events, flt)
+        months = pd.to_datetime(sel["effective_date"]).dt.to_period("M").dt.to_timestamp()
+        inside = [
+            str(i)
+            for i, m in zip(sel["event_id"], months, strict=True)
+            if any(m in e.months for e in eps)
+        ]
+        if inside:
+            notes.append(
+                f"driver '{d.name}' has events inside an episode ({', '.join(inside)}); kept "
+                "(it may absorb part of the episode)"
+            )
+    return notes
+
+
 # ---------------------------------------------------------------------------- scoring
+
+
+def _ppd_family(ppd: xr.Dataset) -> Family | None:
+    """The likelihood family a predictive dataset was simulated from (None: unknown)."""
+    name = ppd.attrs.get("family")
+    return family_named(str(name)) if name in FAMILIES else None
 
 
 def _log_score(ppd: xr.Dataset) -> np.ndarray:
@@ -279,17 +309,17 @@ def _log_score(ppd: xr.Dataset) -> np.ndarray:
     if "log_mu" not in ppd:
         return np.full(y.shape, np.nan)
     eta = ppd["log_mu"].transpose("sample", *CELL_DIMS).values
-    fam = ppd.attrs.get("family")
+    fam = _ppd_family(ppd)
+    if fam is None:
+        return np.full(y.shape, np.nan)
+    disp = None
+    if fam.dispersion is not None:
+        disp = ppd["dispersion"].transpose("sample", "route", "group").values[:, None]
     yy = np.where(np.isfinite(y), y, 0.0)[None]
     with np.errstate(all="ignore"):
-        if fam == "poisson":
-            lp = stats.poisson.logpmf(yy, np.exp(eta))
-        elif fam == "negbin":
-            alpha = ppd["dispersion"].transpose("sample", "route", "group").values[:, None]
-            mu = np.exp(eta)
-            lp = stats.nbinom.logpmf(yy, alpha, alpha / (alpha + mu))
-        else:
-            return np.full(y.shape, np.nan)
+        lp = fam.log_pmf(yy, eta, disp)
+    if lp is None:
+        return np.full(y.shape, np.nan)
     out = -(special.logsumexp(lp, axis=0) - math.log(lp.shape[0]))
     return np.where(np.isfinite(y), out, np.nan)
 
@@ -316,7 +346,8 @@ def score_anomalies(ppd: xr.Dataset, *, totals: bool = True) -> pd.DataFrame:
     """
     log_score = _log_score(ppd)
     full = ppd
-    if totals and ppd.sizes["group"] > 1 and ppd.attrs.get("family") in ("negbin", "poisson"):
+    fam = _ppd_family(ppd)
+    if totals and ppd.sizes["group"] > 1 and fam is not None and fam.counts:
         full = with_route_totals(ppd)
         pad = np.full((*log_score.shape[:2], 1), np.nan)
         log_score = np.concatenate([log_score, pad], axis=-1)

@@ -48,6 +48,8 @@ import xarray as xr
 from scipy import stats
 
 from hybridflow.inference.posterior import Posterior, as_posterior, fit_group, has_group
+from hybridflow.models.terms import FAMILIES as _FAMILY_CLASSES
+from hybridflow.models.terms import Family, family_named, fit_family
 
 __all__ = [
     "FAMILIES",
@@ -64,14 +66,11 @@ __all__ = [
     "with_route_totals",
 ]
 
-FAMILIES = ("negbin", "poisson", "binomial", "betabinomial")
+FAMILIES: tuple[str, ...] = tuple(_FAMILY_CLASSES)
 #: Label of the route-total series added by :func:`with_route_totals`.
 TOTAL = "(total)"
 BAND_QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
 CELL_DIMS = ("month", "route", "group")
-# exp(40) ~ 2e17 keeps numpy's Poisson sampler in range when wild prior draws of log_mu
-# would overflow; far above any count the model is used for.
-_ETA_MAX = 40.0
 
 
 # ---------------------------------------------------------------------------- simulation
@@ -85,7 +84,8 @@ def simulate_counts(
     dispersion: np.ndarray | None = None,
     trials: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Draw counts from the model's likelihood, cell by cell.
+    """Draw counts from the model's likelihood, cell by cell
+    (:meth:`hybridflow.models.terms.Family.simulate`).
 
     Parameters
     ----------
@@ -106,49 +106,16 @@ def simulate_counts(
     numpy.ndarray
         Float array of counts, shape of ``eta``.
     """
-    eta = np.asarray(eta, dtype=float)
-    if family in ("negbin", "poisson"):
-        mu = np.exp(np.clip(eta, -_ETA_MAX, _ETA_MAX))
-        if family == "poisson":
-            return rng.poisson(mu).astype(float)
-        if dispersion is None:
-            raise ValueError("negbin needs the dispersion (alpha)")
-        alpha = np.broadcast_to(np.asarray(dispersion, dtype=float), eta.shape)
-        # Gamma-Poisson mixture: stable for any alpha (numpy's negative_binomial needs p > 0).
-        lam = rng.gamma(shape=alpha, scale=mu / alpha)
-        return rng.poisson(np.minimum(lam, np.exp(_ETA_MAX))).astype(float)
-    if family in ("binomial", "betabinomial"):
-        if trials is None:
-            raise ValueError(f"{family} needs the number of trials")
-        n = np.broadcast_to(np.asarray(trials, dtype=float), eta.shape)
-        known = np.isfinite(n)
-        n_int = np.where(known, n, 0).astype(np.int64)
-        p = 1.0 / (1.0 + np.exp(-eta))
-        if family == "betabinomial":
-            if dispersion is None:
-                raise ValueError("betabinomial needs the concentration")
-            k = np.broadcast_to(np.asarray(dispersion, dtype=float), eta.shape)
-            p = rng.beta(np.maximum(p * k, 1e-12), np.maximum((1 - p) * k, 1e-12))
-        out = rng.binomial(n_int, p).astype(float)
-        return np.where(known, out, np.nan)
-    raise ValueError(f"unknown family {family!r}; valid options: {', '.join(FAMILIES)}")
+    fam = family_named(family)
+    return fam.simulate(np.asarray(eta, dtype=float), rng, dispersion, trials)
 
 
-def _family(idata: Posterior, family: str | None) -> str:
+def _family(idata: Posterior, family: str | None) -> Family:
     if family is not None:
-        if family not in FAMILIES:
-            raise ValueError(f"unknown family {family!r}; valid options: {', '.join(FAMILIES)}")
-        return family
-    fam = idata["posterior"].attrs.get("family")
-    if fam in FAMILIES:
-        return str(fam)
-    post = fit_group(idata, "posterior")
+        return family_named(family)
     has_trials = has_group(idata, "constant_data") and "trials" in idata["constant_data"]
-    if "dispersion" in post:
-        return "negbin"
-    if "concentration" in post:
-        return "betabinomial"
-    return "binomial" if has_trials else "poisson"
+    post = fit_group(idata, "posterior")
+    return fit_family(idata["posterior"].attrs, post.data_vars, has_trials)
 
 
 def _predictive_dataset(
@@ -232,23 +199,20 @@ def posterior_predictive(
     idx = _sample_index(stacked.sizes["sample"], n_draws, rng)
     eta = stacked.values[idx]
     disp = None
-    if fam in ("negbin", "betabinomial"):
-        name = "dispersion" if fam == "negbin" else "concentration"
-        if name not in post:
-            raise ValueError(f"family {fam!r} needs '{name}' in the posterior")
-        d = post[name].stack(sample=("chain", "draw")).transpose("sample", "route", "group")
-        disp = d.values[idx][:, None, :, :]
+    if fam.dispersion is not None:
+        if fam.dispersion not in post:
+            raise ValueError(f"family {fam.name!r} needs '{fam.dispersion}' in the posterior")
+        d = post[fam.dispersion].stack(sample=("chain", "draw"))
+        disp = d.transpose("sample", "route", "group").values[idx][:, None, :, :]
     observed = observed_counts(idata)
     trials = None
-    if fam in ("binomial", "betabinomial"):
+    if not fam.counts:
         if "trials" not in idata["constant_data"]:
-            raise ValueError(f"family {fam!r} needs constant_data 'trials'")
+            raise ValueError(f"family {fam.name!r} needs constant_data 'trials'")
         trials = idata["constant_data"]["trials"].transpose(*CELL_DIMS)
-    y_rep = simulate_counts(
-        fam, eta, rng, dispersion=disp, trials=None if trials is None else trials.values[None]
-    )
+    y_rep = fam.simulate(eta, rng, disp, None if trials is None else trials.values[None])
     coords = {d: post[d].values for d in CELL_DIMS}
-    ds = _predictive_dataset(y_rep, coords, observed, trials, family=fam, kind="posterior")
+    ds = _predictive_dataset(y_rep, coords, observed, trials, family=fam.name, kind="posterior")
     if keep_parameters:
         ds["log_mu"] = (("sample", *CELL_DIMS), eta)
         if disp is not None:
@@ -296,12 +260,8 @@ def prior_predictive(
             raise ValueError("give the panel (and events) or a prepared ModelData as data=")
         data = prepare_data(spec, panel, events)
     bundle = build_model(spec, data)
-    fam = spec.likelihood.family
-    names = ["log_mu"]
-    if fam == "negbin":
-        names.append("dispersion")
-    elif fam == "betabinomial":
-        names.append("concentration")
+    fam = family_named(spec.likelihood.family)
+    names = ["log_mu", *([fam.dispersion] if fam.dispersion else [])]
     with bundle.model, warnings.catch_warnings():
         warnings.simplefilter("ignore")
         prior = pm.sample_prior_predictive(draws=n_draws, var_names=names, random_seed=seed)
@@ -309,15 +269,13 @@ def prior_predictive(
     rng = np.random.default_rng(seed + 1)
     eta = pr["log_mu"].stack(sample=("chain", "draw")).transpose("sample", *CELL_DIMS).values
     disp = None
-    if len(names) > 1:
-        d = pr[names[1]].stack(sample=("chain", "draw")).transpose("sample", "route", "group")
-        disp = d.values[:, None, :, :]
+    if fam.dispersion:
+        d = pr[fam.dispersion].stack(sample=("chain", "draw"))
+        disp = d.transpose("sample", "route", "group").values[:, None, :, :]
     trials = data.trials
-    y_rep = simulate_counts(
-        fam, eta, rng, dispersion=disp, trials=None if trials is None else trials.values[None]
-    )
+    y_rep = fam.simulate(eta, rng, disp, None if trials is None else trials.values[None])
     coords = {"month": np.asarray(data.months), "route": data.routes, "group": data.groups}
-    return _predictive_dataset(y_rep, coords, data.y, trials, family=fam, kind="prior")
+    return _predictive_dataset(y_rep, coords, data.y, trials, family=fam.name, kind="prior")
 
 
 def with_route_totals(ppd: xr.Dataset, label: str = TOTAL) -> xr.Dataset:
@@ -327,7 +285,8 @@ def with_route_totals(ppd: xr.Dataset, label: str = TOTAL) -> xr.Dataset:
     Only for counts (shares are not additive across groups); a one-group model is
     returned unchanged.
     """
-    if ppd.attrs.get("family") in ("binomial", "betabinomial"):
+    fam = ppd.attrs.get("family")
+    if fam in FAMILIES and not family_named(str(fam)).counts:
         raise ValueError("route totals are for count models, not shares")
     if ppd.sizes["group"] == 1:
         return ppd
