@@ -44,7 +44,7 @@ from hybridflow.models.terms.seasonality import HierarchicalSeasonality, PooledS
 from hybridflow.models.terms.trend import AR1Trend, LocalLevelTrend, NoTrend
 
 if TYPE_CHECKING:
-    from hybridflow.models.build import ModelData
+    from hybridflow.models.data import ModelData
     from hybridflow.models.spec import ModelSpec
 
 __all__ = [

@@ -26,7 +26,7 @@ import pymc as pm
 import xarray as xr
 
 if TYPE_CHECKING:
-    from hybridflow.models.build import ModelData
+    from hybridflow.models.data import ModelData
     from hybridflow.models.spec import ModelSpec
 
 __all__ = ["SAMPLE_DIMS", "BuildContext", "Design", "Draws", "Term", "lookup"]

@@ -34,6 +34,7 @@ import xarray as xr
 from hybridflow.design import drivers as dd
 from hybridflow.design.kernels import LagKernel, make_kernel
 from hybridflow.errors import SpecError
+from hybridflow.models.data import DriverDesign
 from hybridflow.models.terms.base import lookup
 from hybridflow.months import format_month
 from hybridflow.numbers import format_number
@@ -51,34 +52,6 @@ __all__ = [
     "make_driver_kernel",
     "select_driver_events",
 ]
-
-
-@dataclass
-class DriverDesign:
-    """One driver's exposure and what one unit of it means.
-
-    Attributes
-    ----------
-    exposure
-        ``(month,)`` over history + window (the aggregate; for per-event drivers the sum of
-        the event columns).
-    event_exposure
-        ``(month, event)`` for per-event drivers, else None.
-    unit
-        Plain-words meaning of one unit of exposure (used in effects' attrs).
-    """
-
-    name: str
-    source: str
-    kernel: LagKernel
-    exposure: xr.DataArray
-    unit: str
-    center: float = 0.0
-    scale: float = 1.0
-    per_event: bool = False
-    event_exposure: xr.DataArray | None = None
-    first_observed: str = ""
-    last_observed: str = ""
 
 
 @dataclass
