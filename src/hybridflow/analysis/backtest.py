@@ -59,6 +59,7 @@ from hybridflow.inference.executor import (
     ProgressArg,
     SerialExecutor,
     Task,
+    TaskResult,
     raise_on_failure,
     spawn_seeds,
 )
@@ -417,6 +418,116 @@ def _better(x: float) -> str:
     return f"{abs(100 * x):.0f}% {'better' if x > 0 else 'worse'}"
 
 
+def _summary_row(s: pd.DataFrame, model: str, h: int) -> pd.Series | None:
+    """The summary row of ``model`` at horizon ``h`` (None when it has none)."""
+    r = s[(s["model"] == model) & (s["horizon"] == h)]
+    return None if r.empty else r.iloc[0]
+
+
+def _opening_sentence(result: BacktestResult, horizons: list[int], level: str) -> str:
+    """What was run: origins, horizons, the score and the exposures."""
+    what = "route-total" if level == "total" else "series-level"
+    n_orig = int(result.settings.get("n_origins", 0))
+    first, last = result.settings.get("first_origin", "?"), result.settings.get("last_origin", "?")
+    return (
+        f"Backtest: {n_orig} forecast origins from {first} to {last}, each model refitted on the "
+        f"data up to the origin and scored on the next {', '.join(map(str, horizons))} month(s) "
+        f"({what} CRPS: lower is better; exposures after the origin: "
+        f"{result.settings.get('exposures', 'observed')})."
+    )
+
+
+def _driver_sentences(
+    result: BacktestResult, s: pd.DataFrame, horizons: list[int], null: str | None
+) -> tuple[list[str], dict[str, list[float]]]:
+    """Per model with drivers, its CRPS change relative to the null model at each horizon;
+    also the skills themselves (model -> one per horizon scored) for the verdict."""
+    out: list[str] = []
+    gains: dict[str, list[float]] = {}
+    for model in result.models:
+        if model == null:
+            continue
+        parts = []
+        for h in horizons:
+            r = _summary_row(s, model, h)
+            if r is None or not np.isfinite(r["skill_vs_null"]):
+                continue
+            gains.setdefault(model, []).append(float(r["skill_vs_null"]))
+            parts.append(
+                (
+                    h,
+                    float(r["skill_vs_null"]),
+                    int(r["origins_better_than_null"]),
+                    int(r["n_origins"]),
+                )
+            )
+        if not parts:
+            continue
+        h0, g0, k0, n0 = parts[0]
+        verb = "improves" if g0 > 0 else "worsens"
+        text = (
+            f"Adding the drivers of '{model}' {verb} {h0}-month-ahead CRPS by "
+            f"{abs(100 * g0):.0f}% relative to the null model (better at {k0} of {n0} origins)"
+        )
+        if len(parts) > 1:
+            text += "; " + ", ".join(
+                f"{h} months ahead: {_better(g)} ({k} of {n} origins)" for h, g, k, n in parts[1:]
+            )
+        out.append(text + ".")
+    return out, gains
+
+
+def _naive_sentence(s: pd.DataFrame, ref: str, h: int) -> str | None:
+    """How the reference model's CRPS at horizon ``h`` compares with the seasonal naive."""
+    r = _summary_row(s, ref, h)
+    if r is None or not np.isfinite(r["skill_vs_naive"]):
+        return None
+    word = "lower" if r["skill_vs_naive"] > 0 else "higher"
+    return (
+        f"Against the seasonal-naive forecast (the same month a year earlier), the "
+        f"'{ref}' model's {h}-month-ahead CRPS is {abs(100 * r['skill_vs_naive']):.0f}% {word}."
+    )
+
+
+def _coverage_sentence(result: BacktestResult, s: pd.DataFrame) -> str | None:
+    """Each model's interval coverage over all horizons, against the nominal 90% / 50%."""
+    cov = []
+    for model in result.models:
+        g = s[s["model"] == model]
+        if g.empty:
+            continue
+        w = g["n"].to_numpy(dtype=float)
+        c90 = float(np.average(g["coverage90"], weights=w))
+        c50 = float(np.average(g["coverage50"], weights=w))
+        cov.append(f"'{model}' {100 * c90:.0f}% / {100 * c50:.0f}%")
+    if not cov:
+        return None
+    return (
+        "Share of observed counts inside the 90% / 50% predictive intervals (nominal 90% / "
+        "50%, all horizons): " + "; ".join(cov) + "."
+    )
+
+
+def _verdict(gains: dict[str, list[float]], horizons: list[int]) -> str:
+    """Do the drivers improve forecasts out of sample? Judged on the best model's skills."""
+    best = max(gains, key=lambda m: float(np.mean(gains[m])))
+    avg = float(np.mean(gains[best]))
+    if avg > 0.02 and all(g > 0 for g in gains[best]):
+        return (
+            f"Out of sample the drivers help: the best model, '{best}', lowers CRPS by "
+            f"{100 * avg:.0f}% on average over horizons {horizons[0]}-{horizons[-1]}."
+        )
+    if avg > 0:
+        return (
+            f"Out of sample the drivers help little: the best model, '{best}', lowers CRPS by "
+            f"only {100 * avg:.0f}% on average, not at every horizon."
+        )
+    return (
+        "Out of sample the drivers do not improve forecasts: no model with drivers "
+        f"beats the null model on average (best: '{best}', {_better(avg)})."
+    )
+
+
 def backtest_summary_text(result: BacktestResult, *, level: str = "total") -> list[str]:
     """Plain-language findings of a backtest, every number computed from it.
 
@@ -429,99 +540,22 @@ def backtest_summary_text(result: BacktestResult, *, level: str = "total") -> li
     s = result.summary[result.summary["level"] == level]
     null = result.settings.get("null")
     horizons = sorted(int(h) for h in s["horizon"].unique())
-    what = "route-total" if level == "total" else "series-level"
-    n_orig = int(result.settings.get("n_origins", 0))
-    first, last = result.settings.get("first_origin", "?"), result.settings.get("last_origin", "?")
-    out = [
-        f"Backtest: {n_orig} forecast origins from {first} to {last}, each model refitted on the "
-        f"data up to the origin and scored on the next {', '.join(map(str, horizons))} month(s) "
-        f"({what} CRPS: lower is better; exposures after the origin: "
-        f"{result.settings.get('exposures', 'observed')})."
-    ]
-
-    def cell(model: str, h: int) -> pd.Series | None:
-        r = s[(s["model"] == model) & (s["horizon"] == h)]
-        return None if r.empty else r.iloc[0]
-
+    out = [_opening_sentence(result, horizons, level)]
+    has_null = null is not None and null in set(s["model"])
     gains: dict[str, list[float]] = {}
-    if null is not None and null in set(s["model"]):
-        for model in result.models:
-            if model == null:
-                continue
-            parts = []
-            for h in horizons:
-                r = cell(model, h)
-                if r is None or not np.isfinite(r["skill_vs_null"]):
-                    continue
-                gains.setdefault(model, []).append(float(r["skill_vs_null"]))
-                parts.append(
-                    (
-                        h,
-                        float(r["skill_vs_null"]),
-                        int(r["origins_better_than_null"]),
-                        int(r["n_origins"]),
-                    )
-                )
-            if not parts:
-                continue
-            h0, g0, k0, n0 = parts[0]
-            verb = "improves" if g0 > 0 else "worsens"
-            text = (
-                f"Adding the drivers of '{model}' {verb} {h0}-month-ahead CRPS by "
-                f"{abs(100 * g0):.0f}% relative to the null model (better at {k0} of {n0} origins)"
-            )
-            if len(parts) > 1:
-                text += "; " + ", ".join(
-                    f"{h} months ahead: {_better(g)} ({k} of {n} origins)"
-                    for h, g, k, n in parts[1:]
-                )
-            out.append(text + ".")
-    ref = (
-        null
-        if null is not None and null in set(s["model"])
-        else (result.models[0] if result.models else None)
-    )
+    if has_null:
+        sentences, gains = _driver_sentences(result, s, horizons, null)
+        out.extend(sentences)
+    ref = null if has_null else (result.models[0] if result.models else None)
     if ref is not None:
-        r = cell(ref, horizons[0])
-        if r is not None and np.isfinite(r["skill_vs_naive"]):
-            word = "lower" if r["skill_vs_naive"] > 0 else "higher"
-            out.append(
-                f"Against the seasonal-naive forecast (the same month a year earlier), the "
-                f"'{ref}' model's {horizons[0]}-month-ahead CRPS is {abs(100 * r['skill_vs_naive']):.0f}% {word}."
-            )
-    cov = []
-    for model in result.models:
-        g = s[s["model"] == model]
-        if g.empty:
-            continue
-        w = g["n"].to_numpy(dtype=float)
-        c90 = float(np.average(g["coverage90"], weights=w))
-        c50 = float(np.average(g["coverage50"], weights=w))
-        cov.append(f"'{model}' {100 * c90:.0f}% / {100 * c50:.0f}%")
-    if cov:
-        out.append(
-            "Share of observed counts inside the 90% / 50% predictive intervals (nominal 90% / "
-            "50%, all horizons): " + "; ".join(cov) + "."
-        )
+        naive = _naive_sentence(s, ref, horizons[0])
+        if naive is not None:
+            out.append(naive)
+    coverage = _coverage_sentence(result, s)
+    if coverage is not None:
+        out.append(coverage)
     if gains:
-        best = max(gains, key=lambda m: float(np.mean(gains[m])))
-        avg = float(np.mean(gains[best]))
-        if avg > 0.02 and all(g > 0 for g in gains[best]):
-            verdict = (
-                f"Out of sample the drivers help: the best model, '{best}', lowers CRPS by "
-                f"{100 * avg:.0f}% on average over horizons {horizons[0]}-{horizons[-1]}."
-            )
-        elif avg > 0:
-            verdict = (
-                f"Out of sample the drivers help little: the best model, '{best}', lowers CRPS by "
-                f"only {100 * avg:.0f}% on average, not at every horizon."
-            )
-        else:
-            verdict = (
-                "Out of sample the drivers do not improve forecasts: no model with drivers "
-                f"beats the null model on average (best: '{best}', {_better(avg)})."
-            )
-        out.append(verdict)
+        out.append(_verdict(gains, horizons))
     for note in result.notes:
         out.append(f"Note: {note}")
     return out
@@ -543,6 +577,317 @@ def _as_specs(
             raise SpecError(f"two models are named {sp.name!r}; give a mapping name -> spec")
         out[sp.name] = sp
     return out
+
+
+def _checked_horizons(
+    named: Mapping[str, ModelSpec], horizons: Sequence[int], origins: int, exposures: str
+) -> list[int]:
+    """The sorted distinct horizons, after checking the request is one a backtest can run."""
+    if not named:
+        raise SpecError("rolling_origin needs at least one model spec")
+    out = sorted({int(h) for h in horizons})
+    if not out or out[0] < 1 or out[-1] > 12:
+        raise ValueError(f"horizons must lie in 1..12, got {out}")
+    if origins < 1:
+        raise ValueError(f"origins must be >= 1, got {origins}")
+    if exposures not in ("observed", "baseline"):
+        raise ValueError(f"exposures must be 'observed' or 'baseline', got {exposures!r}")
+    return out
+
+
+def _prepare_backtest_data(
+    sp: ModelSpec, panel: xr.Dataset, events: pd.DataFrame | None, notes: list[str]
+) -> ModelData:
+    """Design arrays of a counts model; its data warnings become ``notes``."""
+    if sp.data.outcome != "counts":
+        raise SpecError(f"model '{sp.name}': backtests need a counts model")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        data = prepare_data(sp, panel, events)
+    notes.extend(
+        f"model '{sp.name}': {w.message}" for w in caught if issubclass(w.category, UserWarning)
+    )
+    return data
+
+
+def _common_window(
+    named: dict[str, ModelSpec],
+    panel: xr.Dataset,
+    events: pd.DataFrame | None,
+    end: str | None,
+    notes: list[str],
+) -> tuple[dict[str, ModelData], pd.Timestamp]:
+    """Every model's data, cut to one common last month (``end`` or the earliest window end)
+    so that all are scored on the same cases; ``named`` is updated for the cut models."""
+    datas = {name: _prepare_backtest_data(sp, panel, events, notes) for name, sp in named.items()}
+    common_end = min(d.months[-1] for d in datas.values())
+    if end is not None:
+        requested = pd.Timestamp(end + "-01")
+        if requested > common_end:
+            raise SpecError(
+                f"end {end} is after the last month every model covers ({format_month(common_end)})"
+            )
+        common_end = requested
+    for name, sp in list(named.items()):
+        if datas[name].months[-1] != common_end:
+            named[name] = sp.with_updates(data={"end": format_month(common_end)})
+            datas[name] = _prepare_backtest_data(named[name], panel, events, notes)
+            notes.append(
+                f"model '{name}' scored up to {format_month(common_end)}, the common window end"
+            )
+    return datas, common_end
+
+
+def _forecast_origins(
+    datas: Mapping[str, ModelData], common_end: pd.Timestamp, hmax: int, origins: int
+) -> tuple[ModelData, list[str]]:
+    """The longest model's data and the last ``origins`` months with 24 months of data
+    before them (in every model) and ``hmax`` months after them (up to ``common_end``)."""
+    routes_groups = {(tuple(d.routes), tuple(d.groups)) for d in datas.values()}
+    if len(routes_groups) != 1:
+        raise SpecError(
+            f"backtested models must share routes and groups; got {sorted(routes_groups)}"
+        )
+    longest = max(datas.values(), key=lambda d: len(d.months))
+    months = pd.DatetimeIndex(longest.months)
+    candidates = months[months <= common_end - pd.DateOffset(months=hmax)]
+    latest_start = max(d.months[0] for d in datas.values())
+    candidates = candidates[candidates >= latest_start + pd.DateOffset(months=23)]
+    if len(candidates) < origins:
+        raise SpecError(
+            f"only {len(candidates)} origins have 24 months of data before them and {hmax} month(s) "
+            f"after (window ends {format_month(common_end)}); ask for fewer origins or horizons"
+        )
+    return longest, [format_month(m) for m in candidates[-origins:]]
+
+
+def _origin_tasks(
+    named: Mapping[str, ModelSpec],
+    panel: xr.Dataset,
+    events: pd.DataFrame | None,
+    origin_list: list[str],
+    *,
+    seed: int,
+    per_task: int | None,
+    task_kwargs: Mapping[str, Any],
+) -> list[Task]:
+    """One task per model and chunk of ``per_task`` origins (default: all of them); each
+    (model, origin) has its own seed from ``seed``, however the origins are chunked."""
+    n_o = len(origin_list)
+    seeds = spawn_seeds(seed, len(named) * n_o)
+    per_task = per_task or n_o
+    tasks: list[Task] = []
+    for i, (name, sp) in enumerate(named.items()):
+        for start in range(0, n_o, per_task):
+            chunk = origin_list[start : start + per_task]
+            chunk_seeds = seeds[i * n_o + start : i * n_o + start + len(chunk)]
+            tasks.append(
+                Task(
+                    key=f"backtest:{name}:{chunk[0]}..{chunk[-1]}",
+                    fn=backtest_origins_task,
+                    args=(sp, panel, events, chunk, chunk_seeds),
+                    kwargs=dict(task_kwargs),
+                    seed=chunk_seeds[0],
+                )
+            )
+    return tasks
+
+
+@dataclass(frozen=True)
+class _Observed:
+    """What the forecasts are scored against: counts ``y (month, route, group)`` and route
+    totals ``total (month, route)`` over the longest model's window."""
+
+    months: pd.DatetimeIndex
+    routes: list[str]
+    groups: list[str]
+    y: np.ndarray
+    total: np.ndarray
+
+    @classmethod
+    def of(cls, data: ModelData) -> _Observed:
+        groups = list(data.groups)
+        return cls(
+            months=pd.DatetimeIndex(data.months),
+            routes=list(data.routes),
+            groups=groups,
+            y=data.y.values,
+            total=data.y.sum("group", min_count=len(groups)).values,
+        )
+
+    def series(self) -> list[tuple[int, str, int, str, np.ndarray]]:
+        """``(route index, route, group index, group, counts over months)`` per scored
+        series: each group, then the route's ``"total"``."""
+        return [
+            (ri, r, gi, g, self.total[:, ri] if g == "total" else self.y[:, ri, gi])
+            for ri, r in enumerate(self.routes)
+            for gi, g in enumerate([*self.groups, "total"])
+        ]
+
+    def case(
+        self, model: str, origin: str, h: int, t: int, route: str, group: str
+    ) -> dict[str, Any]:
+        """The identifying columns of one scored case (target month index ``t``)."""
+        return {
+            "model": model,
+            "origin": origin,
+            "horizon": h,
+            "target": format_month(self.months[t]),
+            "route": route,
+            "group": group,
+        }
+
+
+def _run_row(name: str, run: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "model": name,
+        "origin": run["origin"],
+        "seconds": run["seconds"],
+        "cpu_seconds": run.get("cpu_seconds", np.nan),
+        "divergences": run["divergences"],
+    }
+
+
+def _score_model(
+    name: str, runs: Sequence[Mapping[str, Any]], obs: _Observed, horizons: list[int]
+) -> pd.DataFrame | None:
+    """Scored cases of one model's refits (None when no case is observed)."""
+    cases: list[dict[str, Any]] = []
+    samples: list[np.ndarray] = []
+    observed: list[float] = []
+    for run in runs:
+        o = _loc(obs.months, run["origin"])
+        d = run["draws"]  # sample, h, route, group
+        for h in horizons:
+            if h > d.shape[1]:
+                continue
+            for ri, r, gi, g, series in obs.series():
+                value = series[o + h]
+                if not np.isfinite(value):
+                    continue
+                x = d[:, h - 1, ri, :].sum(axis=-1) if g == "total" else d[:, h - 1, ri, gi]
+                cases.append(obs.case(name, run["origin"], h, o + h, r, g))
+                samples.append(x)
+                observed.append(float(value))
+    if not cases:
+        return None
+    frame = pd.DataFrame(cases)
+    frame["observed"] = observed
+    return pd.concat([frame, score_samples(np.vstack(samples), np.asarray(observed))], axis=1)
+
+
+def _score_naive(
+    origin_list: list[str], obs: _Observed, horizons: list[int]
+) -> pd.DataFrame | None:
+    """The seasonal-naive benchmark scored on the same cases (None when it has none)."""
+    cases: list[dict[str, Any]] = []
+    scores: list[pd.DataFrame] = []
+    for origin in origin_list:
+        o = _loc(obs.months, origin)
+        for h in horizons:
+            t = o + h
+            for _ri, r, _gi, g, series in obs.series():
+                if not np.isfinite(series[t]):
+                    continue
+                smp = seasonal_naive_samples(series, o, t)
+                if smp is None:
+                    continue
+                cases.append({**obs.case(NAIVE, origin, h, t, r, g), "observed": float(series[t])})
+                scores.append(score_samples(smp[None, :], np.asarray([series[t]])))
+    if not cases:
+        return None
+    return pd.concat([pd.DataFrame(cases), pd.concat(scores, ignore_index=True)], axis=1)
+
+
+def _divergence_note(runs: pd.DataFrame) -> str | None:
+    div = int(runs["divergences"].sum()) if len(runs) else 0
+    if not div:
+        return None
+    return (
+        f"{div} divergent transition{'' if div == 1 else 's'} over {len(runs)} refits "
+        "(small per-refit sampling); "
+        "the scores judge the forecasts as they were made"
+    )
+
+
+def _score_runs(
+    tasks: Sequence[Task],
+    results: Sequence[TaskResult],
+    longest: ModelData,
+    origin_list: list[str],
+    horizons: list[int],
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The backtest table (every model's scored cases, then the seasonal naive's) and the
+    runs table (one row per model and origin)."""
+    by_model: dict[str, list[dict[str, Any]]] = {}
+    for task, res in zip(tasks, results, strict=True):
+        by_model.setdefault(task.key.split(":")[1], []).extend(res.value)
+    obs = _Observed.of(longest)
+    frames = [_score_model(name, runs, obs, horizons) for name, runs in by_model.items()]
+    frames.append(_score_naive(origin_list, obs, horizons))
+    table = pd.concat([f for f in frames if f is not None], ignore_index=True)[_TABLE_COLUMNS]
+    runs = pd.DataFrame([_run_row(name, run) for name, runs in by_model.items() for run in runs])
+    return table, runs
+
+
+@dataclass
+class _Plan:
+    """What a backtest runs: the models (cut to a common window end), the horizons, the
+    origins, the longest model's data (what is scored against) and the notes so far."""
+
+    named: dict[str, ModelSpec]
+    horizons: list[int]
+    origin_list: list[str]
+    longest: ModelData
+    end: pd.Timestamp
+    notes: list[str]
+
+    @classmethod
+    def make(
+        cls,
+        specs: ModelSpec | Sequence[ModelSpec] | Mapping[str, ModelSpec],
+        panel: xr.Dataset,
+        events: pd.DataFrame | None,
+        *,
+        origins: int,
+        horizons: Sequence[int],
+        exposures: str,
+        end: str | None,
+    ) -> _Plan:
+        named = _as_specs(specs)
+        checked = _checked_horizons(named, horizons, origins, exposures)
+        notes: list[str] = []
+        datas, common_end = _common_window(named, panel, events, end, notes)
+        longest, origin_list = _forecast_origins(datas, common_end, checked[-1], origins)
+        return cls(named, checked, origin_list, longest, common_end, notes)
+
+    def settings(
+        self,
+        null: str | None,
+        sampling: Sampling,
+        seed: int,
+        exposures: str,
+        wall: float,
+        runs: pd.DataFrame,
+    ) -> dict[str, Any]:
+        """What was run (:attr:`BacktestResult.settings`)."""
+        return {
+            "models": list(self.named),
+            "null": null,
+            "n_origins": len(self.origin_list),
+            "first_origin": self.origin_list[0],
+            "last_origin": self.origin_list[-1],
+            "horizons": self.horizons,
+            "draws": sampling.draws,
+            "tune": sampling.tune,
+            "chains": sampling.chains,
+            "seed": seed,
+            "sampler": sampling.sampler,
+            "exposures": exposures,
+            "end": format_month(self.end),
+            "wall_seconds": wall,
+            "mean_refit_seconds": float(runs["seconds"].mean()) if len(runs) else math.nan,
+        }
 
 
 def rolling_origin(
@@ -569,20 +914,17 @@ def rolling_origin(
         Model specs (a mapping gives their names in the tables; otherwise ``spec.name``).
     panel, events
         The panel and event catalogue.
-    origins
-        Number of forecast origins: the last ``origins`` months from which every horizon
-        can still be scored.
-    horizons
-        Months ahead to score (1-12).
-    sampling
+    origins, horizons
+        Number of forecast origins (the last ``origins`` months from which every horizon
+        can still be scored) and the months ahead to score (1-12).
+    sampling, seed
         Sampler settings per refit (default :data:`BACKTEST_SAMPLING`: small on purpose,
         many refits: 200 draws after 200 tuning steps x 2 chains; nutpie compiles once per
-        worker).
-    seed
-        Root seed; each (model, origin) gets its own seed from it, whatever the executor.
-    executor
-        Where refits run (:func:`hybridflow.inference.executor.make_executor`); default:
-        in this process.
+        worker) and the root seed: each (model, origin) gets its own seed from it,
+        whatever the executor.
+    executor, progress
+        Where refits run (:func:`hybridflow.inference.executor.make_executor`; default: in
+        this process) and the executor's progress bar.
     exposures
         ``"observed"`` or ``"baseline"`` (real time); see the module docstring.
     end
@@ -593,208 +935,32 @@ def rolling_origin(
         model is compiled once; lower it to spread one model over several workers).
     null
         Name of the null model among ``specs`` (skill relative to it), or None.
-    progress
-        Executor progress bar.
 
     Returns
     -------
     BacktestResult
     """
-    named = _as_specs(specs)
-    if not named:
-        raise SpecError("rolling_origin needs at least one model spec")
-    horizons = sorted({int(h) for h in horizons})
-    if not horizons or horizons[0] < 1 or horizons[-1] > 12:
-        raise ValueError(f"horizons must lie in 1..12, got {horizons}")
-    if origins < 1:
-        raise ValueError(f"origins must be >= 1, got {origins}")
-    if exposures not in ("observed", "baseline"):
-        raise ValueError(f"exposures must be 'observed' or 'baseline', got {exposures!r}")
-    hmax = horizons[-1]
-    notes: list[str] = []
-
-    def prepare(sp: ModelSpec) -> ModelData:
-        if sp.data.outcome != "counts":
-            raise SpecError(f"model '{sp.name}': backtests need a counts model")
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            data = prepare_data(sp, panel, events)
-        notes.extend(
-            f"model '{sp.name}': {w.message}" for w in caught if issubclass(w.category, UserWarning)
-        )
-        return data
-
-    datas = {name: prepare(sp) for name, sp in named.items()}
-    common_end = min(d.months[-1] for d in datas.values())
-    if end is not None:
-        requested = pd.Timestamp(end + "-01")
-        if requested > common_end:
-            raise SpecError(
-                f"end {end} is after the last month every model covers ({format_month(common_end)})"
-            )
-        common_end = requested
-    for name, sp in list(named.items()):
-        if datas[name].months[-1] != common_end:
-            named[name] = sp.with_updates(data={"end": format_month(common_end)})
-            datas[name] = prepare(named[name])
-            notes.append(
-                f"model '{name}' scored up to {format_month(common_end)}, the common window end"
-            )
-    routes_groups = {(tuple(d.routes), tuple(d.groups)) for d in datas.values()}
-    if len(routes_groups) != 1:
-        raise SpecError(
-            f"backtested models must share routes and groups; got {sorted(routes_groups)}"
-        )
-    longest = max(datas.values(), key=lambda d: len(d.months))
-    months = pd.DatetimeIndex(longest.months)
-    candidates = months[months <= common_end - pd.DateOffset(months=hmax)]
-    latest_start = max(d.months[0] for d in datas.values())
-    candidates = candidates[candidates >= latest_start + pd.DateOffset(months=23)]
-    if len(candidates) < origins:
-        raise SpecError(
-            f"only {len(candidates)} origins have 24 months of data before them and {hmax} month(s) "
-            f"after (window ends {format_month(common_end)}); ask for fewer origins or horizons"
-        )
-    origin_list = [format_month(m) for m in candidates[-origins:]]
-    n_o = len(origin_list)
-    seeds = spawn_seeds(seed, len(named) * n_o)
-    per_task = origins_per_task or n_o
-    tasks: list[Task] = []
-    for i, (name, sp) in enumerate(named.items()):
-        for start in range(0, n_o, per_task):
-            chunk = origin_list[start : start + per_task]
-            chunk_seeds = seeds[i * n_o + start : i * n_o + start + len(chunk)]
-            tasks.append(
-                Task(
-                    key=f"backtest:{name}:{chunk[0]}..{chunk[-1]}",
-                    fn=backtest_origins_task,
-                    args=(sp, panel, events, chunk, chunk_seeds),
-                    kwargs={
-                        "horizon": hmax,
-                        "sampling": sampling,
-                        "exposures": exposures,
-                    },
-                    seed=chunk_seeds[0],
-                )
-            )
-    ex = executor or SerialExecutor()
-    t0 = time.perf_counter()
-    results = raise_on_failure(ex.map(tasks, progress=progress))
-    wall = time.perf_counter() - t0
-
-    # -- score
-    y = longest.y  # (month, route, group)
-    routes, groups = list(longest.routes), list(longest.groups)
-    y_np = y.values
-    tot = y.sum("group", min_count=len(groups)).values  # (month, route)
-    frames: list[pd.DataFrame] = []
-    run_rows: list[dict[str, Any]] = []
-    by_model: dict[str, list[dict[str, Any]]] = {}
-    for task, res in zip(tasks, results, strict=True):
-        name = task.key.split(":")[1]
-        by_model.setdefault(name, []).extend(res.value)
-    for name, runs in by_model.items():
-        cases: list[dict[str, Any]] = []
-        samples: list[np.ndarray] = []
-        obs: list[float] = []
-        for run in runs:
-            run_rows.append(
-                {
-                    "model": name,
-                    "origin": run["origin"],
-                    "seconds": run["seconds"],
-                    "cpu_seconds": run.get("cpu_seconds", np.nan),
-                    "divergences": run["divergences"],
-                }
-            )
-            o = _loc(months, run["origin"])
-            d = run["draws"]  # sample, h, route, group
-            for h in horizons:
-                t = o + h
-                if h > d.shape[1]:
-                    continue
-                for ri, r in enumerate(routes):
-                    for gi, g in enumerate(groups + ["total"]):
-                        value = tot[t, ri] if g == "total" else y_np[t, ri, gi]
-                        if not np.isfinite(value):
-                            continue
-                        x = d[:, h - 1, ri, :].sum(axis=-1) if g == "total" else d[:, h - 1, ri, gi]
-                        cases.append(
-                            {
-                                "model": name,
-                                "origin": run["origin"],
-                                "horizon": h,
-                                "target": format_month(months[t]),
-                                "route": r,
-                                "group": g,
-                            }
-                        )
-                        samples.append(x)
-                        obs.append(float(value))
-        if cases:
-            frame = pd.DataFrame(cases)
-            frame["observed"] = obs
-            frame = pd.concat([frame, score_samples(np.vstack(samples), np.asarray(obs))], axis=1)
-            frames.append(frame)
-    # Seasonal naive on the same cases.
-    naive_cases: list[dict[str, Any]] = []
-    naive_rows: list[pd.DataFrame] = []
-    for origin in origin_list:
-        o = _loc(months, origin)
-        for h in horizons:
-            t = o + h
-            for ri, r in enumerate(routes):
-                for gi, g in enumerate(groups + ["total"]):
-                    series = tot[:, ri] if g == "total" else y_np[:, ri, gi]
-                    if not np.isfinite(series[t]):
-                        continue
-                    smp = seasonal_naive_samples(series, o, t)
-                    if smp is None:
-                        continue
-                    naive_cases.append(
-                        {
-                            "model": NAIVE,
-                            "origin": origin,
-                            "horizon": h,
-                            "target": format_month(months[t]),
-                            "route": r,
-                            "group": g,
-                            "observed": float(series[t]),
-                        }
-                    )
-                    naive_rows.append(score_samples(smp[None, :], np.asarray([series[t]])))
-    if naive_cases:
-        frames.append(
-            pd.concat([pd.DataFrame(naive_cases), pd.concat(naive_rows, ignore_index=True)], axis=1)
-        )
-    table = pd.concat(frames, ignore_index=True)[_TABLE_COLUMNS]
-    null_name = null if null is not None and null in named else None
-    summary = summarise_backtest(table, null=null_name)
-    runs_df = pd.DataFrame(run_rows)
-    settings = {
-        "models": list(named),
-        "null": null_name,
-        "n_origins": n_o,
-        "first_origin": origin_list[0],
-        "last_origin": origin_list[-1],
-        "horizons": horizons,
-        "draws": sampling.draws,
-        "tune": sampling.tune,
-        "chains": sampling.chains,
-        "seed": seed,
-        "sampler": sampling.sampler,
-        "exposures": exposures,
-        "end": format_month(common_end),
-        "wall_seconds": wall,
-        "mean_refit_seconds": float(runs_df["seconds"].mean()) if len(runs_df) else math.nan,
-    }
-    div = int(runs_df["divergences"].sum()) if len(runs_df) else 0
-    if div:
-        notes.append(
-            f"{div} divergent transition{'' if div == 1 else 's'} over {len(runs_df)} refits "
-            "(small per-refit sampling); "
-            "the scores judge the forecasts as they were made"
-        )
-    return BacktestResult(
-        table=table, summary=summary, runs=runs_df, settings=settings, notes=notes
+    plan = _Plan.make(
+        specs, panel, events, origins=origins, horizons=horizons, exposures=exposures, end=end
     )
+    tasks = _origin_tasks(
+        plan.named,
+        panel,
+        events,
+        plan.origin_list,
+        seed=seed,
+        per_task=origins_per_task,
+        task_kwargs={"horizon": plan.horizons[-1], "sampling": sampling, "exposures": exposures},
+    )
+    t0 = time.perf_counter()
+    results = raise_on_failure((executor or SerialExecutor()).map(tasks, progress=progress))
+    wall = time.perf_counter() - t0
+    table, runs = _score_runs(tasks, results, plan.longest, plan.origin_list, plan.horizons)
+    null_name = null if null is not None and null in plan.named else None
+    settings = plan.settings(null_name, sampling, seed, exposures, wall, runs)
+    notes = plan.notes
+    divergences = _divergence_note(runs)
+    if divergences is not None:
+        notes.append(divergences)
+    summary = summarise_backtest(table, null=null_name)
+    return BacktestResult(table=table, summary=summary, runs=runs, settings=settings, notes=notes)
