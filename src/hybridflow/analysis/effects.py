@@ -249,6 +249,100 @@ def compute_effects(
     return out
 
 
+def _effect_stats(eff: xr.Dataset, prefix: str, sel: dict[str, Any]) -> dict[str, Any]:
+    """The percent-effect summary columns of quantity ``prefix`` at ``sel``."""
+    return {
+        "pct_mean": float(eff[f"{prefix}_mean"].sel(sel)),
+        "pct_median": float(eff[f"{prefix}_median"].sel(sel)),
+        "pct_hdi_low": float(eff[f"{prefix}_hdi_low"].sel(sel)),
+        "pct_hdi_high": float(eff[f"{prefix}_hdi_high"].sel(sel)),
+        "p_positive": float(eff[f"{prefix}_p_positive"].sel(sel)),
+        "p_rope": float(eff[f"{prefix}_p_rope"].sel(sel)),
+    }
+
+
+def _table_row(
+    level: str,
+    driver: str,
+    event: str,
+    route: str,
+    group: str,
+    unit: str,
+    stats: dict[str, Any],
+    *,
+    peak_lag: float = np.nan,
+    log_effect: tuple[float, float] = (np.nan, np.nan),
+) -> dict[str, Any]:
+    """One row of :func:`effects_table` (``log_effect``: the link-scale mean and sd)."""
+    return {
+        "level": level,
+        "driver": driver,
+        "event": event,
+        "route": route,
+        "group": group,
+        "unit": unit,
+        **stats,
+        "peak_lag": peak_lag,
+        "log_effect_mean": log_effect[0],
+        "log_effect_sd": log_effect[1],
+    }
+
+
+def _driver_rows(eff: xr.Dataset, d: str, unit: str) -> list[dict[str, Any]]:
+    """Driver ``d``'s cumulative effect on each series, with its peak lag, then pooled."""
+    rows = []
+    lag_mean = eff["lag_mean"].sel(driver=d)
+    for r in eff["route"].values:
+        for g in eff["group"].values:
+            sel = {"driver": d, "route": r, "group": g}
+            lm = lag_mean.sel(route=r, group=g)
+            peak = int(lm["lag"][int(np.nanargmax(np.abs(lm.values)))]) if lm.notnull().any() else 0
+            log_effect = (
+                float(eff["log_effect_mean"].sel(sel)),
+                float(eff["log_effect_sd"].sel(sel)),
+            )
+            stats = _effect_stats(eff, "cumulative", sel)
+            rows.append(
+                _table_row(
+                    "series",
+                    d,
+                    "",
+                    str(r),
+                    str(g),
+                    unit,
+                    stats,
+                    peak_lag=peak,
+                    log_effect=log_effect,
+                )
+            )
+    pooled = _effect_stats(eff, "pooled", {"driver": d})
+    rows.append(_table_row("pooled", d, "", "(all)", "(all)", unit, pooled))
+    return rows
+
+
+def _event_rows(eff: xr.Dataset) -> list[dict[str, Any]]:
+    """Each per-event effect on each series (none without per-event drivers)."""
+    if "event_mean" not in eff:
+        return []
+    owners = (
+        eff["event_driver"].values if "event_driver" in eff.coords else [""] * eff.sizes["event"]
+    )
+    return [
+        _table_row(
+            "event",
+            str(owner),
+            str(e),
+            str(r),
+            str(g),
+            "one event",
+            _effect_stats(eff, "event", {"event": e, "route": r, "group": g}),
+        )
+        for e, owner in zip(eff["event"].values, owners, strict=True)
+        for r in eff["route"].values
+        for g in eff["group"].values
+    ]
+
+
 def effects_table(
     source: Posterior | xr.Dataset,
     *,
@@ -268,85 +362,13 @@ def effects_table(
         if isinstance(source, Posterior)
         else source
     )
-    rows: list[dict[str, Any]] = []
     drivers = [str(d) for d in eff["driver"].values]
     units = [str(u) for u in eff["unit"].values] if "unit" in eff.coords else [""] * len(drivers)
-    hp, rp, conv = eff.attrs.get("hdi_prob"), eff.attrs.get("rope"), eff.attrs.get("converged")
-
-    def stats(prefix: str, sel: dict[str, Any]) -> dict[str, Any]:
-        return {
-            "pct_mean": float(eff[f"{prefix}_mean"].sel(sel)),
-            "pct_median": float(eff[f"{prefix}_median"].sel(sel)),
-            "pct_hdi_low": float(eff[f"{prefix}_hdi_low"].sel(sel)),
-            "pct_hdi_high": float(eff[f"{prefix}_hdi_high"].sel(sel)),
-            "p_positive": float(eff[f"{prefix}_p_positive"].sel(sel)),
-            "p_rope": float(eff[f"{prefix}_p_rope"].sel(sel)),
-        }
-
-    for d, unit in zip(drivers, units, strict=True):
-        lag_mean = eff["lag_mean"].sel(driver=d)
-        for r in eff["route"].values:
-            for g in eff["group"].values:
-                sel = {"driver": d, "route": r, "group": g}
-                lm = lag_mean.sel(route=r, group=g)
-                peak = (
-                    int(lm["lag"][int(np.nanargmax(np.abs(lm.values)))])
-                    if lm.notnull().any()
-                    else 0
-                )
-                rows.append(
-                    {
-                        "level": "series",
-                        "driver": d,
-                        "event": "",
-                        "route": str(r),
-                        "group": str(g),
-                        "unit": unit,
-                        **stats("cumulative", sel),
-                        "peak_lag": peak,
-                        "log_effect_mean": float(eff["log_effect_mean"].sel(sel)),
-                        "log_effect_sd": float(eff["log_effect_sd"].sel(sel)),
-                    }
-                )
-        rows.append(
-            {
-                "level": "pooled",
-                "driver": d,
-                "event": "",
-                "route": "(all)",
-                "group": "(all)",
-                "unit": unit,
-                **stats("pooled", {"driver": d}),
-                "peak_lag": np.nan,
-                "log_effect_mean": np.nan,
-                "log_effect_sd": np.nan,
-            }
-        )
-    if "event_mean" in eff:
-        owners = (
-            eff["event_driver"].values
-            if "event_driver" in eff.coords
-            else [""] * eff.sizes["event"]
-        )
-        for e, owner in zip(eff["event"].values, owners, strict=True):
-            for r in eff["route"].values:
-                for g in eff["group"].values:
-                    rows.append(
-                        {
-                            "level": "event",
-                            "driver": str(owner),
-                            "event": str(e),
-                            "route": str(r),
-                            "group": str(g),
-                            "unit": "one event",
-                            **stats("event", {"event": e, "route": r, "group": g}),
-                            "peak_lag": np.nan,
-                            "log_effect_mean": np.nan,
-                            "log_effect_sd": np.nan,
-                        }
-                    )
-    table = pd.DataFrame(rows)
-    table["hdi_prob"] = hp
-    table["rope"] = rp
-    table["converged"] = conv
+    rows = [
+        row for d, unit in zip(drivers, units, strict=True) for row in _driver_rows(eff, d, unit)
+    ]
+    table = pd.DataFrame(rows + _event_rows(eff))
+    table["hdi_prob"] = eff.attrs.get("hdi_prob")
+    table["rope"] = eff.attrs.get("rope")
+    table["converged"] = eff.attrs.get("converged")
     return table
