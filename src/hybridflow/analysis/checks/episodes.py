@@ -31,7 +31,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -437,56 +437,68 @@ def flag_episodes(
         raise ValueError(f"rule must be 'tail', 'rank', 'either' or 'both', got {rule!r}")
     eps = [Episode.coerce(e) for e in episodes]
     routes = list(dict.fromkeys(scores["route"]))
+    flags = _EpisodeFlags(alpha=alpha, top_share=top_share, rule=rule)
     rows = []
     for ep in eps:
         if ep.route is not None and ep.route not in routes:
             raise ValueError(
                 f"episode {ep.name!r}: route {ep.route!r} is not scored; routes: {routes}"
             )
-        ep_months = [format_month(m) for m in ep.months]
         for route in [ep.route] if ep.route is not None else routes:
             sub_route = scores[scores["route"] == route]
             for series, sub in sub_route.groupby("series", sort=False):
-                inside = sub[sub["month"].isin(ep_months)].sort_values("month")
-                missing = [m for m in ep_months if m not in set(sub["month"])]
-                if inside.empty:
-                    raise ValueError(
-                        f"episode {ep.name!r} ({ep.start}..{ep.end}): no scored month on "
-                        f"{route} / {series}; is it inside the model window?"
-                    )
-                n_months = int(sub["n_months"].iloc[0])
-                top_cut = max(1, math.ceil(top_share * n_months))
-                peak = inside.iloc[int(np.argmin(inside["rank"].to_numpy()))]
-                flagged_tail = bool(inside["tail_p"].min() < alpha)
-                flagged_rank = bool(int(peak["rank"]) <= top_cut)
-                rows.append(
-                    {
-                        "episode": ep.name,
-                        "route": route,
-                        "series": series,
-                        "start": ep.start,
-                        "end": ep.end,
-                        "months": ";".join(inside["month"]),
-                        "tail_p": ";".join(f"{p:.3g}" for p in inside["tail_p"]),
-                        "min_tail_p": float(inside["tail_p"].min()),
-                        "max_z": float(inside["z"].max()),
-                        "peak_month": str(peak["month"]),
-                        "peak_rank": int(peak["rank"]),
-                        "n_months": n_months,
-                        "top_cut": top_cut,
-                        "flagged_tail": flagged_tail,
-                        "flagged_rank": flagged_rank,
-                        "flagged": {
-                            "tail": flagged_tail,
-                            "rank": flagged_rank,
-                            "either": flagged_tail or flagged_rank,
-                            "both": flagged_tail and flagged_rank,
-                        }[rule],
-                        "rule": rule,
-                        "missing_months": ";".join(missing),
-                    }
-                )
+                rows.append(flags.row(ep, route, series, sub))
     return pd.DataFrame(rows)
+
+
+@dataclass(frozen=True)
+class _EpisodeFlags:
+    """The flagging rules of :func:`flag_episodes`."""
+
+    alpha: float
+    top_share: float
+    rule: str
+
+    def row(self, ep: Episode, route: str, series: Hashable, sub: pd.DataFrame) -> dict[str, Any]:
+        """The summary row of episode ``ep`` in one series (``sub``: its scores)."""
+        ep_months = [format_month(m) for m in ep.months]
+        inside = sub[sub["month"].isin(ep_months)].sort_values("month")
+        missing = [m for m in ep_months if m not in set(sub["month"])]
+        if inside.empty:
+            raise ValueError(
+                f"episode {ep.name!r} ({ep.start}..{ep.end}): no scored month on "
+                f"{route} / {series}; is it inside the model window?"
+            )
+        n_months = int(sub["n_months"].iloc[0])
+        top_cut = max(1, math.ceil(self.top_share * n_months))
+        peak = inside.iloc[int(np.argmin(inside["rank"].to_numpy()))]
+        flagged_tail = bool(inside["tail_p"].min() < self.alpha)
+        flagged_rank = bool(int(peak["rank"]) <= top_cut)
+        return {
+            "episode": ep.name,
+            "route": route,
+            "series": series,
+            "start": ep.start,
+            "end": ep.end,
+            "months": ";".join(inside["month"]),
+            "tail_p": ";".join(f"{p:.3g}" for p in inside["tail_p"]),
+            "min_tail_p": float(inside["tail_p"].min()),
+            "max_z": float(inside["z"].max()),
+            "peak_month": str(peak["month"]),
+            "peak_rank": int(peak["rank"]),
+            "n_months": n_months,
+            "top_cut": top_cut,
+            "flagged_tail": flagged_tail,
+            "flagged_rank": flagged_rank,
+            "flagged": {
+                "tail": flagged_tail,
+                "rank": flagged_rank,
+                "either": flagged_tail or flagged_rank,
+                "both": flagged_tail and flagged_rank,
+            }[self.rule],
+            "rule": self.rule,
+            "missing_months": ";".join(missing),
+        }
 
 
 # ---------------------------------------------------------------------------- the check
@@ -532,6 +544,33 @@ def episode_task(
     }
 
 
+def _check_episodes_modelled(eps: Sequence[Episode], spec: ModelSpec) -> None:
+    """Every episode lies in the model window and on a modelled route (if it names one)."""
+    for ep in eps:
+        if ep.months[-1] < spec.start_month or ep.months[0] > spec.end_month:
+            raise ValueError(
+                f"episode {ep.name!r} ({ep.start}..{ep.end}) is outside the model window "
+                f"{spec.data.start}..{spec.data.end}"
+            )
+        if ep.route is not None and ep.route not in spec.data.routes:
+            raise ValueError(
+                f"episode {ep.name!r}: route {ep.route!r} is not modelled; routes: "
+                f"{spec.data.routes}"
+            )
+
+
+def _hold_out(data: ModelData, eps: Sequence[Episode]) -> ModelData:
+    """``data`` without the episodes' cells (months x route) in its fitted outcome."""
+    held = xr.zeros_like(data.y, dtype=bool)
+    for ep in eps:
+        in_months = data.y["month"].isin(ep.months)
+        in_route = data.y["route"] == ep.route if ep.route is not None else True
+        held = held | (in_months & in_route)
+    data = dataclasses.replace(data, y=data.y.where(~held))
+    data.notes.append(f"holdout: {int(held.sum())} episode cells left out of the fit")
+    return data
+
+
 def episode_anomaly(
     spec: ModelSpec,
     panel: xr.Dataset,
@@ -554,9 +593,9 @@ def episode_anomaly(
 
     Parameters
     ----------
-    spec
+    spec, drop_regimes
         Usually the baseline-only (null) model; its regimes that single out an episode are
-        removed first (:func:`strip_episodes`).
+        removed first (:func:`strip_episodes`), and so are the regimes ``drop_regimes``.
     panel, events
         Panel and event catalogue.
     episodes
@@ -571,14 +610,12 @@ def episode_anomaly(
         Flagging rules (see :func:`flag_episodes`).
     totals
         Score route totals too (where the Finnish episode shows, if anywhere).
-    drop_regimes
-        Further regimes to remove.
     holdout
         Leave the episodes' months out of the fit (their counts are scored against a
         prediction that never saw them: would the model have expected them?). Default
         False: in-sample, the conservative reading.
-    executor
-        Runs the fit (default: in this process).
+    executor, progress
+        Runs the fit (default: in this process); its progress bar.
 
     Returns
     -------
@@ -589,28 +626,10 @@ def episode_anomaly(
     if not eps:
         raise ValueError("episode_anomaly needs at least one episode")
     stripped, removed = strip_episodes(spec, eps, events, drop_regimes=drop_regimes)
-    for ep in eps:
-        if ep.months[-1] < stripped.start_month or ep.months[0] > stripped.end_month:
-            raise ValueError(
-                f"episode {ep.name!r} ({ep.start}..{ep.end}) is outside the model window "
-                f"{stripped.data.start}..{stripped.data.end}"
-            )
-        if ep.route is not None and ep.route not in stripped.data.routes:
-            raise ValueError(
-                f"episode {ep.name!r}: route {ep.route!r} is not modelled; routes: "
-                f"{stripped.data.routes}"
-            )
+    _check_episodes_modelled(eps, stripped)
     data = prepare_data(stripped, panel, events)
-    observed = None
-    if holdout:
-        observed = data.y
-        held = xr.zeros_like(data.y, dtype=bool)
-        for ep in eps:
-            in_months = data.y["month"].isin(ep.months)
-            in_route = data.y["route"] == ep.route if ep.route is not None else True
-            held = held | (in_months & in_route)
-        data = dataclasses.replace(data, y=data.y.where(~held))
-        data.notes.append(f"holdout: {int(held.sum())} episode cells left out of the fit")
+    observed = data.y if holdout else None
+    data = _hold_out(data, eps) if holdout else data
     (res,) = run_tasks(
         [Task("episodes", episode_task, (data, sampling, n_draws, totals, observed), seed=seed)],
         executor,
