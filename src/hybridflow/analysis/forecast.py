@@ -530,18 +530,6 @@ def forecast(
     draws, expected = _predict(post, data, designs, horizon, seed)
     months_f = future_months(data.months[-1], horizon)
     observed, observed_total = _observed_after(spec, panel, data, months_f)
-    out_attrs: dict[str, Any] = {
-        "spec_name": spec.name,
-        "spec_hash": str(attrs.get("spec_hash", "")),
-        "data_hash": data.data_hash(),
-        "fit_seed": int(attrs.get("seed", -1)),
-        "seed": seed,
-        "origin": format_month(data.months[-1]),
-        "horizon": horizon,
-        **_spec_attrs(spec),
-        "converged": int(attrs.get("converged", -1)),
-        "n_samples": _n_samples(post),
-    }
     return Forecast(
         draws=draws,
         expected=expected,
@@ -551,8 +539,31 @@ def forecast(
         scenarios=scen,
         baseline=BASELINE,
         notes={name: list(dict.fromkeys(d.notes)) for name, d in designs.items()},
-        attrs=out_attrs,
+        attrs=_forecast_attrs(spec, attrs, data, seed, horizon, post),
     )
+
+
+def _forecast_attrs(
+    spec: ModelSpec,
+    fit_attrs: Mapping[str, Any],
+    data: ModelData,
+    seed: int,
+    horizon: int,
+    post: xr.Dataset,
+) -> dict[str, Any]:
+    """A forecast's provenance: the fit (spec, data hash, seeds, convergence) and the run."""
+    return {
+        "spec_name": spec.name,
+        "spec_hash": str(fit_attrs.get("spec_hash", "")),
+        "data_hash": data.data_hash(),
+        "fit_seed": int(fit_attrs.get("seed", -1)),
+        "seed": seed,
+        "origin": format_month(data.months[-1]),
+        "horizon": horizon,
+        **_spec_attrs(spec),
+        "converged": int(fit_attrs.get("converged", -1)),
+        "n_samples": _n_samples(post),
+    }
 
 
 def _spec_attrs(spec: ModelSpec) -> dict[str, Any]:
@@ -731,7 +742,30 @@ def forecast_summary_text(
     m1, mH = months[0], months[-1]
     span = f"{m1:%b %Y}" if len(months) == 1 else f"{m1:%b %Y}-{mH:%b %Y}"
     where = _where(fc, route, group)
-    out: list[str] = []
+    out = [_baseline_sentence(fc, route, group, where)]
+    base_exp = fc._reduce(fc.expected.sel(scenario=fc.baseline), route, group).sum("month")
+    for name in fc.scenario_names:
+        if name != fc.baseline:
+            out.append(_scenario_sentence(fc, name, route, group, span, base_exp))
+    if threshold is not None:
+        m = months[-1] if month is None else fc._month(month)
+        out.append(_exceedance_sentence(fc, threshold, m, route, group, where))
+    notes = list(dict.fromkeys(n for ns in fc.notes.values() for n in ns))
+    if notes:
+        out.append("Notes: " + "; ".join(notes) + ".")
+    out.append(
+        "These forecasts are conditional: they assume the scenario happens and that the "
+        f"relationships estimated up to {fc.attrs.get('origin', 'the fit')} still hold; their "
+        "intervals cover parameter, trend and count uncertainty, not doubts about the model "
+        "itself (the backtest shows how such intervals did out of sample)."
+    )
+    return out
+
+
+def _baseline_sentence(fc: Forecast, route: str | None, group: str | None, where: str) -> str:
+    """The baseline's median and 90% interval in the first (and last) forecast month."""
+    months = fc.months
+    m1, mH = months[0], months[-1]
     qs = fc.quantiles(route=route, group=group)
     lo1, med1, hi1 = (float(qs.sel(quantile=q, month=m1)) for q in (0.05, 0.5, 0.95))
     base = fc.scenarios[fc.baseline]
@@ -744,51 +778,57 @@ def forecast_summary_text(
     if len(months) > 1:
         loH, medH, hiH = (float(qs.sel(quantile=q, month=mH)) for q in (0.05, 0.5, 0.95))
         text += f" and about {medH:,.0f} ({loH:,.0f}-{hiH:,.0f}) in {mH:%b %Y}; the interval widens with the horizon"
-    out.append(text + ".")
-    base_exp = fc._reduce(fc.expected.sel(scenario=fc.baseline), route, group).sum("month")
-    for name in fc.scenario_names:
-        if name == fc.baseline:
-            continue
-        sc = fc.scenarios[name]
-        label = f"'{name}'" + (f" ({sc.description.rstrip('.')})" if sc.description else "")
-        diff = fc.difference(name, route=route, group=group)
-        if float(np.abs(diff).max()) == 0.0:
-            out.append(f"Scenario {label} changes nothing in this model's forecast for {span}.")
-            continue
-        scen_exp = fc._reduce(fc.expected.sel(scenario=name), route, group).sum("month")
-        pct = 100.0 * (scen_exp / base_exp - 1.0)
-        p_lo, p_med, p_hi = (float(pct.quantile(q, dim=SAMPLE_DIMS)) for q in (0.05, 0.5, 0.95))
-        per_month = float(diff.mean()) if len(months) else 0.0
-        p_up = float((pct > 0).mean())
-        if abs(p_med) < 0.5:
-            size = "about as many expected detections as the baseline"
-        else:
-            word = "more" if p_med > 0 else "fewer"
-            size = f"about {abs(p_med):.0f}% {word} expected detections than the baseline"
-        out.append(
-            f"Scenario {label}: {size} over {span} (90% interval {p_lo:+.0f}% to {p_hi:+.0f}%), i.e. "
-            f"{per_month:+,.0f} a month on average; probability that it raises detections: "
-            f"{_pct(p_up)}."
-        )
-    if threshold is not None:
-        m = months[-1] if month is None else fc._month(month)
-        parts = [
-            f"{_pct(fc.exceedance(threshold, m, s, route=route, group=group))} under "
-            + ("the baseline" if s == fc.baseline else f"'{s}'")
-            for s in fc.scenario_names
-        ]
-        out.append(
-            f"Chance of more than {threshold:,.0f} detections on {where} in {m:%b %Y}: "
-            + ", ".join(parts)
-            + "."
-        )
-    notes = list(dict.fromkeys(n for ns in fc.notes.values() for n in ns))
-    if notes:
-        out.append("Notes: " + "; ".join(notes) + ".")
-    out.append(
-        "These forecasts are conditional: they assume the scenario happens and that the "
-        f"relationships estimated up to {fc.attrs.get('origin', 'the fit')} still hold; their "
-        "intervals cover parameter, trend and count uncertainty, not doubts about the model "
-        "itself (the backtest shows how such intervals did out of sample)."
+    return text + "."
+
+
+def _scenario_sentence(
+    fc: Forecast,
+    name: str,
+    route: str | None,
+    group: str | None,
+    span: str,
+    base_exp: xr.DataArray,
+) -> str:
+    """How scenario ``name`` differs from the baseline (``base_exp``: its expected total
+    over the forecast months), in percent and detections per month."""
+    sc = fc.scenarios[name]
+    label = f"'{name}'" + (f" ({sc.description.rstrip('.')})" if sc.description else "")
+    diff = fc.difference(name, route=route, group=group)
+    if float(np.abs(diff).max()) == 0.0:
+        return f"Scenario {label} changes nothing in this model's forecast for {span}."
+    scen_exp = fc._reduce(fc.expected.sel(scenario=name), route, group).sum("month")
+    pct = 100.0 * (scen_exp / base_exp - 1.0)
+    p_lo, p_med, p_hi = (float(pct.quantile(q, dim=SAMPLE_DIMS)) for q in (0.05, 0.5, 0.95))
+    per_month = float(diff.mean()) if len(fc.months) else 0.0
+    p_up = float((pct > 0).mean())
+    if abs(p_med) < 0.5:
+        size = "about as many expected detections as the baseline"
+    else:
+        word = "more" if p_med > 0 else "fewer"
+        size = f"about {abs(p_med):.0f}% {word} expected detections than the baseline"
+    return (
+        f"Scenario {label}: {size} over {span} (90% interval {p_lo:+.0f}% to {p_hi:+.0f}%), i.e. "
+        f"{per_month:+,.0f} a month on average; probability that it raises detections: "
+        f"{_pct(p_up)}."
     )
-    return out
+
+
+def _exceedance_sentence(
+    fc: Forecast,
+    threshold: float,
+    m: pd.Timestamp,
+    route: str | None,
+    group: str | None,
+    where: str,
+) -> str:
+    """The chance of more than ``threshold`` detections in month ``m`` under each scenario."""
+    parts = [
+        f"{_pct(fc.exceedance(threshold, m, s, route=route, group=group))} under "
+        + ("the baseline" if s == fc.baseline else f"'{s}'")
+        for s in fc.scenario_names
+    ]
+    return (
+        f"Chance of more than {threshold:,.0f} detections on {where} in {m:%b %Y}: "
+        + ", ".join(parts)
+        + "."
+    )
