@@ -229,6 +229,23 @@ def _events_driver(spec: ModelSpec, driver: str) -> EventsDriver:
     return d
 
 
+def _per_event_exposure(
+    d: EventsDriver, events: pd.DataFrame, months_ext: pd.DatetimeIndex
+) -> xr.DataArray:
+    """``events``' exposure ``(month, event)`` to driver ``d``, as the model builds it."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return dd.event_exposure(
+            events,
+            months_ext,
+            shape=d.shape,
+            date_column="effective_date",
+            sign_column="_sign",
+            per_event=True,
+            name=d.name,
+        )
+
+
 def driver_events(
     spec: ModelSpec, driver: str, events: pd.DataFrame, data: ModelData
 ) -> pd.DataFrame:
@@ -239,18 +256,7 @@ def driver_events(
     """
     d = _events_driver(spec, driver)
     sel = events_with_sign(select_driver_events(events, d.filter))
-    months_ext = data.months_ext
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        ev = dd.event_exposure(
-            sel,
-            months_ext,
-            shape=d.shape,
-            date_column="effective_date",
-            sign_column="_sign",
-            per_event=True,
-            name=d.name,
-        )
+    ev = _per_event_exposure(d, sel, data.months_ext)
     active = [str(e) for e in ev["event"].values[(ev != 0).any("month").values]]
     out = sel.set_index(sel["event_id"].astype(str)).loc[active].reset_index(drop=True)
     out["month"] = pd.to_datetime(out["effective_date"]).dt.to_period("M").dt.to_timestamp()
@@ -326,17 +332,7 @@ def placebo_arrays(data: ModelData, driver: str, redated: pd.DataFrame) -> dict[
     d = _events_driver(spec, driver)
     k = data.driver_names.index(driver)
     design = data.drivers[k]
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        ev = dd.event_exposure(
-            redated.drop(columns=["month"], errors="ignore"),
-            data.months_ext,
-            shape=d.shape,
-            date_column="effective_date",
-            sign_column="_sign",
-            per_event=True,
-            name=d.name,
-        )
+    ev = _per_event_exposure(d, redated.drop(columns=["month"], errors="ignore"), data.months_ext)
     agg = ev.sum("event").rename(driver)
     new_design = dataclasses.replace(
         design,
