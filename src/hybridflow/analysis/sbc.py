@@ -55,6 +55,7 @@ from hybridflow.inference.executor import (
     ProgressArg,
     SerialExecutor,
     Task,
+    TaskResult,
     spawn_seeds,
 )
 from hybridflow.inference.posterior import fit_group, n_divergences
@@ -464,7 +465,7 @@ def run_sbc(
     Parameters
     ----------
     spec, panel, events
-        As for :func:`hybridflow.inference.sample.fit_spec`; the real panel fixes the
+        As for :func:`hybridflow.inference.fit.fit_spec`; the real panel fixes the
         design (months, exposures, regimes, observed cells). Its outcome is replaced by
         simulated counts in every replicate.
     n
@@ -472,8 +473,7 @@ def run_sbc(
     sampling
         Sampler settings of each replicate's fit (default :data:`SBC_SAMPLING`: 500 draws
         after 500 tuning steps x 2 chains, nutpie, the target acceptance of a real fit).
-        ``chains * draws`` must be at least ``thin_to``. Replicates refit one compiled
-        model per worker (nutpie).
+        ``chains * draws`` must be at least ``thin_to``.
     seed
         Root seed: the prior draws use it, replicate ``k`` is fitted with the k-th of
         :func:`~hybridflow.inference.executor.spawn_seeds` ``(seed, n)``. Same seed, same
@@ -484,12 +484,10 @@ def run_sbc(
         Parameters to check; names the model lacks are dropped (``event_effect`` and
         kernel parameters may be added).
     executor
-        Runs the replicates (one task each; each worker compiles once). Default: serial,
-        in this process.
-    bins, alpha
-        For :func:`uniformity_table`.
-    progress
-        Passed to the executor's ``map``.
+        Runs the replicates (one task each; each worker compiles the model once and
+        refits it on each replicate's counts). Default: serial, in this process.
+    bins, alpha, progress
+        For :func:`uniformity_table`; ``progress`` for the executor's ``map``.
 
     Returns
     -------
@@ -500,6 +498,34 @@ def run_sbc(
     ValueError
         ``n`` < 2, too few posterior draws for ``thin_to``, or no checkable parameter.
     """
+    _check_sizes(n, thin_to, sampling)
+    data = prepare_data(spec, panel, events)
+    bundle = build_model(spec, data)
+    checked = _checked_params(bundle, params, spec.name)
+    prior, y_sim, labels = simulate_prior(bundle, n, seed, checked)
+    seeds = spawn_seeds(seed, n)
+    results = _run_replicates(
+        data, y_sim, prior, checked, sampling, thin_to, seeds, executor, progress
+    )
+    ranks, replicates = _tables(results, seeds, checked, prior, labels)
+    settings = {
+        **_sampling_settings(n, sampling, seed, thin_to),
+        "bins": bins or default_bins(int(replicates["ok"].sum()), thin_to),
+        "alpha": alpha,
+        "params": checked,
+        **_design_settings(spec, data, y_sim),
+    }
+    return SBCResult(
+        spec_name=spec.name,
+        ranks=ranks,
+        replicates=replicates,
+        summary=uniformity_table(ranks, thin_to, bins=bins, alpha=alpha),
+        n_ranks=thin_to,
+        settings=settings,
+    )
+
+
+def _check_sizes(n: int, thin_to: int, sampling: Sampling) -> None:
     if n < 2:
         raise ValueError(f"SBC needs at least 2 replicates, got n={n}")
     if thin_to < 1 or sampling.total_draws < thin_to:
@@ -507,31 +533,48 @@ def run_sbc(
             f"thin_to={thin_to} needs at least that many posterior draws; "
             f"chains x draws = {sampling.total_draws}"
         )
-    data = prepare_data(spec, panel, events)
-    bundle = build_model(spec, data)
+
+
+def _checked_params(bundle: Any, params: Sequence[str], model: str) -> list[str]:
+    """``params`` the built model has, once each, in order."""
     names = set(bundle.model.named_vars)
     checked = [p for p in dict.fromkeys(params) if p in names]
     if not checked:
-        raise ValueError(f"none of the parameters {list(params)} is in model '{spec.name}'")
-    prior, y_sim, labels = simulate_prior(bundle, n, seed, checked)
-    seeds = spawn_seeds(seed, n)
+        raise ValueError(f"none of the parameters {list(params)} is in model '{model}'")
+    return checked
+
+
+def _run_replicates(
+    data: ModelData,
+    y_sim: np.ndarray,
+    prior: Mapping[str, np.ndarray],
+    checked: list[str],
+    sampling: Sampling,
+    thin_to: int,
+    seeds: Sequence[int],
+    executor: Executor | None,
+    progress: ProgressArg,
+) -> list[TaskResult]:
+    """Fit replicate ``k`` on ``y_sim[k]`` (task ``sbc-<k>``, seed ``seeds[k]``) on
+    ``executor`` (serially in this process if None)."""
     tasks = [
         Task(
             f"sbc-{k:04d}",
             _fit_replicate,
             (data, y_sim[k], {p: prior[p][k] for p in checked}, checked, sampling, thin_to),
-            seed=seeds[k],
+            seed=seed_k,
         )
-        for k in range(n)
+        for k, seed_k in enumerate(seeds)
     ]
     if executor is None:
         with SerialExecutor() as ex:
-            results = ex.map(tasks, progress=progress)
-    else:
-        results = executor.map(tasks, progress=progress)
-    ranks, replicates = _tables(results, seeds, checked, prior, labels)
-    summary = uniformity_table(ranks, thin_to, bins=bins, alpha=alpha)
-    settings = {
+            return ex.map(tasks, progress=progress)
+    return executor.map(tasks, progress=progress)
+
+
+def _sampling_settings(n: int, sampling: Sampling, seed: int, thin_to: int) -> dict[str, Any]:
+    """How many replicates and how each was fitted, for :attr:`SBCResult.settings`."""
+    return {
         "n": n,
         "draws": sampling.draws,
         "tune": sampling.tune,
@@ -540,22 +583,17 @@ def run_sbc(
         "thin_to": thin_to,
         "sampler": sampling.sampler,
         "target_accept": sampling.target_accept,
-        "bins": bins or default_bins(int(replicates["ok"].sum()), thin_to),
-        "alpha": alpha,
-        "params": checked,
+    }
+
+
+def _design_settings(spec: ModelSpec, data: ModelData, y_sim: np.ndarray) -> dict[str, Any]:
+    """Which spec and design the replicates simulate, for :attr:`SBCResult.settings`."""
+    return {
         "spec_hash": spec_hash(spec),
         "data_hash": data.data_hash(),
         "window": f"{data.months[0]:%Y-%m}..{data.months[-1]:%Y-%m}",
         "observed_cells": int(y_sim.shape[1]),
     }
-    return SBCResult(
-        spec_name=spec.name,
-        ranks=ranks,
-        replicates=replicates,
-        summary=summary,
-        n_ranks=thin_to,
-        settings=settings,
-    )
 
 
 def _tables(

@@ -142,13 +142,14 @@ def _territory(raw: Path) -> pd.DataFrame:
     from hybridflow.data.sources import territory
 
     live = territory.monthly_area(
-        territory.read_liveuamap_csv(raw / "territory" / "liveuamap_territory.csv"), "liveuamap"
+        territory.read_liveuamap_csv(raw / "territory" / "liveuamap_territory.csv"),
+        territory.LIVEUAMAP,
     )
     deep = territory.monthly_area(
         territory.read_deepstate_daily_csv(
             raw / "territory" / "deepstate_occupied_area_daily_derived.csv"
         ),
-        "deepstate",
+        territory.DEEPSTATE,
     )
     return pd.concat([live, deep], ignore_index=True)
 

@@ -42,6 +42,7 @@ from hybridflow.months import month_range
 __all__ = [
     "EASTERN_BORDERS",
     "NAMED_GROUPINGS",
+    "REPORT_GROUPING",
     "UKRRUSSBEL",
     "NamedGrouping",
     "group_nationalities",
@@ -52,6 +53,8 @@ __all__ = [
 #: Groupings named by one word (besides "top_k", a {nationality: group} mapping or a CSV).
 NamedGrouping = Literal["ukrrussbel", "none"]
 NAMED_GROUPINGS: tuple[str, ...] = get_args(NamedGrouping)
+#: The report's grouping: UkrRussBel vs Others (the model specs' default).
+REPORT_GROUPING: NamedGrouping = "ukrrussbel"
 
 _TABLE_FILES = {t.name: t.filename for t in TABLES}
 
@@ -320,7 +323,7 @@ def _provenance(
 
 def group_nationalities(
     panel: xr.Dataset,
-    grouping: str | Mapping[str, str] | Path = "ukrrussbel",
+    grouping: str | Mapping[str, str] | Path = REPORT_GROUPING,
     *,
     top_k: int | None = None,
     routes: list[str] | None = None,
@@ -356,9 +359,9 @@ def group_nationalities(
     elif isinstance(grouping, Path) or (isinstance(grouping, str) and grouping.endswith(".csv")):
         mapping = _read_mapping_csv(Path(grouping))
         label = f"mapping file {grouping}"
-    elif grouping == "ukrrussbel":
+    elif grouping == REPORT_GROUPING:
         mapping = {n: ("UkrRussBel" if n in UKRRUSSBEL else other_label) for n in nats}
-        label = "ukrrussbel"
+        label = REPORT_GROUPING
     elif grouping == "top_k":
         if not top_k or top_k < 1:
             raise ValueError("grouping 'top_k' needs top_k >= 1")

@@ -1071,29 +1071,41 @@ def make_executor(
         raise ExecutorConfigError("give either --scheduler or --dask-local, not both")
     wants_dask = scheduler is not None or dask_local is not None
     if kind == "serial":
-        if wants_dask:
-            raise ExecutorConfigError(
-                "the serial executor runs in this process; drop --scheduler/--dask-local"
-            )
-        if workers not in (None, 1):
-            raise ExecutorConfigError(
-                f"the serial executor has one worker; got --workers {workers}"
-            )
-        return SerialExecutor(retries=retries)
+        return _serial_executor(workers, wants_dask, retries)
     if kind == "dask" or wants_dask:
-        if scheduler is not None:
-            if workers is not None:
-                raise ExecutorConfigError(
-                    "--workers cannot be combined with --scheduler: the cluster's workers run the tasks"
-                )
-            return DaskExecutor(scheduler=scheduler, retries=retries)
-        if workers is not None and dask_local is not None and workers != dask_local:
-            raise ExecutorConfigError(
-                f"--workers {workers} disagrees with --dask-local {dask_local}; give one"
-            )
-        return DaskExecutor(
-            local_workers=dask_local or workers,
-            threads_per_worker=threads_per_worker,
-            retries=retries,
-        )
+        return _dask_executor(scheduler, workers, dask_local, threads_per_worker, retries)
     return ProcessExecutor(workers, threads_per_worker=threads_per_worker, retries=retries)
+
+
+def _serial_executor(workers: int | None, wants_dask: bool, retries: int) -> SerialExecutor:
+    if wants_dask:
+        raise ExecutorConfigError(
+            "the serial executor runs in this process; drop --scheduler/--dask-local"
+        )
+    if workers not in (None, 1):
+        raise ExecutorConfigError(f"the serial executor has one worker; got --workers {workers}")
+    return SerialExecutor(retries=retries)
+
+
+def _dask_executor(
+    scheduler: str | None,
+    workers: int | None,
+    dask_local: int | None,
+    threads_per_worker: int | None,
+    retries: int,
+) -> DaskExecutor:
+    if scheduler is not None:
+        if workers is not None:
+            raise ExecutorConfigError(
+                "--workers cannot be combined with --scheduler: the cluster's workers run the tasks"
+            )
+        return DaskExecutor(scheduler=scheduler, retries=retries)
+    if workers is not None and dask_local is not None and workers != dask_local:
+        raise ExecutorConfigError(
+            f"--workers {workers} disagrees with --dask-local {dask_local}; give one"
+        )
+    return DaskExecutor(
+        local_workers=dask_local or workers,
+        threads_per_worker=threads_per_worker,
+        retries=retries,
+    )

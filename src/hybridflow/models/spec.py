@@ -31,9 +31,10 @@ from pydantic import Field, PrivateAttr, field_validator, model_validator
 from hybridflow.data.events import KINDS as EVENT_KINDS
 from hybridflow.data.events import SECTORS, Confidence, Direction, Target
 from hybridflow.data.events import Family as EventFamily
-from hybridflow.data.panel import EASTERN_BORDERS, NAMED_GROUPINGS, NamedGrouping
+from hybridflow.data.panel import EASTERN_BORDERS, NAMED_GROUPINGS, REPORT_GROUPING, NamedGrouping
 from hybridflow.data.sources.acled import EVENT_TYPES as ACLED_EVENT_TYPES
-from hybridflow.data.sources.territory import Tracker
+from hybridflow.data.sources.acled import EXPLOSIONS as ACLED_EXPLOSIONS
+from hybridflow.data.sources.territory import LIVEUAMAP, Tracker
 from hybridflow.design.drivers import EventShape
 from hybridflow.design.kernels import KERNEL_NAMES
 from hybridflow.schema import StrictModel, check_choice, format_options, read_toml, validate
@@ -197,7 +198,7 @@ class DataSpec(StrictModel):
     """
 
     routes: list[str] = Field(default_factory=lambda: [EASTERN_BORDERS], min_length=1)
-    grouping: NamedGrouping | TopK | str = "ukrrussbel"
+    grouping: NamedGrouping | TopK | str = REPORT_GROUPING
     start: str = "2016-01"
     end: str = "2025-03"
     outcome: Literal["counts", "share"] = "counts"
@@ -462,7 +463,7 @@ class AcledDriver(_ContinuousBase):
     """ACLED events inside Russia of one ``event_type`` (data 2021-01 .. 2024-09)."""
 
     source: Literal["acled"]
-    event_type: str = "Explosions/Remote violence"
+    event_type: str = ACLED_EXPLOSIONS
 
     @field_validator("event_type")
     @classmethod
@@ -475,7 +476,7 @@ class TerritoryDriver(_ContinuousBase):
     (max(change, 0)); ``"negative"``: Ukrainian gains (max(-change, 0)); ``"net"``: as is."""
 
     source: Literal["territory"]
-    tracker: Tracker = "liveuamap"
+    tracker: Tracker = LIVEUAMAP
     sign: Literal["positive", "negative", "net"] = "net"
 
 

@@ -11,16 +11,24 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import Any, Literal, get_args
+from typing import Annotated, Any, Literal, get_args
 
-from pydantic import Field, model_validator
+from pydantic import AfterValidator, Field, model_validator
 
+from hybridflow.analysis.checks.controls import CONTROL_ROUTES
+from hybridflow.analysis.checks.sensitivity import DEFAULT_KERNELS
+from hybridflow.data.sources.frontex import EASTERN_BORDERS
+from hybridflow.design.kernels import KERNEL_NAMES
 from hybridflow.errors import SpecError
 from hybridflow.inference.sampling import Sampling
-from hybridflow.schema import StrictModel, load_toml, validate
+from hybridflow.schema import StrictModel, check_choice, load_toml, validate
 
 EpisodeMode = Literal["in_sample", "holdout"]
 EPISODE_MODES: tuple[EpisodeMode, ...] = get_args(EpisodeMode)
+
+#: A lag kernel's registry name (:data:`~hybridflow.design.kernels.KERNEL_NAMES`).
+KernelName = Annotated[str, AfterValidator(lambda v: check_choice(v, KERNEL_NAMES, kind="kernel"))]
+
 
 class StudySampling(Sampling):
     """How hard the headline fits sample (a :class:`~hybridflow.inference.sampling.Sampling`
@@ -58,7 +66,7 @@ class Episode(StrictModel):
     name: str
     start: str
     end: str
-    route: str = "Eastern Borders Route"
+    route: str = EASTERN_BORDERS
 
 
 class Sensitivity(StrictModel):
@@ -66,7 +74,7 @@ class Sensitivity(StrictModel):
 
     hypotheses: list[str] = Field(default_factory=list)
     prior_scales: list[float] = Field(default_factory=lambda: [0.5, 2.0])
-    kernels: list[str] = Field(default_factory=lambda: ["immediate", "delayed", "fdl"])
+    kernels: list[KernelName] = Field(default_factory=lambda: list(DEFAULT_KERNELS))
     window_starts: list[str] = Field(default_factory=lambda: ["2021-01", "2022-02"])
     groupings: list[Any] = Field(default_factory=lambda: [{"top_k": 5}])
 
@@ -77,9 +85,7 @@ class Checks(StrictModel):
     placebo_n: int = Field(default=100, ge=0)
     #: Limit placebo checks to these hypotheses (default: every hypothesis with placebo).
     placebo_hypotheses: list[str] = Field(default_factory=list)
-    negative_control_routes: list[str] = Field(
-        default_factory=lambda: ["Western Mediterranean Route", "Western African Route"]
-    )
+    negative_control_routes: list[str] = Field(default_factory=lambda: list(CONTROL_ROUTES))
     negative_control_hypotheses: list[str] = Field(default_factory=list)
     episodes: list[Episode] = Field(default_factory=list)
     episode_model: str = "null"

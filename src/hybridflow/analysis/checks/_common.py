@@ -148,6 +148,35 @@ def error_line(result: TaskResult) -> str:
     return lines[-1] if lines else "unknown error"
 
 
+def no_estimate_row(note: str) -> dict[str, Any]:
+    """The estimate columns of a table row without an estimate (NaN effect, not converged,
+    ``divergences = -1``) and the ``note`` saying why."""
+    nan = float("nan")
+    return {
+        "mean": nan, "low": nan, "high": nan, "p_direction": nan, "p_positive": nan,
+        "converged": False, "divergences": -1, "seconds": nan, "note": note,
+    }  # fmt: skip
+
+
+def fit_row(
+    result: TaskResult, driver: str, *, direction: Direction, hdi_prob: float
+) -> dict[str, Any]:
+    """The estimate columns of a table row from a :func:`fit_task` result: the summary of
+    ``driver``'s draws (:func:`summarise_draws`), ``converged``, ``divergences``,
+    ``seconds`` and ``note`` (the builder's notes); a failed fit gives
+    :func:`no_estimate_row` with ``fit failed: <error>``."""
+    if not result.ok:
+        return no_estimate_row(f"fit failed: {error_line(result)}")
+    value = result.value
+    summary = summarise_draws(value["draws"][driver], direction=direction, hdi_prob=hdi_prob)
+    return summary | {
+        "converged": bool(value["converged"]),
+        "divergences": int(value["divergences"]),
+        "seconds": float(value["seconds"]),
+        "note": "; ".join(value["notes"]),
+    }
+
+
 def refit_task(
     data: ModelData,
     values: Mapping[str, np.ndarray],

@@ -33,10 +33,9 @@ import xarray as xr
 from hybridflow.analysis.checks._common import (
     REFIT_SAMPLING,
     Direction,
-    error_line,
+    fit_row,
     fit_task,
     run_tasks,
-    summarise_draws,
 )
 from hybridflow.data.panel import group_nationalities
 from hybridflow.errors import SpecError
@@ -47,6 +46,7 @@ from hybridflow.models.spec import ModelSpec
 from hybridflow.months import format_month
 
 __all__ = [
+    "CONTROL_COLUMNS",
     "CONTROL_ROUTES",
     "TOTAL_GROUP",
     "control_data",
@@ -58,6 +58,11 @@ __all__ = [
 CONTROL_ROUTES = ("Western Mediterranean Route", "Western African Route")
 #: Group label of a route modelled as one series.
 TOTAL_GROUP = "Total"
+#: The columns of :func:`negative_controls`' table.
+CONTROL_COLUMNS = [
+    "route", "driver", "mean", "low", "high", "p_positive", "p_direction", "direction",
+    "converged", "divergences", "grouping", "window", "n_months", "seconds", "note",
+]  # fmt: skip
 
 
 def total_panel(panel: xr.Dataset, label: str = TOTAL_GROUP) -> xr.Dataset:
@@ -134,6 +139,41 @@ def control_data(
     return prepare_data(cspec, source, events)
 
 
+def _control_drivers(
+    spec: ModelSpec, routes: Sequence[str], drivers: Sequence[str] | None
+) -> list[str]:
+    """Check the control routes and the drivers to report; the drivers' names.
+
+    Raises
+    ------
+    SpecError
+        A route listed twice, no route, or no driver.
+    KeyError
+        A driver the spec does not have (the message names the valid ones).
+    """
+    if len(set(routes)) != len(routes):
+        raise SpecError(f"negative-control routes are listed twice: {list(routes)}")
+    if not routes:
+        raise SpecError("negative_controls needs at least one control route")
+    names = list(drivers) if drivers is not None else [d.name for d in spec.drivers]
+    if not names:
+        raise SpecError(f"spec '{spec.name}' has no drivers to test on control routes")
+    for name in names:
+        spec.driver(name)  # KeyError naming the valid drivers
+    return names
+
+
+def _route_columns(route: str, data: ModelData, grouping: str) -> dict[str, object]:
+    """The columns a control route's rows share: ``route``, ``grouping``, ``window``,
+    ``n_months`` (months with any observed count)."""
+    return {
+        "route": route,
+        "grouping": grouping if grouping == "spec" else "route total",
+        "window": f"{format_month(data.months[0])}..{format_month(data.months[-1])}",
+        "n_months": int(np.isfinite(data.y.values).any(axis=(1, 2)).sum()),
+    }
+
+
 def negative_controls(
     spec: ModelSpec,
     panel: xr.Dataset,
@@ -183,15 +223,7 @@ def negative_controls(
         ``n_months``, ``note`` (the builder's notes, or the error of a failed fit).
         The expectation is no effect.
     """
-    if len(set(routes)) != len(routes):
-        raise SpecError(f"negative-control routes are listed twice: {list(routes)}")
-    if not routes:
-        raise SpecError("negative_controls needs at least one control route")
-    names = list(drivers) if drivers is not None else [d.name for d in spec.drivers]
-    if not names:
-        raise SpecError(f"spec '{spec.name}' has no drivers to test on control routes")
-    for name in names:
-        spec.driver(name)  # KeyError naming the valid drivers
+    names = _control_drivers(spec, routes, drivers)
     directions = dict(directions or {})
     datas = [control_data(spec, panel, events, r, grouping=grouping) for r in routes]
     seeds = spawn_seeds(seed, len(routes))
@@ -203,53 +235,12 @@ def negative_controls(
     results = run_tasks(tasks, executor, progress=progress)
     rows = []
     for route, data, res in zip(routes, datas, results, strict=True):
-        window = f"{format_month(data.months[0])}..{format_month(data.months[-1])}"
-        n_months = int(np.isfinite(data.y.values).any(axis=(1, 2)).sum())
+        columns = _route_columns(route, data, grouping)
         for name in names:
             direction = directions.get(name, "+")
-            base = {
-                "route": route,
-                "driver": name,
-                "direction": direction,
-                "grouping": grouping if grouping == "spec" else "route total",
-                "window": window,
-                "n_months": n_months,
-            }
-            if res.ok:
-                s = summarise_draws(
-                    res.value["draws"][name], direction=direction, hdi_prob=hdi_prob
-                )
-                rows.append(
-                    base
-                    | s
-                    | {
-                        "converged": bool(res.value["converged"]),
-                        "divergences": int(res.value["divergences"]),
-                        "seconds": float(res.value["seconds"]),
-                        "note": "; ".join(res.value["notes"]),
-                    }
-                )
-            else:
-                nan = float("nan")
-                rows.append(
-                    base
-                    | {
-                        "mean": nan,
-                        "low": nan,
-                        "high": nan,
-                        "p_positive": nan,
-                        "p_direction": nan,
-                        "converged": False,
-                        "divergences": -1,
-                        "seconds": nan,
-                        "note": f"fit failed: {error_line(res)}",
-                    }
-                )
-    cols = [
-        "route", "driver", "mean", "low", "high", "p_positive", "p_direction", "direction",
-        "converged", "divergences", "grouping", "window", "n_months", "seconds", "note",
-    ]  # fmt: skip
-    table = pd.DataFrame(rows)[cols]
+            estimate = fit_row(res, name, direction=direction, hdi_prob=hdi_prob)
+            rows.append(columns | {"driver": name, "direction": direction} | estimate)
+    table = pd.DataFrame(rows)[CONTROL_COLUMNS]
     table.attrs["seconds"] = time.perf_counter() - t0
     table.attrs["hdi_prob"] = hdi_prob
     return table

@@ -54,7 +54,7 @@ from hybridflow.analysis.checks._common import (
     run_tasks,
 )
 from hybridflow.design import drivers as dd
-from hybridflow.inference.executor import Executor, Task, spawn_seeds
+from hybridflow.inference.executor import Executor, Task, TaskResult, spawn_seeds
 from hybridflow.inference.sampling import Sampling
 from hybridflow.models import components as comp
 from hybridflow.models.build import (
@@ -229,6 +229,23 @@ def _events_driver(spec: ModelSpec, driver: str) -> EventsDriver:
     return d
 
 
+def _per_event_exposure(
+    d: EventsDriver, events: pd.DataFrame, months_ext: pd.DatetimeIndex
+) -> xr.DataArray:
+    """``events``' exposure ``(month, event)`` to driver ``d``, as the model builds it."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return dd.event_exposure(
+            events,
+            months_ext,
+            shape=d.shape,
+            date_column="effective_date",
+            sign_column="_sign",
+            per_event=True,
+            name=d.name,
+        )
+
+
 def driver_events(
     spec: ModelSpec, driver: str, events: pd.DataFrame, data: ModelData
 ) -> pd.DataFrame:
@@ -239,18 +256,7 @@ def driver_events(
     """
     d = _events_driver(spec, driver)
     sel = events_with_sign(select_driver_events(events, d.filter))
-    months_ext = data.months_ext
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        ev = dd.event_exposure(
-            sel,
-            months_ext,
-            shape=d.shape,
-            date_column="effective_date",
-            sign_column="_sign",
-            per_event=True,
-            name=d.name,
-        )
+    ev = _per_event_exposure(d, sel, data.months_ext)
     active = [str(e) for e in ev["event"].values[(ev != 0).any("month").values]]
     out = sel.set_index(sel["event_id"].astype(str)).loc[active].reset_index(drop=True)
     out["month"] = pd.to_datetime(out["effective_date"]).dt.to_period("M").dt.to_timestamp()
@@ -326,17 +332,7 @@ def placebo_arrays(data: ModelData, driver: str, redated: pd.DataFrame) -> dict[
     d = _events_driver(spec, driver)
     k = data.driver_names.index(driver)
     design = data.drivers[k]
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        ev = dd.event_exposure(
-            redated.drop(columns=["month"], errors="ignore"),
-            data.months_ext,
-            shape=d.shape,
-            date_column="effective_date",
-            sign_column="_sign",
-            per_event=True,
-            name=d.name,
-        )
+    ev = _per_event_exposure(d, redated.drop(columns=["month"], errors="ignore"), data.months_ext)
     agg = ev.sum("event").rename(driver)
     new_design = dataclasses.replace(
         design,
@@ -364,6 +360,100 @@ def placebo_arrays(data: ModelData, driver: str, redated: pd.DataFrame) -> dict[
 
 
 # ---------------------------------------------------------------------------- the check
+
+
+def _refit_tasks(
+    data: ModelData,
+    observed: pd.DataFrame,
+    redatings: list[pd.DataFrame],
+    headline: Headline,
+    sampling: Sampling,
+    seed: int,
+) -> list[Task]:
+    """The observed refit (task ``observed``, first of ``spawn_seeds(seed, n + 1)``) and
+    one refit per re-dating (``placebo-<i>``, the next seeds)."""
+    driver = headline.driver
+    seeds = spawn_seeds(seed, len(redatings) + 1)
+    observed_values = placebo_arrays(data, driver, observed)
+    tasks = [
+        Task("observed", refit_task, (data, observed_values, headline, sampling), seed=seeds[0])
+    ]
+    for i, redated in enumerate(redatings):
+        tasks.append(
+            Task(
+                f"placebo-{i:03d}",
+                refit_task,
+                (data, placebo_arrays(data, driver, redated), headline, sampling),
+                seed=seeds[i + 1],
+            )
+        )
+    return tasks
+
+
+def _rule(n_events: int, cands: pd.DatetimeIndex, exclude_observed: bool) -> str:
+    """The re-dating rule in words."""
+    window = f"{format_month(cands[0])}..{format_month(cands[-1])}" if len(cands) else "(none)"
+    return (
+        f"each of the {n_events} events moved to a distinct month drawn uniformly without "
+        f"replacement from {len(cands)} candidate months in {window}"
+        + (", excluding the months of the real events" if exclude_observed else "")
+        + "; other drivers unchanged"
+    )
+
+
+def _placebo_result(
+    headline: Headline,
+    results: list[TaskResult],
+    sel: pd.DataFrame,
+    redatings: list[pd.DataFrame],
+    cands: pd.DatetimeIndex,
+    exclude_observed: bool,
+    t0: float,
+) -> PlaceboResult:
+    """The check's result from its refits (the observed one first), ``seconds`` counted
+    from ``t0``.
+
+    Raises
+    ------
+    RuntimeError
+        The observed refit failed.
+    """
+    obs, placebos = results[0], results[1:]
+    if not obs.ok:
+        raise RuntimeError(f"placebo-in-time: the observed refit failed: {error_line(obs)}")
+    observed = obs.value
+    means = np.array([r.value["mean"] if r.ok else np.nan for r in placebos], dtype=float)
+    p_pos = np.array([r.value["p_positive"] if r.ok else np.nan for r in placebos], dtype=float)
+    ranks = rank_p_values(observed["mean"], means, headline.direction)
+    return PlaceboResult(
+        driver=headline.driver,
+        direction=headline.direction,
+        observed=float(observed["mean"]),
+        observed_p_positive=float(observed["p_positive"]),
+        placebo=means,
+        placebo_p_positive=p_pos,
+        datings=[[format_month(m) for m in r["effective_date"]] for r in redatings],
+        events=pd.DataFrame(
+            {
+                "event_id": sel["event_id"].astype(str),
+                "month": [format_month(m) for m in pd.DatetimeIndex(sel["month"])],
+            }
+        ),
+        rank_p=ranks["rank_p"],
+        p_upper=ranks["p_upper"],
+        p_lower=ranks["p_lower"],
+        p_plus1=ranks["p_plus1"],
+        n_failed=int(sum(not r.ok for r in placebos)),
+        candidates=[format_month(m) for m in cands],
+        rule=_rule(len(sel), cands, exclude_observed),
+        seconds=time.perf_counter() - t0,
+        divergences=[int(r.value["divergences"]) if r.ok else -1 for r in placebos],
+        errors=[f"{r.key}: {error_line(r)}" for r in placebos if not r.ok],
+        refit_seconds=[float(r.value["seconds"]) if r.ok else np.nan for r in placebos],
+        refit_cpu_seconds=[
+            float(r.value.get("cpu_seconds", np.nan)) if r.ok else np.nan for r in placebos
+        ],
+    )
 
 
 def placebo_in_time(
@@ -436,57 +526,6 @@ def placebo_in_time(
     rng = np.random.default_rng(np.random.SeedSequence([seed, 0x91ACEB0]))
     redatings = [redate_events(sel, cands, rng) for _ in range(n)]
     headline = Headline(driver, group=group, route=route, direction=direction)
-    seeds = spawn_seeds(seed, n + 1)
-    observed_values = placebo_arrays(data, driver, sel)
-    tasks = [
-        Task("observed", refit_task, (data, observed_values, headline, sampling), seed=seeds[0])
-    ]
-    for i, redated in enumerate(redatings):
-        tasks.append(
-            Task(
-                f"placebo-{i:03d}",
-                refit_task,
-                (data, placebo_arrays(data, driver, redated), headline, sampling),
-                seed=seeds[i + 1],
-            )
-        )
+    tasks = _refit_tasks(data, sel, redatings, headline, sampling, seed)
     results = run_tasks(tasks, executor, progress=progress)
-    obs = results[0]
-    if not obs.ok:
-        raise RuntimeError(f"placebo-in-time: the observed refit failed: {error_line(obs)}")
-    means = np.array([r.value["mean"] if r.ok else np.nan for r in results[1:]], dtype=float)
-    p_pos = np.array([r.value["p_positive"] if r.ok else np.nan for r in results[1:]], dtype=float)
-    ranks = rank_p_values(obs.value["mean"], means, direction)
-    window = f"{format_month(cands[0])}..{format_month(cands[-1])}" if len(cands) else "(none)"
-    rule = (
-        f"each of the {len(sel)} events moved to a distinct month drawn uniformly without "
-        f"replacement from {len(cands)} candidate months in {window}"
-        + (", excluding the months of the real events" if exclude_observed else "")
-        + "; other drivers unchanged"
-    )
-    return PlaceboResult(
-        driver=driver,
-        direction=direction,
-        observed=float(obs.value["mean"]),
-        observed_p_positive=float(obs.value["p_positive"]),
-        placebo=means,
-        placebo_p_positive=p_pos,
-        datings=[[format_month(m) for m in r["effective_date"]] for r in redatings],
-        events=pd.DataFrame(
-            {"event_id": sel["event_id"].astype(str), "month": [format_month(m) for m in real]}
-        ),
-        rank_p=ranks["rank_p"],
-        p_upper=ranks["p_upper"],
-        p_lower=ranks["p_lower"],
-        p_plus1=ranks["p_plus1"],
-        n_failed=int(sum(not r.ok for r in results[1:])),
-        candidates=[format_month(m) for m in cands],
-        rule=rule,
-        seconds=time.perf_counter() - t0,
-        divergences=[int(r.value["divergences"]) if r.ok else -1 for r in results[1:]],
-        errors=[f"{r.key}: {error_line(r)}" for r in results[1:] if not r.ok],
-        refit_seconds=[float(r.value["seconds"]) if r.ok else np.nan for r in results[1:]],
-        refit_cpu_seconds=[
-            float(r.value.get("cpu_seconds", np.nan)) if r.ok else np.nan for r in results[1:]
-        ],
-    )
+    return _placebo_result(headline, results, sel, redatings, cands, exclude_observed, t0)

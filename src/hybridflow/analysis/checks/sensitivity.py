@@ -23,7 +23,7 @@ draws: ``panel``, ``label``, ``mean``, ``low``, ``high`` (percent, HDI), ``conve
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,14 +35,17 @@ from hybridflow.analysis.checks._common import (
     VARIANT_SAMPLING,
     Direction,
     Headline,
-    error_line,
+    fit_row,
     fit_task,
     headline_draws,
+    no_estimate_row,
     run_tasks,
     summarise_draws,
 )
+from hybridflow.data.panel import REPORT_GROUPING
+from hybridflow.design.kernels import DelayedPeakKernel, FiniteDistributedLagKernel, ImmediateKernel
 from hybridflow.errors import SpecError
-from hybridflow.inference.executor import Executor, Task, spawn_seeds
+from hybridflow.inference.executor import Executor, Task, TaskResult, spawn_seeds
 from hybridflow.inference.posterior import as_posterior, n_divergences
 from hybridflow.inference.sampling import Sampling
 from hybridflow.models.build import ModelData, prepare_data
@@ -50,12 +53,18 @@ from hybridflow.models.spec import ModelSpec, TopK, parse_spec, spec_hash
 from hybridflow.months import format_month
 
 __all__ = [
+    "DEFAULT_KERNELS",
     "SENSITIVITY_COLUMNS",
     "Variant",
     "grouping_label",
     "sensitivity_grid",
     "sensitivity_variants",
 ]
+
+#: The kernels a headline driver's kernel is swapped for by default.
+DEFAULT_KERNELS: tuple[str, ...] = tuple(
+    k.name for k in (ImmediateKernel, DelayedPeakKernel, FiniteDistributedLagKernel)
+)
 
 SENSITIVITY_COLUMNS = [
     "panel",
@@ -109,9 +118,9 @@ def sensitivity_variants(
     driver: str,
     *,
     prior_scales: Sequence[float] = (0.5, 2.0),
-    kernels: Sequence[str] = ("immediate", "delayed", "fdl"),
+    kernels: Sequence[str] = DEFAULT_KERNELS,
     window_starts: Sequence[str] = ("2016-01", "2021-01", "2022-02"),
-    groupings: Sequence[Any] = ("ukrrussbel", {"top_k": 5}),
+    groupings: Sequence[Any] = (REPORT_GROUPING, {"top_k": 5}),
 ) -> list[Variant]:
     """The baseline and every one-choice-at-a-time variant of ``spec``.
 
@@ -166,6 +175,106 @@ def _idata_converged(idata: Any) -> bool:
     return bool(int(attrs.get("converged", 0)))
 
 
+def _variant_data(
+    variants: Sequence[Variant],
+    panel: xr.Dataset,
+    events: pd.DataFrame | None,
+    group: str | None,
+) -> tuple[list[ModelData | None], list[str]]:
+    """Each variant's model data (None where it cannot be built or lacks ``group``) and
+    its note (why not)."""
+    datas: list[ModelData | None] = []
+    notes: list[str] = []
+    for v in variants:
+        data: ModelData | None = None
+        note = v.note
+        if v.spec is not None:
+            try:
+                data = prepare_data(v.spec, panel, events)
+            except SpecError as exc:
+                note = str(exc)
+        if data is not None and group is not None and group not in data.groups:
+            note = f"group {group!r} does not exist under this variant (groups: {data.groups})"
+            data = None
+        datas.append(data)
+        notes.append(note)
+    return datas, notes
+
+
+def _existing_fit_row(
+    baseline: Any, headline: Headline, data: ModelData, hdi_prob: float
+) -> dict[str, Any]:
+    """The estimate columns of the baseline row, read from an existing fit."""
+    idata = as_posterior(baseline)
+    draws = headline_draws(idata, headline)
+    return summarise_draws(draws, direction=headline.direction, hdi_prob=hdi_prob) | {
+        "converged": _idata_converged(idata),
+        "divergences": n_divergences(idata),
+        "seconds": 0.0,
+        "note": "; ".join(["existing fit", *data.notes]),
+    }
+
+
+def _variant_columns(label: str, variant: Variant, data: ModelData | None) -> dict[str, Any]:
+    """The descriptive columns of a variant's row (``panel`` is ``label``)."""
+    window = f"{format_month(data.months[0])}..{format_month(data.months[-1])}" if data else ""
+    return {
+        "panel": label,
+        "label": variant.label,
+        "kind": variant.kind,
+        "window": window,
+        "groups": ",".join(data.groups) if data else "",
+        "spec_hash": spec_hash(variant.spec) if variant.spec is not None else "",
+    }
+
+
+def _reuses_baseline(variant: Variant, baseline: Any) -> bool:
+    return variant.kind == "baseline" and baseline is not None
+
+
+def _fit_variants(
+    variants: Sequence[Variant],
+    datas: Sequence[ModelData | None],
+    baseline: Any,
+    headline: Headline,
+    sampling: Sampling,
+    seed: int,
+    executor: Executor | None,
+    progress: bool,
+) -> dict[str, TaskResult]:
+    """Fit every variant that has data (the baseline too unless an existing fit is
+    given), variant ``i`` with the ``i``-th seed of ``spawn_seeds(seed, len(variants))``;
+    the results by task key ``variant-<i>``."""
+    seeds = spawn_seeds(seed, len(variants))
+    fit_args = ([headline.driver], headline.group, headline.route, sampling)
+    tasks = [
+        Task(f"variant-{i:02d}", fit_task, (data, *fit_args), seed=seeds[i])
+        for i, (v, data) in enumerate(zip(variants, datas, strict=True))
+        if data is not None and not _reuses_baseline(v, baseline)
+    ]
+    return {r.key: r for r in run_tasks(tasks, executor, progress=progress)}
+
+
+def _variant_estimate(
+    i: int,
+    variant: Variant,
+    data: ModelData | None,
+    note: str,
+    results: Mapping[str, TaskResult],
+    baseline: Any,
+    headline: Headline,
+    hdi_prob: float,
+) -> dict[str, Any]:
+    """The estimate columns of variant ``i``'s row: none (``note`` says why), the
+    existing baseline fit, or its task's fit."""
+    if data is None:
+        return no_estimate_row(note)
+    if _reuses_baseline(variant, baseline):
+        return _existing_fit_row(baseline, headline, data, hdi_prob)
+    res = results[f"variant-{i:02d}"]
+    return fit_row(res, headline.driver, direction=headline.direction, hdi_prob=hdi_prob)
+
+
 def sensitivity_grid(
     spec: ModelSpec,
     driver: str,
@@ -173,9 +282,9 @@ def sensitivity_grid(
     events: pd.DataFrame | None,
     *,
     prior_scales: Sequence[float] = (0.5, 2.0),
-    kernels: Sequence[str] = ("immediate", "delayed", "fdl"),
+    kernels: Sequence[str] = DEFAULT_KERNELS,
     window_starts: Sequence[str] = ("2016-01", "2021-01", "2022-02"),
-    groupings: Sequence[Any] = ("ukrrussbel", {"top_k": 5}),
+    groupings: Sequence[Any] = (REPORT_GROUPING, {"top_k": 5}),
     direction: Direction = "+",
     group: str | None = None,
     route: str | None = None,
@@ -191,10 +300,8 @@ def sensitivity_grid(
 
     Parameters
     ----------
-    spec, driver
-        The headline model and its driver.
-    panel, events
-        Panel and event catalogue.
+    spec, driver, panel, events
+        The headline model, its driver, the panel and the event catalogue.
     prior_scales, kernels, window_starts, groupings
         The variants (see the module docstring); each changes one choice.
     direction
@@ -218,12 +325,10 @@ def sensitivity_grid(
     Returns
     -------
     pandas.DataFrame
-        Columns :data:`SENSITIVITY_COLUMNS`: ``panel``, ``label`` (``baseline``,
+        Columns :data:`SENSITIVITY_COLUMNS`. ``label`` names the variant (``baseline``,
         ``prior x0.5``, ``kernel delayed``, ``start 2022-02``, ``grouping top_5``...),
-        ``kind``, ``mean``, ``low``, ``high`` (percent change, ``hdi_prob`` HDI),
-        ``p_direction``, ``p_positive``, ``converged``, ``divergences``, ``window``,
-        ``groups``, ``seconds``, ``spec_hash``, ``note`` (the builder's notes, e.g.
-        dropped regimes, or why a variant has no estimate).
+        ``mean``, ``low``, ``high`` are percent changes (``hdi_prob`` HDI), ``note`` holds
+        the builder's notes (e.g. dropped regimes) or why a variant has no estimate.
     """
     t0 = time.perf_counter()
     label = panel_label or f"{spec.hypothesis or spec.name} {driver}"
@@ -236,85 +341,13 @@ def sensitivity_grid(
         groupings=groupings,
     )
     headline = Headline(driver, group=group, route=route, direction=direction)
-    seeds = spawn_seeds(seed, len(variants))
-    datas: list[ModelData | None] = []
-    notes: list[str] = []
-    tasks: list[Task] = []
-    for i, v in enumerate(variants):
-        data: ModelData | None = None
-        note = v.note
-        if v.spec is not None:
-            try:
-                data = prepare_data(v.spec, panel, events)
-            except SpecError as exc:
-                note = str(exc)
-        if data is not None and group is not None and group not in data.groups:
-            note = f"group {group!r} does not exist under this variant (groups: {data.groups})"
-            data = None
-        datas.append(data)
-        notes.append(note)
-        if data is None or (v.kind == "baseline" and baseline is not None):
-            continue
-        tasks.append(
-            Task(
-                f"variant-{i:02d}",
-                fit_task,
-                (data, [driver], group, route, sampling),
-                seed=seeds[i],
-            )
-        )
-    results = {r.key: r for r in run_tasks(tasks, executor, progress=progress)}
-    rows: list[dict[str, Any]] = []
-    nan = float("nan")
-    for i, (v, data, note) in enumerate(zip(variants, datas, notes, strict=True)):
-        row: dict[str, Any] = {
-            "panel": label,
-            "label": v.label,
-            "kind": v.kind,
-            "window": (
-                f"{format_month(data.months[0])}..{format_month(data.months[-1])}" if data else ""
-            ),
-            "groups": ",".join(data.groups) if data else "",
-            "spec_hash": spec_hash(v.spec) if v.spec is not None else "",
-        }
-        empty = {
-            "mean": nan, "low": nan, "high": nan, "p_direction": nan, "p_positive": nan,
-            "converged": False, "divergences": -1, "seconds": nan,
-        }  # fmt: skip
-        if data is None:
-            rows.append(row | empty | {"note": note})
-            continue
-        if v.kind == "baseline" and baseline is not None:
-            base_idata = as_posterior(baseline)
-            s = summarise_draws(
-                headline_draws(base_idata, headline), direction=direction, hdi_prob=hdi_prob
-            )
-            rows.append(
-                row
-                | s
-                | {
-                    "converged": _idata_converged(base_idata),
-                    "divergences": n_divergences(base_idata),
-                    "seconds": 0.0,
-                    "note": "; ".join(["existing fit", *data.notes]),
-                }
-            )
-            continue
-        res = results[f"variant-{i:02d}"]
-        if not res.ok:
-            rows.append(row | empty | {"note": f"fit failed: {error_line(res)}"})
-            continue
-        s = summarise_draws(res.value["draws"][driver], direction=direction, hdi_prob=hdi_prob)
-        rows.append(
-            row
-            | s
-            | {
-                "converged": bool(res.value["converged"]),
-                "divergences": int(res.value["divergences"]),
-                "seconds": float(res.value["seconds"]),
-                "note": "; ".join(res.value["notes"]),
-            }
-        )
+    datas, notes = _variant_data(variants, panel, events, group)
+    results = _fit_variants(variants, datas, baseline, headline, sampling, seed, executor, progress)
+    rows = [
+        _variant_columns(label, v, data)
+        | _variant_estimate(i, v, data, note, results, baseline, headline, hdi_prob)
+        for i, (v, data, note) in enumerate(zip(variants, datas, notes, strict=True))
+    ]
     table = pd.DataFrame(rows)[SENSITIVITY_COLUMNS]
     table["converged"] = table["converged"].astype(bool)
     table.attrs.update(hdi_prob=hdi_prob, seconds=time.perf_counter() - t0)

@@ -15,10 +15,11 @@ import pandas as pd
 from hybridflow.analysis.replication.claim import Claim, figure_claim, fmt, num, status_within
 from hybridflow.analysis.replication.series import Inputs, PanelSeries, span, total, window_text
 from hybridflow.data import report_figures
+from hybridflow.data.sources.acled import EXPLOSIONS
 
 __all__ = ["ACLED_RUSSIA", "ATTACKS_EVENT_TYPE", "claim_ids", "claims"]
 
-ATTACKS_EVENT_TYPE = "Explosions/Remote violence"
+ATTACKS_EVENT_TYPE = EXPLOSIONS
 ACLED_RUSSIA = "Russia"
 
 _GROUPING = f"ACLED '{ATTACKS_EVENT_TYPE}' events located in Russia"

@@ -23,7 +23,7 @@ from typing import Any
 import pandas as pd
 
 from hybridflow.analysis.replication.claim import fmt
-from hybridflow.analysis.replication.series import PanelSeries, span, window_text
+from hybridflow.analysis.replication.series import SPLICED, PanelSeries, span, window_text
 from hybridflow.analysis.replication.statistics import (
     effective_n,
     lag1_autocorrelation,
@@ -32,6 +32,7 @@ from hybridflow.analysis.replication.statistics import (
     remove_trend_season,
 )
 from hybridflow.data.report_figures import REPORT_LOSSES_WINDOW, REPORT_TERRITORY_WINDOW
+from hybridflow.data.sources.territory import DEEPSTATE, LIVEUAMAP
 from hybridflow.months import format_month
 
 __all__ = [
@@ -47,8 +48,8 @@ __all__ = [
     "trend_table",
 ]
 
-PRIMARY_TRACKER = "liveuamap"
-CHECK_TRACKERS = ("deepstate", "spliced")
+PRIMARY_TRACKER = LIVEUAMAP
+CHECK_TRACKERS = (DEEPSTATE, SPLICED)
 CORRELATION_CLAIMS = ("losses", "ukr_gains", "rus_gains")
 #: The columns of :func:`correlation_table`.
 COLUMNS = (

@@ -25,6 +25,7 @@ from hybridflow.analysis.replication.series import (
     to_timestamp,
     window_text,
 )
+from hybridflow.data.sources.territory import DEEPSTATE
 from hybridflow.months import month_range
 
 __all__ = ["NARRATIVES", "Narrative", "before_after", "claim_ids", "claims"]
@@ -182,7 +183,7 @@ def claims(inputs: Inputs) -> list[Claim]:
 
 def _gains_note(ser: PanelSeries, n: Narrative, details: dict[str, Any]) -> str:
     """Russian territorial gains before and after, for the narrative that cites them."""
-    for tracker in ("deepstate", PRIMARY_TRACKER):
+    for tracker in (DEEPSTATE, PRIMARY_TRACKER):
         gains = ser.territory(tracker).clip(lower=0.0)
         gba = before_after(gains, n.before_end, n.after_start)
         if math.isfinite(gba["change_pct"]):

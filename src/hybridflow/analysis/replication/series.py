@@ -19,9 +19,11 @@ import pandas as pd
 import xarray as xr
 
 from hybridflow.data.panel import EASTERN_BORDERS, UKRRUSSBEL
+from hybridflow.data.sources.territory import DEEPSTATE, LIVEUAMAP
 from hybridflow.months import format_month
 
 __all__ = [
+    "SPLICED",
     "Inputs",
     "PanelSeries",
     "mean",
@@ -35,6 +37,9 @@ __all__ = [
     "vintage_note",
     "window_text",
 ]
+
+#: The territory "tracker" that splices DeepState (where it has data) onto Liveuamap.
+SPLICED = "spliced"
 
 
 def _missing(months: pd.DatetimeIndex) -> pd.Series:
@@ -111,11 +116,11 @@ class PanelSeries:
             return _missing(self.months)
         net = self.panel["territory_net_change"]
         have = [str(t) for t in net["tracker"].values]
-        if tracker == "spliced":
-            if "deepstate" not in have or "liveuamap" not in have:
+        if tracker == SPLICED:
+            if DEEPSTATE not in have or LIVEUAMAP not in have:
                 return _missing(self.months)
-            deep = net.sel(tracker="deepstate").to_series().astype(float)
-            live = net.sel(tracker="liveuamap").to_series().astype(float)
+            deep = net.sel(tracker=DEEPSTATE).to_series().astype(float)
+            live = net.sel(tracker=LIVEUAMAP).to_series().astype(float)
             return deep.where(deep.notna(), live)
         if tracker not in have:
             return _missing(self.months)

@@ -30,16 +30,20 @@ from hybridflow.months import format_month, month_start, parse_month
 
 __all__ = [
     "EVENT_TYPES",
+    "EXPLOSIONS",
     "POLITICAL_VIOLENCE_TYPES",
     "read_event_level_csv",
     "read_event_type_monthly_csv",
     "read_pv_country_month_xlsx",
 ]
 
+#: ACLED's event type of shelling, missile and drone strikes and remote explosives.
+EXPLOSIONS = "Explosions/Remote violence"
+
 #: ACLED's six event types.
 EVENT_TYPES: tuple[str, ...] = (
     "Battles",
-    "Explosions/Remote violence",
+    EXPLOSIONS,
     "Violence against civilians",
     "Protests",
     "Riots",

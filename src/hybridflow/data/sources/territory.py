@@ -31,8 +31,10 @@ from hybridflow.errors import InputError
 from hybridflow.months import month_start
 
 __all__ = [
+    "DEEPSTATE",
     "DEEPSTATE_SOURCES",
     "INVASION_EVE",
+    "LIVEUAMAP",
     "TRACKERS",
     "Tracker",
     "monthly_area",
@@ -44,6 +46,10 @@ __all__ = [
 #: The trackers the panel's territory series come from (its ``tracker`` coordinate).
 Tracker = Literal["liveuamap", "deepstate"]
 TRACKERS: tuple[str, ...] = get_args(Tracker)
+#: Liveuamap: the model specs' default tracker.
+LIVEUAMAP: Tracker = "liveuamap"
+#: DeepStateMap.
+DEEPSTATE: Tracker = "deepstate"
 
 #: DeepState snapshot sources in order of preference for splicing.
 DEEPSTATE_SOURCES: tuple[str, ...] = (
@@ -159,7 +165,7 @@ def read_liveuamap_csv(path: str | Path) -> pd.DataFrame:
     dates = _parse_dates(raw["date"], path, "date", rows)
     _check_unique(dates, path, "date", rows)
     area = _parse_area(raw["area"], path, "area", rows)
-    return _finish(pd.DataFrame({"date": dates, "area_km2": area}), path, "liveuamap")
+    return _finish(pd.DataFrame({"date": dates, "area_km2": area}), path, LIVEUAMAP)
 
 
 def read_deepstate_daily_csv(
@@ -221,7 +227,7 @@ def read_deepstate_daily_csv(
     rank = df["source"].map({s: k for k, s in enumerate(prefer)})
     df = df.assign(rank=rank).sort_values(["date", "rank"]).drop_duplicates("date", keep="first")
     out = df[["date", "area_km2", "source"]]
-    out = _finish(out, path, "deepstate")
+    out = _finish(out, path, DEEPSTATE)
     out.attrs["dropped_rows"] = int((~ok).sum())
     out.attrs["rows_by_source"] = {str(k): int(v) for k, v in out["source"].value_counts().items()}
     return out

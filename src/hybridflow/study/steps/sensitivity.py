@@ -7,6 +7,7 @@ from typing import Any
 import pandas as pd
 
 from hybridflow.analysis.checks.sensitivity import sensitivity_grid
+from hybridflow.data.panel import REPORT_GROUPING
 from hybridflow.models.spec import spec_hash
 from hybridflow.study.cache import step_key
 from hybridflow.study.context import StudyContext
@@ -27,7 +28,7 @@ def run(context: StudyContext, results: StudyResults) -> SensitivityResult | Non
             continue
         spec = context.model_spec(fitted.hypothesis_model(h.model))
         starts = [spec.data.start, *[w for w in sens.window_starts if w != spec.data.start]]
-        groupings = ["ukrrussbel", *sens.groupings]
+        groupings = [REPORT_GROUPING, *sens.groupings]
         key = step_key("sensitivity", spec_hash(spec), h.driver, sens.model_dump(), s,
                        context.data_key())
         name = f"sensitivity_{h.id}"
