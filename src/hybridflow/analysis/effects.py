@@ -184,7 +184,7 @@ def compute_effects(
     Parameters
     ----------
     idata
-        A fit from :func:`hybridflow.inference.sample.fit_spec` (or
+        A fit from :func:`hybridflow.inference.fit.fit_spec` (or
         :func:`~hybridflow.inference.store.load_result`).
     hdi_prob
         HDI mass (default 0.9).

@@ -488,7 +488,7 @@ def forecast(
     Parameters
     ----------
     result
-        A :class:`~hybridflow.inference.sample.FitResult` (from ``fit_spec`` or
+        A :class:`~hybridflow.inference.result.FitResult` (from ``fit_spec`` or
         ``load_result``) of a counts model.
     panel, events
         The panel and catalogue the model was fitted on (defaults: the packaged ones).

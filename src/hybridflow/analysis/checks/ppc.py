@@ -169,7 +169,7 @@ def posterior_predictive(
     Parameters
     ----------
     source
-        A :class:`~hybridflow.inference.sample.FitResult` or its posterior tree (with
+        A :class:`~hybridflow.inference.result.FitResult` or its posterior tree (with
         ``log_mu``, the dispersion for negbin / beta-binomial, and ``constant_data``
         ``y``, plus ``trials`` for shares).
     n_draws
