@@ -17,6 +17,8 @@ import arviz as az
 import numpy as np
 import xarray as xr
 
+from hybridflow.models.terms.base import SAMPLE_DIMS
+
 __all__ = [
     "SAMPLE_DIMS",
     "Posterior",
@@ -31,8 +33,8 @@ __all__ = [
     "write_posterior",
 ]
 
-#: The dims every posterior draw carries.
-SAMPLE_DIMS: tuple[str, str] = ("chain", "draw")
+# SAMPLE_DIMS (the dims every posterior draw carries) is owned by the model terms, which
+# evaluate themselves on draws; re-exported here for the fit container's users.
 
 #: A fit's groups (ArviZ 1's data structure).
 Posterior = xr.DataTree

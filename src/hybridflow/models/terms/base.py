@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 
 __all__ = ["SAMPLE_DIMS", "BuildContext", "Design", "Draws", "Term", "lookup"]
 
+#: The dims every posterior draw carries (one owner; inference.posterior re-exports it).
 SAMPLE_DIMS: tuple[str, str] = ("chain", "draw")
 
 
