@@ -31,7 +31,7 @@ import pandas as pd
 import xarray as xr
 
 from hybridflow.analysis.checks._common import (
-    REFIT_SAMPLING,
+    VARIANT_SAMPLING,
     Direction,
     fit_row,
     fit_task,
@@ -184,7 +184,7 @@ def negative_controls(
     directions: Mapping[str, Direction] | None = None,
     grouping: Literal["total", "spec"] = "total",
     seed: int = 0,
-    sampling: Sampling = REFIT_SAMPLING,
+    sampling: Sampling = VARIANT_SAMPLING,
     hdi_prob: float = 0.9,
     executor: Executor | None = None,
     progress: bool = False,
@@ -209,7 +209,7 @@ def negative_controls(
         ``"spec"``: the spec's grouping.
     sampling, seed
         Sampler settings (default
-        :data:`~hybridflow.analysis.checks._common.REFIT_SAMPLING`) and root seed; each
+        :data:`~hybridflow.analysis.checks._common.VARIANT_SAMPLING`) and root seed; each
         route is its own model (own compile), run in parallel on ``executor``.
     hdi_prob
         HDI mass for ``low``/``high``.
