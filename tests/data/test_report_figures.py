@@ -56,6 +56,10 @@ def test_groups_of_figures_keep_the_table_order() -> None:
 def test_summary_constants_come_from_the_table() -> None:
     assert report_figure("eb_mean").value == summary.REPORT_EB_MEAN_FEB2022_JUN2025
     assert top10_others() == summary.REPORT_TOP10_OTHERS
+    # ... and the table holds the report's own numbers (not just whatever it holds).
+    assert summary.REPORT_EB_MEAN_FEB2022_JUN2025 == 832
+    assert len(summary.REPORT_TOP10_OTHERS) == 10
+    assert summary.REPORT_TOP10_OTHERS["SYR"] == 685
 
 
 def test_unknown_figure_names_the_table() -> None:

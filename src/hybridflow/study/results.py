@@ -24,7 +24,6 @@ from hybridflow.inference.result import FitResult
 class ReplicationResult:
     """The report's figures recomputed (``tables/replication*``)."""
 
-    summary: Mapping[str, Any]  # replication.json
     claims: pd.DataFrame
     correlations: pd.DataFrame
     misdated: pd.DataFrame

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from hybridflow.analysis.replication import replicate
@@ -19,12 +18,11 @@ def run(context: StudyContext, results: StudyResults) -> ReplicationResult:
     key = step_key("replication", context.data_key())
     if context.state.is_done("replication", key):
         claims, correlations, misdated = (context.read_table(Path(f).stem) for f in FILES[1:])
-        summary = json.loads((context.out / FILES[0]).read_text())
-        return ReplicationResult(summary, claims, correlations, misdated)
+        return ReplicationResult(claims, correlations, misdated)
     res = replicate(context.panel, context.events)
     context.write_json("replication", res.to_dict())
     context.write_table("replication_claims", res.claims)
     context.write_table("replication_correlations", res.correlations)
     context.write_table("replication_misdated", res.misdated)
     context.state.mark("replication", key, FILES)
-    return ReplicationResult(res.to_dict(), res.claims, res.correlations, res.misdated)
+    return ReplicationResult(res.claims, res.correlations, res.misdated)
