@@ -269,5 +269,7 @@ def test_every_driver_source_has_a_kind_and_unknown_sources_fail() -> None:
     assert set(DRIVER_KINDS) == set(DRIVER_SOURCES)
     for source, cls in DRIVER_KINDS.items():
         assert cls.source == source
-    with pytest.raises(SpecError, match="unknown driver source 'tweets'; valid options"):
+    with pytest.raises(
+        SpecError, match=r"unknown driver source 'tweets' \(did you mean 'events'\?\); valid options"
+    ):
         driver_kind(types.SimpleNamespace(name="x", source="tweets"))

@@ -72,6 +72,7 @@ from hybridflow.models.terms import (
     linear_predictor,
     model_terms,
 )
+from hybridflow.models.terms.base import SAMPLE_DIMS
 from hybridflow.months import format_month
 
 __all__ = [
@@ -87,7 +88,6 @@ __all__ = [
 
 #: Quantiles reported everywhere (fan charts use all five).
 QUANTILES: tuple[float, ...] = (0.05, 0.25, 0.5, 0.75, 0.95)
-SAMPLE_DIMS: tuple[str, str] = ("chain", "draw")
 
 
 def _qname(q: float) -> str:

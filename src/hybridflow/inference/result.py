@@ -6,7 +6,6 @@ Its own module so that fitting (:mod:`hybridflow.inference.fit`) and the result 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,7 +15,7 @@ from hybridflow.inference.posterior import Posterior
 from hybridflow.models.build import ModelBundle
 from hybridflow.models.spec import ModelSpec
 
-__all__ = ["FitResult", "attrs_summary"]
+__all__ = ["FitResult"]
 
 
 @dataclass
@@ -60,12 +59,3 @@ class FitResult:
     @property
     def attrs(self) -> dict[str, Any]:
         return dict(self.idata.posterior.attrs)
-
-
-def attrs_summary(attrs: Mapping[str, Any]) -> str:
-    """One line naming a stored fit (spec, hashes, sampler, seed)."""
-    return (
-        f"{attrs.get('spec_name', '?')} spec={str(attrs.get('spec_hash', ''))[:12]} "
-        f"data={str(attrs.get('data_hash', ''))[:12]} sampler={attrs.get('sampler', '?')} "
-        f"seed={attrs.get('seed', '?')} converged={attrs.get('converged', '?')}"
-    )

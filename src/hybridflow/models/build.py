@@ -47,14 +47,12 @@ from hybridflow.design.kernels import LagKernel
 from hybridflow.errors import InputError, SpecError
 from hybridflow.models.data import DriverDesign, ModelData
 from hybridflow.models.spec import (
-    Driver,
     ModelSpec,
     Regime,
     TopK,
     spec_hash,
 )
 from hybridflow.models.terms import (
-    BASELINE_GATE,
     BuildContext,
     Family,
     Term,
@@ -72,12 +70,10 @@ from hybridflow.models.terms.drivers import (
 from hybridflow.months import format_month, month_range
 
 __all__ = [
-    "BASELINE_REPORTED",
     "DriverDesign",
     "ModelBundle",
     "ModelData",
     "build_model",
-    "driver_panel_series",
     "events_with_sign",
     "make_driver_kernel",
     "prepare_data",
@@ -87,11 +83,6 @@ __all__ = [
 
 
 # --------------------------------------------------------------------------- containers
-
-
-#: Parameters the convergence gate checks in a model without drivers (the null model),
-#: as the baseline terms name them.
-BASELINE_REPORTED: tuple[str, ...] = BASELINE_GATE
 
 
 @dataclass
@@ -152,15 +143,6 @@ def select_outcome(spec: ModelSpec, panel: xr.Dataset) -> xr.DataArray:
         raise SpecError(f"data.routes: unknown route(s) {unknown}; routes in the panel: {routes}")
     det = det.sel(route=spec.data.routes)
     return det.transpose("month", "route", "group").astype(float)
-
-
-def driver_panel_series(panel: xr.Dataset, driver: Driver) -> pd.Series:
-    """The raw monthly series behind a continuous/spike/milestone driver (its kind's
-    :meth:`~hybridflow.models.terms.drivers.DriverKind.series`)."""
-    series = driver_kind(driver).series(panel)
-    if series is None:
-        raise TypeError(f"drivers '{driver.name}': source {driver.source!r} has no panel series")
-    return series
 
 
 def _series_window(

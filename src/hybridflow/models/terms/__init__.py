@@ -48,7 +48,6 @@ if TYPE_CHECKING:
     from hybridflow.models.spec import ModelSpec
 
 __all__ = [
-    "BASELINE_GATE",
     "DRIVER_KINDS",
     "DRIVER_TERMS",
     "FAMILIES",
@@ -76,12 +75,6 @@ TRENDS: dict[str, type[Term]] = {cls.name: cls for cls in (AR1Trend, LocalLevelT
 SEASONALITIES: dict[str, type[Term]] = {
     cls.name: cls for cls in (HierarchicalSeasonality, PooledSeasonality)
 }
-#: What the gate checks in a model without driver effects, by term (in model order).
-BASELINE_GATE: tuple[str, ...] = ("intercept", "regime_effect", "factor_loading") + tuple(
-    cls.dispersion for cls in FAMILIES.values() if cls.dispersion
-)
-
-
 def model_terms(spec: ModelSpec, data: ModelData) -> list[Term]:
     """The terms of ``spec``'s linear predictor, in the model's order.
 

@@ -39,10 +39,10 @@ def lookup(registry: dict[str, Any], name: str, what: str) -> Any:
     """``registry[name]``, or a :class:`~hybridflow.errors.SpecError` listing the names
     that exist (an unknown term name is never skipped silently)."""
     from hybridflow.errors import SpecError
+    from hybridflow.schema import unknown_choice
 
     if name not in registry:
-        valid = ", ".join(repr(k) for k in registry)
-        raise SpecError(f"unknown {what} {name!r}; valid options: {valid}")
+        raise SpecError(str(unknown_choice(what, name, list(registry))))
     return registry[name]
 
 

@@ -247,7 +247,7 @@ class EventEffects(DriverTerm):
         n_fit = len(design.events) - design.new_events
         owners = list(design.event_driver)
         pe_drivers = [n for n in names if n in set(owners[:n_fit])]
-        tau = draws.post["event_sd"].transpose("chain", "draw", ...).values.reshape(draws.n, -1)
+        tau = draws.get("event_sd")
         beta = draws.get("effect", "driver", "route", "group")
         new = []
         for label, o in zip(design.events[n_fit:], owners[n_fit:], strict=True):
