@@ -286,7 +286,7 @@ def test_validate_file_summaries(tmp_path: Path, no_frontex: None) -> None:
     drv = validate_file(_csv(tmp_path, "drv.csv", DRIVERS), kind="drivers")
     assert (drv.kind, drv.rows, drv.drivers, drv.routes) == ("drivers", 3, 2, None)
     ev = validate_file(catalogue_path())
-    assert (ev.kind, ev.rows, ev.events) == ("events", 126, 126)
+    assert (ev.kind, ev.rows, ev.events) == ("events", 131, 131)
     assert ev.first_month == pd.Timestamp("2016-01-01")
     assert ev.last_month == pd.Timestamp("2026-10-01")
 
@@ -315,7 +315,7 @@ def test_validation_summary_in_words_and_as_json(tmp_path: Path, no_frontex: Non
     )
     assert one.text() == "drivers file with 1 row, months 2024-02..2024-02 (1 month), 1 driver"
     ev = validate_file(catalogue_path())
-    assert ev.text() == "events file with 126 events, effective dates in 2016-01..2026-10"
+    assert ev.text() == "events file with 131 events, effective dates in 2016-01..2026-10"
     big = ValidationSummary(
         kind="detections",
         rows=284004,

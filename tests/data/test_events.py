@@ -28,6 +28,9 @@ SOURCE_FILES = {
     "eu_sanctions_belarus.csv": 19,
     "border_policy_events.csv": 58,
 }
+#: Rows looked up for the project, in none of the compiled source tables: Ukraine's
+#: martial-law exit ban, mobilisation laws and exit rules.
+OWN_ROWS = ("UA-01", "UA-02", "UA-03", "UA-04", "UA-05")
 
 
 @pytest.fixture(scope="module")
@@ -52,7 +55,7 @@ def _date(text: str) -> pd.Timestamp:
 
 
 def test_catalogue_shape_and_types(events: pd.DataFrame) -> None:
-    assert len(events) == 126
+    assert len(events) == 131
     assert list(events.columns) == [*COLUMNS, "effective_date"]
     assert events["event_id"].is_unique
     for col in ("announced_date", "start_date", "end_date", "effective_date"):
@@ -60,9 +63,9 @@ def test_catalogue_shape_and_types(events: pd.DataFrame) -> None:
     assert events["package_number"].dtype == "Int64"
     assert all(isinstance(s, tuple) for s in events["sectors"])
     assert all(isinstance(b, tuple) for b in events["border"])
-    prefixes = events["event_id"].str.extract(r"^(EU-RU|US|EU-BY|BP)-")[0].value_counts()
-    assert prefixes.to_dict() == {"BP": 58, "US": 27, "EU-RU": 22, "EU-BY": 19}
-    assert events["confidence"].value_counts().to_dict() == {"high": 98, "medium": 26, "low": 2}
+    prefixes = events["event_id"].str.extract(r"^(EU-RU|US|EU-BY|BP|UA)-")[0].value_counts()
+    assert prefixes.to_dict() == {"BP": 58, "US": 27, "EU-RU": 22, "EU-BY": 19, "UA": 5}
+    assert events["confidence"].value_counts().to_dict() == {"high": 103, "medium": 26, "low": 2}
     assert events.attrs["path"].endswith("events.csv") and len(events.attrs["sha256"]) == 64
 
 
@@ -104,8 +107,12 @@ def test_catalogue_known_facts(events: pd.DataFrame) -> None:
 
 def test_catalogue_matches_source_tables(events: pd.DataFrame, events_dir: Path) -> None:
     src = _read_source(events_dir)
-    assert set(src) == set(events["event_id"])
+    # Every compiled row is in the catalogue; the only others are the project's own rows.
+    assert set(events["event_id"]) - set(src) == set(OWN_ROWS)
+    assert set(src) <= set(events["event_id"])
     for rec in events.to_dict("records"):
+        if rec["event_id"] in OWN_ROWS:
+            continue
         s = src[rec["event_id"]]
         assert rec["source"] == s["source"], rec["event_id"]
         assert rec["confidence"] == s["confidence"], rec["event_id"]
@@ -140,6 +147,30 @@ def test_catalogue_matches_source_tables(events: pd.DataFrame, events_dir: Path)
             assert (rec["date_precision"] == "month") == flagged, rec["event_id"]
 
 
+def test_ukraine_exit_rule_rows(events: pd.DataFrame) -> None:
+    """The project's own rows: dated as looked up, each source with URLs and an access date."""
+    ev = events.set_index("event_id").loc[list(OWN_ROWS)]
+    assert set(ev["family"]) == {"border_policy"} and set(ev["actor"]) == {"UA"}
+    assert set(ev["border"]) == {("UA-PL", "UA-SK", "UA-HU", "UA-RO")}
+    assert set(ev["confidence"]) == {"high"} and set(ev["date_precision"]) == {"day"}
+    starts = {i: ev.loc[i, "start_date"].date().isoformat() for i in OWN_ROWS}
+    assert starts == {
+        "UA-01": "2022-02-24",  # martial law and the exit ban for men aged 18-60
+        "UA-02": "2024-04-03",  # mobilisation age 27 -> 25 in force (signed 2 Apr)
+        "UA-03": "2024-04-23",  # consular services suspended for men abroad
+        "UA-04": "2024-05-18",  # law No. 3633-IX in force (passed 11 Apr)
+        "UA-05": "2025-08-28",  # men aged 18-22 may leave (resolution of 26 Aug)
+    }
+    assert ev.loc["UA-04", "announced_date"] == pd.Timestamp("2024-04-11")
+    assert ev.loc["UA-03", "end_date"] == pd.Timestamp("2024-05-17")
+    assert list(ev["direction"]) == ["tighten"] * 4 + ["relax"]
+    for event_id, source in ev["source"].items():
+        assert source.count("https://") >= 2, event_id
+        accessed = re.search(r"accessed (\d{4}-\d{2}-\d{2})$", source)
+        assert accessed is not None, event_id
+        assert dt.date.fromisoformat(accessed.group(1)) <= dt.date.today(), event_id
+
+
 def _words(text: str) -> list[str]:
     return re.findall(r"[\w'.%-]+", text.lower())
 
@@ -148,6 +179,8 @@ def test_catalogue_text_is_not_copied(events: pd.DataFrame, events_dir: Path) ->
     """Summaries and notes are paraphrased: no long run of words shared with the source."""
     src = _read_source(events_dir)
     for rec in events.to_dict("records"):
+        if rec["event_id"] in OWN_ROWS:
+            continue
         s = src[rec["event_id"]]
         for mine, theirs in ((rec["summary"], s["summary"]), (rec["note"], s["note"])):
             if not theirs:
@@ -179,7 +212,7 @@ def test_today_rejects_later_dates() -> None:
 
 def test_default_filter_drops_low_and_none(events: pd.DataFrame) -> None:
     out = filter_events(events)
-    assert len(out) == 120
+    assert len(out) == 125
     assert not set(out["event_id"]) & {"EU-RU-22", "US-27", "US-22", "BP-019", "BP-048", "BP-049"}
     assert list(out.index) == list(range(len(out)))
 
@@ -224,14 +257,14 @@ def test_actor_matches_any_listed_state(events: pd.DataFrame) -> None:
 
 def test_direction_and_confidence(events: pd.DataFrame) -> None:
     relax = filter_events(events, direction="relax")
-    assert set(relax["event_id"]) == {"US-24", "US-26", "BP-006"}
+    assert set(relax["event_id"]) == {"US-24", "US-26", "BP-006", "UA-05"}
     with_none = filter_events(events, direction="none", min_confidence="low")
     assert set(with_none["event_id"]) == {"US-22", "BP-019", "BP-048", "BP-049"}
     high = filter_events(events, min_confidence="high")
-    # 98 high rows, less the three high rows with direction none (US-22, BP-019, BP-049).
-    assert set(high["confidence"]) == {"high"} and len(high) == 95
+    # 103 high rows, less the three high rows with direction none (US-22, BP-019, BP-049).
+    assert set(high["confidence"]) == {"high"} and len(high) == 100
     everything = filter_events(events, min_confidence="low", direction=["tighten", "relax", "none"])
-    assert len(everything) == 126 - 15  # the 15 border rows with no direction drop out
+    assert len(everything) == 131 - 15  # the 15 border rows with no direction drop out
 
 
 def test_event_ids_bring_back_none_rows_and_exclude(events: pd.DataFrame) -> None:

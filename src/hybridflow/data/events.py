@@ -4,15 +4,18 @@ hybridflow ships its own catalogue, ``hybridflow/data/tables/events.csv``, combi
 tables compiled for this study (EU sanctions on Russia, US actions on Russia and Belarus, EU
 sanctions on Belarus, and border-policy events on the EU's eastern land borders). The facts
 (ids, dates, actors, sectors, confidence, citations) come from those tables; every ``summary``
-and ``note`` is written for the catalogue. A user may supply a catalogue of their own in the
-same format: :func:`load_events` validates it row by row.
+and ``note`` is written for the catalogue. The ``UA-`` rows (Ukraine's martial-law exit ban,
+mobilisation laws and exit rules, which decide who may leave Ukraine across the EU's eastern
+land borders) are in none of those tables: they were looked up for the project, and each
+``source`` cell names its outlets with URLs and ends with the access date. A user may supply a
+catalogue of their own in the same format: :func:`load_events` validates it row by row.
 
 File format (UTF-8 CSV, one header row, ISO dates ``YYYY-MM-DD``, ``;`` inside list fields):
 
 ==================  ==========================================================================
 column              meaning
 ==================  ==========================================================================
-``event_id``        unique id, e.g. ``EU-RU-05``, ``US-17``, ``BP-039``
+``event_id``        unique id, e.g. ``EU-RU-05``, ``US-17``, ``BP-039``, ``UA-04``
 ``family``          ``sanctions`` or ``border_policy``
 ``actor``           acting state(s), upper-case codes: ``EU``, ``US``, ``PL``, ``FI``, ...;
                     several actors as a ``;``-list (``TR;IQ``)
