@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
+from typing import Any
 
+import pandas as pd
 import pytest
 
+from hybridflow.data.events import load_events
+from hybridflow.data.panel import load_panel
 from hybridflow.errors import SpecError
+from hybridflow.models.build import prepare_data
 from hybridflow.models.spec import (
     EventsDriver,
     LossesDriver,
@@ -16,6 +22,7 @@ from hybridflow.models.spec import (
     spec_hash,
     spec_to_json,
 )
+from hybridflow.models.terms.drivers import select_driver_events
 
 REPO = Path(__file__).resolve().parents[2]
 MODEL_FILES = sorted((REPO / "models").glob("*.toml"))
@@ -212,3 +219,34 @@ def test_every_shipped_model_validates(path: Path) -> None:
     assert spec.description, "every shipped spec says what it is for"
     if path.stem.startswith("h"):
         assert spec.hypothesis == path.stem.split("_")[0].upper()
+
+
+# --------------------------------------------------------------------------- Ukraine's mobilisation
+
+
+@pytest.fixture(scope="module")
+def embedded() -> tuple[Any, pd.DataFrame]:
+    return load_panel(), load_events()
+
+
+@pytest.mark.parametrize("path", MODEL_FILES, ids=[p.stem for p in MODEL_FILES])
+def test_every_shipped_model_has_the_ua_mobilisation_regime(
+    path: Path, embedded: tuple[Any, pd.DataFrame]
+) -> None:
+    """The regime picks catalogue row UA-04 (law No. 3633-IX, in force 18 May 2024) and
+    builds a step from 2024-05 that is on for at least three months of the window."""
+    panel, events = embedded
+    spec = load_spec(path)
+    (regime,) = [r for r in spec.baseline.regimes if r.name == "ua_mobilisation_2024"]
+    assert regime.source == "events" and regime.filter is not None
+    assert "UA-04" in regime.description
+    picked = select_driver_events(events, regime.filter)
+    assert list(picked["event_id"]) == ["UA-04"]
+    assert picked.loc[0, "effective_date"] == pd.Timestamp("2024-05-18")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        data = prepare_data(spec, panel, events)
+    col = data.regimes.sel(regime="ua_mobilisation_2024[UA-04]").to_series()
+    on = col.index[col.to_numpy() == 1.0]
+    assert on[0] == pd.Timestamp("2024-05-01") and on[-1] == col.index[-1]
+    assert len(on) == (col != 0).sum() >= 3
