@@ -19,10 +19,17 @@ detections it implies.
 For ``outcome = "share"`` models the same numbers are percent changes in the *odds* of the
 share group, and expected values are shares.
 
+In readers' units (:func:`units_table`, ``docs/models.md`` section 5a): excess detections
+per event (:func:`event_excess_draws`), a continuous driver's percent effect per natural
+unit and per interquartile range (:func:`continuous_effect_draws`) and counterfactuals at a
+stated reference value (:func:`reference_counterfactual_draws`), all from the fit's draws
+and the design and transform it records.
+
 Usage::
 
     eff = compute_effects(result.idata)          # xarray.Dataset
     table = effects_table(eff)                   # pandas, one row per driver x series
+    units = units_table(result.idata)            # pandas, one row per measure x series
 """
 
 from __future__ import annotations
@@ -50,10 +57,17 @@ from hybridflow.months import format_month
 from hybridflow.numbers import format_number
 
 __all__ = [
+    "CLASS_REFERENCES",
+    "SOURCE_REFERENCES",
     "compute_effects",
+    "continuous_effect_draws",
+    "default_reference",
     "effect_draws",
     "effects_table",
+    "event_excess_draws",
     "percent",
+    "reference_counterfactual_draws",
+    "units_table",
 ]
 
 
@@ -794,6 +808,20 @@ def _unit_row(
     }
 
 
+def _series_rows(
+    draws: xr.DataArray, driver: str, measure: str, unit: str, hdi_prob: float, **extra: Any
+) -> list[dict[str, Any]]:
+    """One row per series of ``draws`` (stacked ``series``, :func:`_with_total`)."""
+    rows = []
+    for i in range(draws.sizes["series"]):
+        s = draws.isel(series=i)
+        stats = _stats(s, hdi_prob)
+        rows.append(
+            _unit_row(driver, measure, s["route"].values, s["group"].values, unit, stats, **extra)
+        )
+    return rows
+
+
 def _per_event_rows(
     fit: _Fit, idata: Posterior, hdi_prob: float, drivers: list[str]
 ) -> list[dict[str, Any]]:
@@ -808,21 +836,14 @@ def _per_event_rows(
         mine = ex["excess"].where(ex["event_driver"] == d, drop=True)
         complete = mine["complete"].values.astype(bool)
         used = mine.isel(driver_event=np.flatnonzero(complete)) if complete.any() else mine
+        counts = {
+            "n_events": int(mine.sizes["driver_event"]),
+            "n_used": int(used.sizes["driver_event"]),
+        }
         per_event = _with_total(used.mean("driver_event"))
-        for i in range(per_event.sizes["series"]):
-            s = per_event.isel(series=i)
-            rows.append(
-                _unit_row(
-                    d,
-                    "excess_per_event",
-                    s["route"].values,
-                    s["group"].values,
-                    f"{what} per event",
-                    _stats(s, hdi_prob),
-                    n_events=int(mine.sizes["driver_event"]),
-                    n_used=int(used.sizes["driver_event"]),
-                )
-            )
+        rows += _series_rows(
+            per_event, d, "excess_per_event", f"{what} per event", hdi_prob, **counts
+        )
     return rows
 
 
@@ -874,19 +895,8 @@ def _reference_rows(
     for d in drivers:
         expected, cf, words = reference_counterfactual_draws(idata, d, references.get(d))
         total = _with_total(((expected - cf) * scale).sum("month"))
-        for i in range(total.sizes["series"]):
-            s = total.isel(series=i)
-            rows.append(
-                _unit_row(
-                    d,
-                    "excess_vs_reference",
-                    s["route"].values,
-                    s["group"].values,
-                    f"{what} over the window vs {words}",
-                    _stats(s, hdi_prob),
-                    reference=words,
-                )
-            )
+        unit = f"{what} over the window vs {words}"
+        rows += _series_rows(total, d, "excess_vs_reference", unit, hdi_prob, reference=words)
     return rows
 
 

@@ -440,27 +440,29 @@ class _ContinuousKind(DriverKind):
             return ""
         return f"{format_number(tf.per or 1.0)} {self.natural_unit}"
 
-    def transform_text(self, cap: float) -> str:
-        """The transform in words, e.g. "capped at the 0.9 quantile (727), log1p"."""
+    def _value_steps(self, cap: float) -> list[str]:
+        """The cap and the log1p, in words (the steps before any scaling)."""
         tf = self.driver.transform
         steps = []
         if tf.winsorise is not None:
-            steps.append(f"capped at its {tf.winsorise:g} quantile ({format_number(cap, 4)})")
+            steps.append(f"capped at its {tf.winsorise:g} quantile, {format_number(cap, 4)}")
         if tf.log:
             steps.append("log1p")
+        return steps
+
+    def transform_text(self, cap: float) -> str:
+        """The transform in words, e.g. "capped at its 0.9 quantile, 727; standardised"."""
+        tf = self.driver.transform
+        steps = self._value_steps(cap)
         if tf.standardise:
             steps.append("standardised")
         elif tf.per is not None:
             steps.append(f"per {format_number(tf.per)}")
-        return ", ".join(steps) or "as is"
+        return "; ".join(steps) or "as is"
 
     def _unit(self, scale: float, cap: float = math.nan) -> str:
         tf = self.driver.transform
-        shown = []
-        if tf.winsorise is not None:
-            shown.append(f"capped at its {tf.winsorise:g} quantile, {format_number(cap, 4)}")
-        if tf.log:
-            shown.append("log1p")
+        shown = self._value_steps(cap)
         if tf.standardise:
             sd = format_number(scale, 4) + (" on the log1p scale" if tf.log else "")
             return f"+1 SD of {self.what} ({'; '.join([*shown, f'1 SD = {sd}'])})"
