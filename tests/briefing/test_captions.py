@@ -18,3 +18,19 @@ def test_hypothesis_reading_names_the_expected_direction_and_probabilities() -> 
 def test_refit_captions_state_the_refit_settings() -> None:
     assert "200 draws after 100 tuning steps x 2 chains" in captions.controls_note(200, 100, 2)
     assert "200 draws after 100 tuning steps x 2 chains" in captions.sensitivity_figure(200, 100, 2)
+
+
+def test_effects_in_units_state_the_unit_interval_and_direction() -> None:
+    text = captions.effect_in_units("excess_per_event", "detections per event", 1234.4,
+                                    -30.0, 2500.0, 0.812)
+    assert text == ("+1,234 detections per event (90% HDI -30 to +2,500; "
+                    "P(direction) = 0.81)")
+    pct = captions.effect_in_units("pct_per_unit", "% per 10,000 losses a month", 5.24,
+                                   -1.0, 11.5, 0.9)
+    assert pct == "+5.2% per 10,000 losses a month (90% HDI -1.0% to +11.5%; P(direction) = 0.90)"
+
+
+def test_counterfactual_caption_names_its_reference() -> None:
+    text = captions.counterfactual_figure("ru_gains", "zero", "+1,200 detections")
+    assert "with 'ru_gains' at zero" in text and "Excess over the window: +1,200" in text
+    assert "without 'eu'" in captions.counterfactual_figure("eu")

@@ -337,6 +337,62 @@ def test_continuous_driver_errors() -> None:
         continuous_driver(s, MONTHS, fill_missing="interpolate")  # type: ignore[arg-type]
 
 
+def test_winsorise_caps_at_the_quantile_of_the_reference_months() -> None:
+    months = month_range("2022-01", "2022-12")
+    values = np.array([1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0, 10.0, 500.0, 900.0])
+    s = pd.Series(values, index=months)
+    da = continuous_driver(s, months, winsorise=0.8, standardise=False)
+    cap = np.quantile(values, 0.8)  # linear interpolation between order statistics
+    assert da.attrs["cap"] == pytest.approx(cap) and da.attrs["winsorise"] == 0.8
+    np.testing.assert_allclose(da.values, np.minimum(values, cap))
+    assert da.values.max() < 500.0  # the two spikes no longer set the scale
+    # The cap comes from the reference months only, and applies to every month.
+    ref = month_range("2022-01", "2022-10")
+    da2 = continuous_driver(s, months, winsorise=0.9, standardise=False, reference_months=ref)
+    assert da2.attrs["cap"] == pytest.approx(np.quantile(values[:10], 0.9))
+    assert da2.values[-1] == pytest.approx(da2.attrs["cap"])
+    # Standardised after capping: the spikes no longer dominate the SD.
+    std = continuous_driver(s, months, winsorise=0.8)
+    assert std.attrs["scale"] == pytest.approx(np.minimum(values, cap).std())
+    np.testing.assert_allclose(unstandardise(std).values, np.minimum(values, cap))
+
+
+def test_log1p_applies_after_the_cap() -> None:
+    months = month_range("2022-01", "2022-05")
+    s = pd.Series([0.0, 9.0, 99.0, 999.0, 99_999.0], index=months)
+    da = continuous_driver(s, months, winsorise=0.75, log=True, standardise=False)
+    cap = np.quantile(s.to_numpy(), 0.75)
+    np.testing.assert_allclose(da.values, np.log1p(np.minimum(s.to_numpy(), cap)))
+
+
+def test_per_scales_to_the_natural_unit() -> None:
+    months = month_range("2022-01", "2022-04")
+    s = pd.Series([10_000.0, 25_000.0, 40_000.0, 5_000.0], index=months)
+    da = continuous_driver(s, months, standardise=False, per=10_000)
+    np.testing.assert_allclose(da.values, [1.0, 2.5, 4.0, 0.5])
+    assert da.attrs["scale"] == 10_000 and da.attrs["center"] == 0 and da.attrs["per"] == 10_000
+    # Standardised, `per` is only recorded (effects are re-expressed per natural unit).
+    std = continuous_driver(s, months, per=10_000)
+    assert std.attrs["scale"] == pytest.approx(s.std(ddof=0)) and std.attrs["per"] == 10_000
+    assert np.isnan(continuous_driver(s, months).attrs["per"])
+
+
+def test_transform_option_errors() -> None:
+    months = month_range("2022-01", "2022-04")
+    s = pd.Series([0.0, 0.0, 0.0, 7.0], index=months)
+    with pytest.raises(ValueError, match=r"winsorise must be a quantile in \(0.5, 1\)"):
+        continuous_driver(s, months, winsorise=1.0)
+    with pytest.raises(ValueError, match=r"winsorise must be a quantile in \(0.5, 1\)"):
+        continuous_driver(s, months, winsorise=0.3)
+    with pytest.raises(ValueError, match="per \\(the natural unit\\) must be > 0"):
+        continuous_driver(s, months, standardise=False, per=0)
+    with pytest.raises(ValueError, match="per .* needs log=False"):
+        continuous_driver(s, months, log=True, per=100)
+    # A cap at the minimum would make the series constant: said so, not divided by zero.
+    with pytest.raises(InputError, match="equals their minimum"):
+        continuous_driver(s, months, winsorise=0.6)
+
+
 # -- spike_driver ----------------------------------------------------------------------------
 def test_spike_rule_on_a_known_series() -> None:
     # Six months alternating 10/12, six months of 11, then 30 (a spike), then 11. Every

@@ -135,6 +135,26 @@ def test_bad_effect_prior(prior: dict, needle: str) -> None:
     assert needle in str(exc.value)
 
 
+@pytest.mark.parametrize(
+    ("transform", "needle"),
+    [
+        (
+            {"winsorise": 1.0},
+            "winsorise is the quantile above which values are capped, in (0.5, 1)",
+        ),
+        ({"winsorise": 0.2}, "got 0.2"),
+        ({"per": 0}, "per (the natural unit) must be > 0"),
+        ({"log": True, "per": 100}, "per (a natural unit) needs log = false"),
+    ],
+)
+def test_bad_continuous_transform(transform: dict, needle: str) -> None:
+    driver = {"name": "losses", "source": "losses", "transform": transform}
+    with pytest.raises(SpecError) as exc:
+        parse_spec({"name": "x", "drivers": [driver]})
+    assert "drivers[0].transform" in str(exc.value)
+    assert needle in str(exc.value)
+
+
 def test_bad_baseline_prior() -> None:
     with pytest.raises(SpecError, match=r"baseline.priors: bad prior: trend_sd must be > 0"):
         parse_spec({"name": "x", "baseline": {"priors": {"trend_sd": -1}}})

@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from hybridflow.numbers import format_number
+
 # ------------------------------------------------------------------ page one
 
 LIMITS = [
@@ -84,9 +86,55 @@ GRADES_SECTION = (
 )
 
 COUNTERFACTUAL_SECTION = (
-    "What the full model expects with and without each driver. The gap "
-    "between the two lines is the driver's estimated contribution."
+    "What the full model expects, and what it expects with each driver held at a stated "
+    "reference: no events for sanctions and other dated events; zero for territorial gains; "
+    "the 10th percentile of its war-time months for the other continuous drivers (a level "
+    "the series actually took). The gap between the two lines is the driver's estimated "
+    "contribution against that reference (docs/models.md, 'Effects and units')."
 )
+
+UNITS_TABLE = (
+    "Each hypothesis's effect in units a reader can use (posterior mean, 90% HDI, "
+    "probability of the predicted direction): detections an event added over its lags "
+    "(excess per event), the percent change in expected monthly detections per natural "
+    "unit and per interquartile range (IQR) of a continuous driver held for the kernel's "
+    "length, and the detections over the window against the driver's reference"
+)
+
+UNITS_NOTE = (
+    "Excess per event = sum over its lags of mu0 * (exp(b * w_lag) - 1), mu0 the fitted "
+    "expected count without that event, averaged over the driver's events whose lags lie "
+    "inside the window; a continuous driver's IQR runs from its 25th to its 75th percentile "
+    "over the window months it is observed (after any cap)."
+)
+
+
+_MEASURES = {
+    "excess_per_event": "excess per event",
+    "pct_per_unit": "per natural unit",
+    "pct_per_iqr": "per IQR",
+    "excess_vs_reference": "against its reference",
+}
+
+
+def measure_name(measure: str) -> str:
+    """A units-table measure in words."""
+    return _MEASURES.get(measure, measure)
+
+
+def effect_in_units(measure: str, unit: str, mean: float, low: float, high: float,
+                    p_direction: float) -> str:
+    """One effect in readers' units: "+120 detections per event (90% HDI -30 to +300;
+    P(direction) = 0.81)"; percent measures as "+5.2% per 10,000 ... a month"."""
+    if measure.startswith("pct_"):
+        body = f"{mean:+.1f}{unit} (90% HDI {low:+.1f}% to {high:+.1f}%"
+    else:
+        body = (f"{_signed(mean)} {unit} (90% HDI {_signed(low)} to {_signed(high)}")
+    return f"{body}; P(direction) = {p_direction:.2f})"
+
+
+def _signed(x: float) -> str:
+    return ("+" if x > 0 else "") + format_number(x)
 
 
 def diagnostics_section(sampler: str, chains: int, draws: int, tune: int, seed: int) -> str:
@@ -97,9 +145,13 @@ def diagnostics_section(sampler: str, chains: int, draws: int, tune: int, seed: 
 # ------------------------------------------------------------------ effects
 
 
-def counterfactual_figure(driver: str) -> str:
-    return (f"Observed detections, the model's expected detections (median, "
-            f"90% band) and the counterfactual without '{driver}'.")
+def counterfactual_figure(driver: str, reference: str = "", excess: str = "") -> str:
+    """The counterfactual figure's caption; ``reference`` says where the driver is held,
+    ``excess`` the detections it accounts for over the window (both optional)."""
+    held = f"with '{driver}' at {reference}" if reference else f"without '{driver}'"
+    text = (f"Observed detections, the model's expected detections (median, "
+            f"90% band) and the counterfactual {held}.")
+    return f"{text} Excess over the window: {excess}." if excess else text
 
 
 def lag_figure(hypothesis: str, outcome: str | None, unit: str, driver: str) -> str:

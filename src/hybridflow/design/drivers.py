@@ -42,6 +42,7 @@ __all__ = [
     "regime_step",
     "spike_driver",
     "unstandardise",
+    "winsorise_cap",
     "with_history",
 ]
 
@@ -461,12 +462,59 @@ def _standardise(
     return (values - center) / scale, center, scale
 
 
+def winsorise_cap(
+    values: np.ndarray, idx: pd.DatetimeIndex, quantile: float, reference_months: MonthsLike | None
+) -> float:
+    """The upper cap of :func:`continuous_driver`'s ``winsorise``: the ``quantile`` of
+    ``values`` over the reference months (linear interpolation between order statistics).
+
+    Raises
+    ------
+    ValueError
+        ``quantile`` outside (0.5, 1).
+    InputError
+        The cap is not above the reference months' minimum (a series that is mostly one
+        value would be made constant).
+    """
+    if not 0.5 < quantile < 1:
+        raise ValueError(f"winsorise must be a quantile in (0.5, 1) (e.g. 0.9), got {quantile!r}")
+    ref = idx if reference_months is None else _check_months(reference_months)
+    ref_values = values[idx.isin(ref)]
+    cap = float(np.quantile(ref_values, quantile))
+    if not cap > float(ref_values.min()):
+        raise InputError(
+            None,
+            f"winsorise = {quantile:g}: the {quantile:g} quantile over the reference months "
+            f"({cap:g}) equals their minimum, so capping would make the series constant; "
+            "use a higher quantile, or log = true",
+        )
+    return cap
+
+
+def _natural_scale(
+    values: np.ndarray,
+    idx: pd.DatetimeIndex,
+    standardise: bool,
+    per: float | None,
+    reference_months: MonthsLike | None,
+) -> tuple[np.ndarray, float, float]:
+    """Standardise, or divide by the natural unit ``per``: (values, center, scale)."""
+    if per is not None and not per > 0:
+        raise ValueError(f"per (the natural unit) must be > 0, got {per!r}")
+    if standardise:
+        return _standardise(values, idx, reference_months)
+    scale = 1.0 if per is None else float(per)
+    return values / scale, 0.0, scale
+
+
 def continuous_driver(
     series: xr.DataArray | pd.Series,
     months: MonthsLike,
     *,
     log: bool = False,
     standardise: bool = True,
+    winsorise: float | None = None,
+    per: float | None = None,
     fill_before: float | None = 0.0,
     fill_missing: Literal["error", "zero", "ffill"] = "error",
     reference_months: MonthsLike | None = None,
@@ -475,8 +523,9 @@ def continuous_driver(
     """A continuous monthly series (losses, strikes...) as a driver on ``months``.
 
     Steps, in order: align to ``months``; months before the series' first month take
-    ``fill_before``; other missing months follow ``fill_missing``; ``log1p`` if ``log``;
-    centre and scale if ``standardise``.
+    ``fill_before``; other missing months follow ``fill_missing``; cap at the
+    ``winsorise`` quantile if given; ``log1p`` if ``log``; centre and scale if
+    ``standardise``, else divide by ``per`` if given.
 
     ``fill_before=0`` encodes "nothing happened yet": Russian personnel losses in the war
     against Ukraine start in Feb 2022, so a model window opening earlier (e.g. 2021, the
@@ -494,6 +543,15 @@ def continuous_driver(
     standardise
         Subtract the mean and divide by the population sd (ddof=0) over
         ``reference_months`` (default: all ``months``), so a coefficient is "per 1 SD".
+    winsorise
+        A quantile ``q`` in (0.5, 1): values above the ``q``-quantile of the reference
+        months' values (raw units, linear interpolation) are set to it, in every month, so
+        that a few extreme months cannot set the scale alone (:func:`winsorise_cap`).
+    per
+        The series' natural unit (e.g. 10,000 losses): with ``standardise=False`` the
+        exposure is ``value / per``; with ``standardise=True`` it is only recorded (attrs),
+        for effects reported per natural unit. Not with ``log`` (no constant per-unit
+        effect on the log1p scale).
     fill_before
         Value for months before the series starts, or None (treated as missing).
     fill_missing
@@ -510,22 +568,32 @@ def continuous_driver(
     xarray.DataArray
         Dims ``("month",)``. attrs: ``center`` and ``scale`` (0 and 1 when not
         standardised) on the post-``log1p`` scale, so ``driver * scale + center``
-        recovers the (logged) value (:func:`unstandardise`): a coefficient per 1 SD is
-        ``coef / scale`` per unit, e.g. ``1000 * coef / scale`` per 1,000 losses when
-        ``log=False``. Also ``log``, ``standardised``, ``fill_before``, ``fill_missing``.
+        recovers the (logged, capped) value (:func:`unstandardise`): a coefficient per 1 SD
+        is ``coef / scale`` per unit, e.g. ``1000 * coef / scale`` per 1,000 losses when
+        ``log=False``; without standardising, ``scale`` is ``per`` (1 if not given). Also
+        ``log``, ``standardised``, ``winsorise`` and ``cap`` (the quantile and the raw cap;
+        NaN when not capped), ``per`` (NaN when not given), ``fill_before``,
+        ``fill_missing``.
     """
     idx = _check_months(months)
     if fill_missing not in ("error", "zero", "ffill"):
         raise ValueError(f"fill_missing must be 'error', 'zero' or 'ffill', got {fill_missing!r}")
+    if log and per is not None:
+        raise ValueError(
+            "per (a natural unit) needs log=False: a log1p exposure has no constant "
+            "effect per raw unit"
+        )
     s = _monthly_series(series, "series")
     values = _fill_months(s, idx, fill_before, fill_missing).to_numpy(dtype=float)
+    cap = np.nan
+    if winsorise is not None:
+        cap = winsorise_cap(values, idx, winsorise, reference_months)
+        values = np.minimum(values, cap)
     if log:
         if (values <= -1).any():
             raise InputError(None, "log=True needs values > -1 (log1p); got a value <= -1")
         values = np.log1p(values)
-    center, scale = 0.0, 1.0
-    if standardise:
-        values, center, scale = _standardise(values, idx, reference_months)
+    values, center, scale = _natural_scale(values, idx, standardise, per, reference_months)
     return _month_array(
         values,
         idx,
@@ -534,6 +602,9 @@ def continuous_driver(
         scale=scale,
         log=int(log),
         standardised=int(standardise),
+        winsorise=np.nan if winsorise is None else float(winsorise),
+        cap=cap,
+        per=np.nan if per is None else float(per),
         fill_before="none" if fill_before is None else float(fill_before),
         fill_missing=fill_missing,
     )

@@ -37,6 +37,9 @@ class DriverDesign:
         ``(month, event)`` for per-event drivers, else None.
     unit
         Plain-words meaning of one unit of exposure (used in effects' attrs).
+    event_columns
+        ``(month, event)``: every event's own column for an event driver, per-event or
+        not (what excess detections per event are computed from), else None.
     """
 
     name: str
@@ -48,6 +51,7 @@ class DriverDesign:
     scale: float = 1.0
     per_event: bool = False
     event_exposure: xr.DataArray | None = None
+    event_columns: xr.DataArray | None = None
     first_observed: str = ""
     last_observed: str = ""
 

@@ -394,12 +394,44 @@ class EventFilter(StrictModel):
 
 
 class ContinuousTransform(StrictModel):
-    """How a continuous series becomes an exposure: optional ``log`` (log1p, for counts)
-    then ``standardise`` (centre and scale over the months the series is observed, so one
-    unit = one standard deviation)."""
+    """How a continuous series becomes an exposure, in this order:
+
+    ``winsorise`` (optional, a quantile ``q`` in (0.5, 1)): values above the series'
+    ``q``-quantile over the window months it is observed are set to it, so that a few
+    extreme months (the invasion's opening, say) cannot set the driver's scale alone;
+    ``log`` (log1p, for counts); then ``standardise`` (centre and scale over those months,
+    so one unit = one standard deviation) or, with ``standardise = false``, division by
+    ``per``.
+
+    ``per`` is the series' natural unit (10,000 losses a month, 100 km2): with
+    ``standardise = false`` one unit of exposure is ``per`` raw units, so the effect and
+    its prior are per natural unit; with ``standardise = true`` the fit stays per SD and
+    effects are also reported per ``per`` units. It needs ``log = false`` (a log1p exposure
+    has no constant effect per raw unit; such drivers are reported per interquartile
+    range).
+    """
 
     log: bool = False
     standardise: bool = True
+    winsorise: float | None = None
+    per: float | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> ContinuousTransform:
+        if self.winsorise is not None and not 0.5 < self.winsorise < 1:
+            raise ValueError(
+                f"winsorise is the quantile above which values are capped, in (0.5, 1) "
+                f"(e.g. 0.9); got {self.winsorise}"
+            )
+        if self.per is not None:
+            if not self.per > 0:
+                raise ValueError(f"per (the natural unit) must be > 0, got {self.per}")
+            if self.log:
+                raise ValueError(
+                    "per (a natural unit) needs log = false: a log1p exposure has no constant "
+                    "effect per raw unit (its effects are reported per interquartile range)"
+                )
+        return self
 
 
 class _DriverBase(StrictModel):

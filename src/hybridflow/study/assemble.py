@@ -10,17 +10,19 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import xarray as xr
 
 from hybridflow.analysis.checks.ppc import TOTAL
-from hybridflow.analysis.effects import contributions
+from hybridflow.analysis.effects import contributions, reference_counterfactual_draws, units_table
 from hybridflow.briefing import captions, figures
 from hybridflow.briefing.document import Briefing, FigureItem, TableItem
-from hybridflow.inference.posterior import SAMPLE_DIMS, hdi_over_draws
+from hybridflow.inference.posterior import SAMPLE_DIMS, hdi_bounds, hdi_over_draws
 from hybridflow.inference.result import FitResult
+from hybridflow.numbers import format_number
 from hybridflow.study.context import StudyContext
 from hybridflow.study.results import (
     BacktestResult,
@@ -47,15 +49,17 @@ def build_briefing(context: StudyContext, results: StudyResults) -> Briefing:
     status, converged, warns = diagnostics_status(diag)
     if context.profile != "default":
         warns.insert(0, captions.profile_warning(context.profile))
+    fits = results.fitted().fits
+    units = hypothesis_units(fits, hyp)
     return Briefing(
         title=context.spec.title,
         subtitle=context.spec.subtitle,
-        hypotheses=hypotheses_frame(hyp),
+        hypotheses=hypotheses_frame(hyp, headline_units(units)),
         diagnostics_status=status,
         converged=converged,
         warnings=warns,
         figures=briefing_figures(results),
-        tables=[*check_tables(results), *summary_tables(context, results)],
+        tables=[*units_tables(units), *check_tables(results), *summary_tables(context, results)],
         sections=briefing_sections(context, results),
         provenance=provenance(context, results.fitted().fits),
         limits=captions.LIMITS,
@@ -69,15 +73,18 @@ def _pct(x: float) -> str:
     return f"{x:+.1f}%"
 
 
-def hypotheses_frame(hyp: pd.DataFrame) -> pd.DataFrame:
-    """The hypotheses table as the reader sees it: one formatted row per hypothesis."""
+def hypotheses_frame(hyp: pd.DataFrame,
+                     in_units: Mapping[str, str] | None = None) -> pd.DataFrame:
+    """The hypotheses table as the reader sees it: one formatted row per hypothesis
+    (``in_units``: each hypothesis's effect in readers' units, :func:`headline_units`)."""
     rows = []
+    in_units = in_units or {}
     for r in hyp.to_dict(orient="records"):
         if r["grade"] == "not estimated":
             rows.append({"hypothesis": f"{r['hypothesis']}: {r['title']}", "claim": r["claim"],
                          "model": r["model"], "driver": r["driver"], "estimate": "-",
-                         "interval": "-", "p_direction": "-", "grade": r["grade"],
-                         "reading": r["reading"], "converged": True})
+                         "interval": "-", "in_units": "-", "p_direction": "-",
+                         "grade": r["grade"], "reading": r["reading"], "converged": True})
             continue
         unit = f" per {r['unit']}" if isinstance(r.get("unit"), str) and r["unit"] else ""
         if r.get("outcome") == "share":
@@ -90,6 +97,7 @@ def hypotheses_frame(hyp: pd.DataFrame) -> pd.DataFrame:
             "driver": r["driver"],
             "estimate": f"{_pct(r['pct_mean'])}{unit}",
             "interval": f"{_pct(r['pct_hdi_low'])} to {_pct(r['pct_hdi_high'])}",
+            "in_units": in_units.get(str(r["hypothesis"]), "-"),
             "p_direction": f"{r['p_direction']:.2f}",
             "grade": r["grade"],
             "reading": captions.hypothesis_reading({str(k): v for k, v in r.items()}),
@@ -137,22 +145,26 @@ def briefing_figures(results: StudyResults) -> list[FigureItem]:
 
 
 def counterfactual_figures(fits: Mapping[str, FitResult], model: str) -> list[FigureItem]:
-    """Observed, expected and expected-without-each-driver counts of ``model``."""
+    """Observed and expected counts of ``model``, and the counterfactual with each driver
+    at its documented reference (:func:`~hybridflow.analysis.effects.default_reference`)."""
     fit = fits.get(model)
     if fit is None or "effect" not in fit.idata.posterior:
         return []
     post = fit.idata.posterior
-    log_mu = post["log_mu"]
     contrib = contributions(fit.idata)
     y = fit.idata.constant_data.get("y", None)
     if y is None:
         return []
     months = pd.DatetimeIndex(post["month"].values)
     observed = y.sum(["route", "group"], min_count=1).values
-    expected = np.exp(log_mu).sum(["route", "group"])
     items = []
     for d in [str(v) for v in contrib["driver"].values]:
-        cf = np.exp(log_mu - contrib.sel(driver=d)).sum(["route", "group"])
+        expected_d, cf_d, reference = reference_counterfactual_draws(fit.idata, d)
+        expected, cf = expected_d.sum(["route", "group"]), cf_d.sum(["route", "group"])
+        excess = (expected - cf).sum("month")
+        low, high = hdi_bounds(excess.values, 0.9)
+        excess_text = (f"{format_number(float(excess.mean()))} detections (90% HDI "
+                       f"{format_number(low)} to {format_number(high)})")
         bands = [np.asarray(expected.quantile(q, SAMPLE).values) for q in (0.05, 0.5, 0.95)]
         cf_bands = [np.asarray(cf.quantile(q, SAMPLE).values) for q in (0.05, 0.5, 0.95)]
         # Start a year before the driver first moves the expected counts: the flat years
@@ -166,9 +178,59 @@ def counterfactual_figures(fits: Mapping[str, FitResult], model: str) -> list[Fi
             np.vstack(cf_bands)[:, keep],
             title=f"{model}: {d} (all groups, Eastern Borders)",
         )
-        items.append(FigureItem(f"cf_{model}_{d}", "counterfactual",
-                                captions.counterfactual_figure(d), figures.to_png(fig)))
+        caption = captions.counterfactual_figure(d, reference, excess_text)
+        items.append(FigureItem(f"cf_{model}_{d}", "counterfactual", caption,
+                                figures.to_png(fig)))
     return items
+
+
+def hypothesis_units(fits: Mapping[str, FitResult], hyp: pd.DataFrame) -> pd.DataFrame:
+    """Every graded hypothesis's effect in readers' units
+    (:func:`~hybridflow.analysis.effects.units_table` of its model and driver), at the
+    hypothesis's group or, for a population-mean hypothesis, pooled and summed over groups."""
+    frames = []
+    for r in hyp.to_dict(orient="records"):
+        if r["grade"] == "not estimated" or r["model"] not in fits:
+            continue
+        idata = fits[r["model"]].idata
+        table = units_table(idata, drivers=[str(r["driver"])])
+        groups = {str(g) for g in idata.posterior["group"].values}
+        want = {str(r["level"])} if str(r.get("level")) in groups else {"(all)", "(pooled)"}
+        table = table[table["group"].isin(want)]
+        p_dir = table["p_positive"] if r["direction"] == "+" else 1.0 - table["p_positive"]
+        frames.append(table.assign(hypothesis=r["hypothesis"], model=r["model"],
+                                   p_direction=p_dir))
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def _unit_text(row: Mapping[Any, Any]) -> str:
+    return captions.effect_in_units(str(row["measure"]), str(row["unit"]), row["mean"],
+                                    row["hdi_low"], row["hdi_high"], row["p_direction"])
+
+
+def headline_units(units: pd.DataFrame) -> dict[str, str]:
+    """Page one's effect in readers' units, per hypothesis: the excess per event for
+    events, else the percent per natural unit, else per IQR."""
+    out: dict[str, str] = {}
+    if units.empty:
+        return out
+    for measure in ("pct_per_iqr", "pct_per_unit", "excess_per_event"):  # last one wins
+        for row in units[units["measure"] == measure].to_dict(orient="records"):
+            out[str(row["hypothesis"])] = _unit_text(row)
+    return out
+
+
+def units_tables(units: pd.DataFrame) -> list[TableItem]:
+    """The hypotheses' effects in readers' units, for the counterfactual section."""
+    if units.empty:
+        return []
+    frame = pd.DataFrame({
+        "hypothesis": units["hypothesis"], "model": units["model"], "driver": units["driver"],
+        "group": units["group"], "measure": units["measure"].map(captions.measure_name),
+        "estimate": [_unit_text(r) for r in units.to_dict(orient="records")],
+    })
+    return [TableItem("units", "counterfactual", captions.UNITS_TABLE, frame,
+                      note=captions.UNITS_NOTE)]
 
 
 def lag_figures(fits: Mapping[str, FitResult], hyp: pd.DataFrame) -> list[FigureItem]:

@@ -33,7 +33,7 @@ import xarray as xr
 
 from hybridflow.design import drivers as dd
 from hybridflow.design.kernels import LagKernel, make_kernel
-from hybridflow.errors import SpecError
+from hybridflow.errors import InputError, SpecError
 from hybridflow.models.data import DriverDesign
 from hybridflow.models.terms.base import lookup
 from hybridflow.months import format_month
@@ -48,6 +48,7 @@ __all__ = [
     "check_same_upto",
     "coverage",
     "driver_kind",
+    "driver_records",
     "events_with_sign",
     "make_driver_kernel",
     "select_driver_events",
@@ -298,6 +299,7 @@ class EventsKind(DriverKind):
             unit=f"one event ({driver.shape})",
             per_event=driver.per_event,
             event_exposure=ev if driver.per_event else None,
+            event_columns=ev,
             first_observed=format_month(months_ext[0]),
             last_observed=format_month(months_ext[-1]),
         )
@@ -347,7 +349,7 @@ class _ContinuousKind(DriverKind):
             source=self.source,
             kernel=kernel,
             exposure=out.rename(driver.name),
-            unit=self._unit(out.attrs["scale"]),
+            unit=self._unit(out.attrs["scale"], float(out.attrs["cap"])),
             center=float(out.attrs["center"]),
             scale=float(out.attrs["scale"]),
             first_observed=format_month(first),
@@ -399,16 +401,21 @@ class _ContinuousKind(DriverKind):
         neutral_fill = fill is None or fill == "centre"
         raw.iloc[np.flatnonzero(before)] = 0.0 if neutral_fill else float(fill)  # type: ignore[arg-type]
         tf = driver.transform
-        out = dd.continuous_driver(
-            raw,
-            months_ext,
-            log=tf.log,
-            standardise=tf.standardise,
-            fill_before=None,
-            fill_missing="error",
-            reference_months=window_obs,
-            name=driver.name,
-        )
+        try:
+            out = dd.continuous_driver(
+                raw,
+                months_ext,
+                log=tf.log,
+                standardise=tf.standardise,
+                winsorise=tf.winsorise,
+                per=tf.per,
+                fill_before=None,
+                fill_missing="error",
+                reference_months=window_obs,
+                name=driver.name,
+            )
+        except InputError as exc:
+            raise SpecError(f"drivers '{driver.name}'.transform: {exc.problem}") from None
         values = out.values.copy()
         if neutral_fill and before.any():
             values[before] = values[np.asarray(months_ext.isin(window_obs))].mean()
@@ -419,28 +426,67 @@ class _ContinuousKind(DriverKind):
                 )
         return out.copy(data=values)
 
-    def _unit(self, scale: float) -> str:
+    @property
+    def natural_unit(self) -> str:
+        """The raw series' unit in words, after a number ("10,000 Russian personnel losses
+        a month")."""
+        return f"of {self.what}"
+
+    def per_label(self) -> str:
+        """The natural unit effects are reported in ("10,000 Russian personnel losses a
+        month"); empty for a logged driver (reported per IQR only)."""
         tf = self.driver.transform
-        logged = " (log1p)" if tf.log else ""
+        if tf.log:
+            return ""
+        return f"{format_number(tf.per or 1.0)} {self.natural_unit}"
+
+    def _value_steps(self, cap: float) -> list[str]:
+        """The cap and the log1p, in words (the steps before any scaling)."""
+        tf = self.driver.transform
+        steps = []
+        if tf.winsorise is not None:
+            steps.append(f"capped at its {tf.winsorise:g} quantile, {format_number(cap, 4)}")
+        if tf.log:
+            steps.append("log1p")
+        return steps
+
+    def transform_text(self, cap: float) -> str:
+        """The transform in words, e.g. "capped at its 0.9 quantile, 727; standardised"."""
+        tf = self.driver.transform
+        steps = self._value_steps(cap)
         if tf.standardise:
-            per = format_number(scale, 4) + (" on the log1p scale" if tf.log else "")
-            return f"+1 SD of {self.what}{logged} (1 SD = {per})"
-        return f"+1 of {self.what}{logged}"
+            steps.append("standardised")
+        elif tf.per is not None:
+            steps.append(f"per {format_number(tf.per)}")
+        return "; ".join(steps) or "as is"
+
+    def _unit(self, scale: float, cap: float = math.nan) -> str:
+        tf = self.driver.transform
+        shown = self._value_steps(cap)
+        if tf.standardise:
+            sd = format_number(scale, 4) + (" on the log1p scale" if tf.log else "")
+            return f"+1 SD of {self.what} ({'; '.join([*shown, f'1 SD = {sd}'])})"
+        details = f" ({'; '.join(shown)})" if shown else ""
+        if tf.per is not None:
+            return f"+{self.per_label()}{details}"
+        return f"+1 of {self.what}{details}"
 
     def to_exposure(self, value: float, design: DriverDesign, scenario: str) -> float:
-        """A level in the driver's raw units -> the fit's exposure scale."""
+        """A level in the driver's raw units -> the fit's exposure scale (capped, logged,
+        then standardised or divided by ``per``, as the fit's exposure was)."""
         drv = self.driver
         tf = drv.transform
         v = float(value)
+        cap = float(design.exposure.attrs.get("cap", math.nan))
+        if not math.isnan(cap):
+            v = min(v, cap)
         if tf.log:
             if v <= -1:
                 raise SpecError(
                     f"scenario '{scenario}': driver '{drv.name}' is logged; value must be > -1"
                 )
             v = math.log1p(v)
-        if tf.standardise:
-            v = (v - design.center) / design.scale
-        return v
+        return (v - design.center) / design.scale
 
     def future(self, design: DriverDesign, fit: np.ndarray, ctx: FutureContext) -> np.ndarray:
         """Held at its origin value, or the scenario's levels from their months on."""
@@ -484,6 +530,10 @@ class LossesKind(_ContinuousKind):
     def what(self) -> str:
         return "monthly Russian personnel losses"
 
+    @property
+    def natural_unit(self) -> str:
+        return "Russian personnel losses a month"
+
 
 class AcledKind(_ContinuousKind):
     """ACLED events inside Russia of one ``event_type``."""
@@ -499,6 +549,10 @@ class AcledKind(_ContinuousKind):
     @property
     def what(self) -> str:
         return f"ACLED '{self.driver.event_type}' events in Russia per month"
+
+    @property
+    def natural_unit(self) -> str:
+        return f"ACLED '{self.driver.event_type}' events in Russia a month"
 
 
 class TerritoryKind(_ContinuousKind):
@@ -521,6 +575,15 @@ class TerritoryKind(_ContinuousKind):
             f"{self.driver.tracker} monthly net change in Russian-held area "
             f"({self.driver.sign} part, km2)"
         )
+
+    @property
+    def natural_unit(self) -> str:
+        what = {
+            "positive": "Russian gains",
+            "negative": "Ukrainian gains",
+            "net": "net change in Russian-held area",
+        }[self.driver.sign]
+        return f"km2 of {what} a month ({self.driver.tracker})"
 
     def to_exposure(self, value: float, design: DriverDesign, scenario: str) -> float:
         drv = self.driver
@@ -681,3 +744,104 @@ def driver_kind(driver: Any) -> DriverKind:
     """The kind of a spec driver (by its ``source``; ``SpecError`` when unknown)."""
     cls: type[DriverKind] = lookup(DRIVER_KINDS, str(driver.source), "driver source")
     return cls(driver)
+
+
+def _driver_class(kind: DriverKind) -> str:
+    """``event`` (catalogue events), ``derived`` (0/1 months from a rule) or
+    ``continuous``: what the effects report for the driver."""
+    if kind.uses_events:
+        return "event"
+    return "derived" if kind.derived else "continuous"
+
+
+def driver_records(spec: Any, drivers: list[DriverDesign]) -> dict[str, xr.DataArray]:
+    """What a fit records of its drivers beside their exposures, so that effects can be
+    re-expressed per event, per natural unit and per interquartile range.
+
+    ``driver_class`` (``event``, ``derived``, ``continuous``), ``driver_source``,
+    ``driver_transform`` (in words), ``driver_log``, ``driver_center`` (with the stored
+    ``driver_scale``: exposure = (g(raw) - center) / scale, g the cap and log1p),
+    ``driver_cap`` (raw units; NaN when not capped), ``driver_per`` (the natural unit
+    effects are reported per; NaN for logged and non-continuous drivers),
+    ``driver_per_label`` (it in words), ``driver_natural_unit`` (the raw series' unit, e.g.
+    "Russian personnel losses a month"), ``driver_observed_from``/``_to`` (the months the
+    series is observed, YYYY-MM); and for event drivers every event's own column,
+    ``driver_event_exposure(driver_event, month_ext)`` with ``driver_event_owner`` and
+    ``driver_event_id``.
+    """
+    if not drivers:
+        return {}
+    names = [d.name for d in drivers]
+    kinds = [driver_kind(spec.driver(n)) for n in names]
+    cont = [isinstance(k, _ContinuousKind) for k in kinds]
+
+    def per_driver(values: list[Any], dtype: Any = None) -> xr.DataArray:
+        return xr.DataArray(
+            np.asarray(values, dtype=dtype), dims="driver", coords={"driver": names}
+        )
+
+    caps = [float(d.exposure.attrs.get("cap", np.nan)) for d in drivers]
+    out = {
+        "driver_class": per_driver([_driver_class(k) for k in kinds], str),
+        "driver_source": per_driver([d.source for d in drivers], str),
+        "driver_transform": per_driver(
+            [
+                k.transform_text(c) if isinstance(k, _ContinuousKind) else ""
+                for k, c in zip(kinds, caps, strict=True)
+            ],
+            str,
+        ),
+        "driver_log": per_driver(
+            [bool(c and k.driver.transform.log) for k, c in zip(kinds, cont, strict=True)], bool
+        ),
+        "driver_center": per_driver([d.center for d in drivers], float),
+        "driver_cap": per_driver(caps, float),
+        "driver_per": per_driver(
+            [
+                float(k.driver.transform.per or 1.0)
+                if isinstance(k, _ContinuousKind) and not k.driver.transform.log
+                else np.nan
+                for k in kinds
+            ],
+            float,
+        ),
+        "driver_per_label": per_driver(
+            [k.per_label() if isinstance(k, _ContinuousKind) else "" for k in kinds], str
+        ),
+        "driver_natural_unit": per_driver(
+            [k.natural_unit if isinstance(k, _ContinuousKind) else "" for k in kinds], str
+        ),
+        "driver_observed_from": per_driver([d.first_observed for d in drivers], str),
+        "driver_observed_to": per_driver([d.last_observed for d in drivers], str),
+    }
+    out.update(_event_columns(drivers))
+    return out
+
+
+def _event_columns(drivers: list[DriverDesign]) -> dict[str, xr.DataArray]:
+    """Every event driver's own event columns, one ``driver_event`` row each."""
+    cols = [(d.name, d.event_columns) for d in drivers if d.event_columns is not None]
+    if not cols:
+        return {}
+    labels, owners, ids, rows = [], [], [], []
+    for name, ev in cols:
+        for e in ev["event"].values:
+            labels.append(f"{name}:{e}")
+            owners.append(name)
+            ids.append(str(e))
+            rows.append(ev.sel(event=e).to_numpy())
+    coords = {"driver_event": labels}
+    month_ext = np.asarray(cols[0][1]["month"].values)
+    return {
+        "driver_event_exposure": xr.DataArray(
+            np.vstack(rows),
+            dims=("driver_event", "month_ext"),
+            coords={**coords, "month_ext": month_ext},
+        ),
+        "driver_event_owner": xr.DataArray(
+            np.asarray(owners, dtype=str), dims="driver_event", coords=coords
+        ),
+        "driver_event_id": xr.DataArray(
+            np.asarray(ids, dtype=str), dims="driver_event", coords=coords
+        ),
+    }

@@ -25,6 +25,7 @@ import xarray as xr
 from hybridflow.design.kernels import GeometricKernel
 from hybridflow.models import components as comp
 from hybridflow.models.terms.base import BuildContext, Design, Draws, Term
+from hybridflow.models.terms.drivers import driver_records
 
 __all__ = ["DRIVER_TERMS", "DriverEffects", "DriverTerm", "EventEffects", "driver_contributions"]
 
@@ -134,6 +135,8 @@ class DriverEffects(DriverTerm):
         x_lag = comp.lag_matrix(data.exposure_matrix().values, data.history, data.n_lags)
         X = ctx.data_var("driver_lagged", x_lag, ("driver", "month", "lag"))
         ctx.constant["driver_exposure"] = data.exposure_matrix().rename(month="month_ext")
+        # Units, transforms and event columns: what effects are re-expressed from.
+        ctx.constant.update(driver_records(spec, data.drivers))
         reported: list[str] = []
         weights_pt = kernel_weights(model, data.drivers, data.n_lags, reported)
         weights = pm.Deterministic("kernel_weights", weights_pt, dims=("driver", "lag"))
