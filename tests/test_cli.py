@@ -168,3 +168,11 @@ def test_study_run_bad_events_file_exits_2_before_writing(tmp_path: Path) -> Non
     assert len(line.splitlines()) == 1, line
     assert line.startswith(f"error: {events}, row 1, column 'actor': missing column"), line
     assert not out.exists()
+
+
+def test_check_audit_unknown_hypothesis_exits_2(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["check", "audit", "studies/hjs-2025", "--hypothesis", "H99",
+                                 "--out", str(tmp_path / "audit")])
+    assert result.exit_code == 2
+    assert "unknown hypotheses ['H99']" in result.output
+    assert not (tmp_path / "audit").exists()

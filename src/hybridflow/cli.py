@@ -472,6 +472,50 @@ def sbc_cmd(
     console.print(f"SBC written to {folder}")
 
 
+@check_app.command("audit")
+@handle_errors
+def audit_cmd(
+    study: Annotated[Path, typer.Argument(help="A study folder, e.g. studies/hjs-2025.")],
+    worlds: Annotated[int, typer.Option("--worlds", min=1,
+                                        help="Null worlds per hypothesis.")] = 20,
+    effect_worlds: Annotated[int | None, typer.Option(
+        "--effect-worlds", min=0, help="Effect worlds per hypothesis and effect size "
+        "(default: --worlds).")] = None,
+    hypothesis: Annotated[list[str] | None, typer.Option(
+        "--hypothesis", help="Audit only these hypotheses (repeatable).")] = None,
+    group: Annotated[str, typer.Option(help="The estimand's group.")] = "Others",
+    draws: Annotated[int, typer.Option(help="Draws per fit.")] = 500,
+    tune: Annotated[int, typer.Option(help="Tuning steps per fit.")] = 500,
+    chains: Annotated[int, typer.Option(help="Chains per fit.")] = 4,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 1,
+    out: Annotated[Path | None, typer.Option(
+        "--out", help="Output folder (default: the study's [checks] audit folder).")] = None,
+    workers: WorkersOpt = None,
+    scheduler: SchedulerOpt = None,
+    dask_local: DaskLocalOpt = None,
+) -> None:
+    """The audit: false-positive rate, coverage, bias and power of each hypothesis' grade
+    on fake worlds with the real drivers (docs/audit.md)."""
+    from hybridflow.analysis.audit import AUDIT_SAMPLING, run_audit, write_audit
+    from hybridflow.briefing.figures import audit_rates, to_png
+    from hybridflow.data.events import load_events
+    from hybridflow.data.panel import load_panel
+    from hybridflow.study.spec import load_study
+    from hybridflow.study.steps.audit import audit_path, audit_targets
+
+    spec, study_dir = load_study(study)
+    targets = audit_targets(spec, study_dir, hypothesis or (), group)
+    sampling = AUDIT_SAMPLING.replace(draws=draws, tune=tune, chains=chains)
+    with _make_executor(workers, scheduler, dask_local) as ex:
+        res = run_audit(spec.name, targets, load_panel(), load_events(), n_null=worlds,
+                        n_effect=worlds if effect_worlds is None else effect_worlds,
+                        sampling=sampling, seed=seed, executor=ex, progress=True)
+    folder = out or audit_path(spec, study_dir).parent
+    write_audit(res, folder, figure_png=lambda **kw: to_png(audit_rates(**kw)))
+    console.print(res.summary_text(), highlight=False)
+    console.print(f"audit written to {folder}")
+
+
 def main() -> None:  # pragma: no cover - console entry point
     import warnings
 

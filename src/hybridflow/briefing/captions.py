@@ -286,3 +286,30 @@ CORRELATIONS_NOTE = ("Every variant (trackers, signed and one-sided "
 MISDATED_TABLE = "Sanctions rounds the report dates wrongly"
 DIAGNOSTICS_TABLE = "Convergence gate per fit"
 VINTAGES_TABLE = "Data vintages (sha256 of each raw input)"
+
+
+# ------------------------------------------------------------------ audit
+
+AUDIT_TABLE = (
+    "The audit: each hypothesis' own model fitted on fake worlds that keep the real drivers "
+    "and event dates but have no driver effect (null worlds) or one of known size (effect "
+    "worlds). False positives: null worlds graded moderate or stronger, or contrary (with "
+    "a 95% interval); coverage: 90% intervals holding the true effect; power: effect "
+    "worlds graded moderate or stronger."
+)
+
+
+def audit_section(status: str, path: str, message: str = "") -> str:
+    """The audit section's text: what the rates mean, or why there are none."""
+    if status == "ok":
+        return (
+            "Grades in the audit use the posterior alone; the checks can only lower a grade, "
+            "so the false-positive rates are upper bounds on the full pipeline's. Worlds "
+            "whose fit failed the convergence gate are counted (failed) and not graded. "
+            "See docs/audit.md for the world generator and its parameters."
+        )
+    if status == "stale":
+        return (f"The audit in {path} was run on other models than this study's current "
+                f"ones, so its rates are not shown: {message}")
+    return (f"No audit was found ({path}): how often this pipeline would be fooled is not "
+            "known for this run. Run `hybridflow check audit STUDY`.")

@@ -77,6 +77,7 @@ SECTIONS: tuple[tuple[str, str], ...] = (
     ("lags", "Effect by lag"),
     ("sensitivity", "How much the headline effects depend on our choices"),
     ("placebo", "Placebo and negative-control checks"),
+    ("audit", "How often would this pipeline be fooled?"),
     ("ppc", "Do the models reproduce the data? Predictive checks"),
     ("episodes", "Known episodes: would the model have flagged them?"),
     ("comparison", "Model comparison"),

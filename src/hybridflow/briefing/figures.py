@@ -239,6 +239,43 @@ def fan_chart(
     return fig
 
 
+def audit_rates(
+    hypotheses: Sequence[str],
+    false_positive: Sequence[float],
+    fp_low: Sequence[float],
+    fp_high: Sequence[float],
+    power: dict[str, Sequence[float]],
+    *,
+    title: str = "How often would the pipeline be fooled?",
+    limit: float = 0.05,
+) -> Figure:
+    """The audit per hypothesis: false moderate+/contrary rate in null worlds with its 95%
+    interval (left; the dotted line is the ``limit`` a grade above weak needs) and power at
+    each injected effect size (right)."""
+    y = np.arange(len(hypotheses))[::-1]
+    fig, (left, right) = plt.subplots(1, 2, figsize=(8.0, 0.45 * len(hypotheses) + 1.4),
+                                      sharey=True)
+    fp = np.asarray(false_positive, dtype=float)
+    err = np.vstack([fp - np.asarray(fp_low, float), np.asarray(fp_high, float) - fp])
+    left.errorbar(fp, y, xerr=np.nan_to_num(err), fmt="o", color=MODEL, capsize=2)
+    left.axvline(limit, color=OBSERVED, ls=":", lw=1)
+    left.set_xlim(0, 1)
+    left.set_xlabel("false moderate+ or contrary (null worlds)", fontsize=8)
+    left.set_yticks(y, list(hypotheses))
+    height = 0.8 / max(1, len(power))
+    for i, (size, values) in enumerate(power.items()):
+        right.barh(y + (i - (len(power) - 1) / 2) * height, np.asarray(values, float),
+                   height=height, label=f"{size}% effect", alpha=0.6 + 0.4 * i / max(1, len(power)))
+    right.set_xlim(0, 1)
+    right.set_xlabel("power: moderate+ when an effect is injected", fontsize=8)
+    right.legend(fontsize=7, frameon=False, loc="lower right")
+    for ax in (left, right):
+        _style(ax)
+    fig.suptitle(title, fontsize=10, x=0.01, ha="left")
+    fig.tight_layout()
+    return fig
+
+
 def sbc_rank_histogram(
     ranks: dict[str, np.ndarray],
     *,

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from hybridflow.analysis.audit.store import figure_data as audit_figure_data
 from hybridflow.analysis.checks.ppc import TOTAL
 from hybridflow.analysis.effects import contributions, reference_counterfactual_draws, units_table
 from hybridflow.briefing import captions, figures
@@ -129,6 +130,9 @@ def briefing_figures(results: StudyResults) -> list[FigureItem]:
         figs += ppc_figures(results.ppc)
     if results.placebo is not None:
         figs += placebo_figures(results.placebo)
+    if results.audit is not None and results.audit.status == "ok":
+        fig = figures.audit_rates(**audit_figure_data(results.audit.table, ""))
+        figs.append(FigureItem("audit", "audit", captions.AUDIT_TABLE, figures.to_png(fig)))
     if results.sensitivity is not None:
         s = results.sensitivity.sampling
         fig = figures.forest_plot(results.sensitivity.table,
@@ -307,6 +311,8 @@ def check_tables(results: StudyResults) -> list[TableItem]:
         tables.append(placebo_table(results.placebo.table))
     if results.controls is not None:
         tables.append(controls_table(results.controls))
+    if results.audit is not None and results.audit.status == "ok":
+        tables.append(audit_table(results.audit.table))
     if results.episodes is not None:
         tables.append(episodes_table(results.episodes))
     if results.backtests is not None:
@@ -320,6 +326,14 @@ def placebo_table(table: pd.DataFrame) -> TableItem:
                         "placebo_pct_q95", "rank_p") if c in table]
     return TableItem("placebo", "placebo", captions.PLACEBO_TABLE, table[cols],
                      note=str(table["rule"].iloc[0]) if "rule" in table else "")
+
+
+def audit_table(table: pd.DataFrame) -> TableItem:
+    cols = [c for c in table.columns
+            if c in ("hypothesis", "n_null", "false_positives", "false_positive_rate",
+                     "fp_low", "fp_high", "coverage", "n_worlds", "n_failed")
+            or c.startswith("power_")]
+    return TableItem("audit", "audit", captions.AUDIT_TABLE, table[cols].round(3))
 
 
 def controls_table(controls: ControlsResult) -> TableItem:
@@ -438,6 +452,9 @@ def briefing_sections(context: StudyContext, results: StudyResults) -> dict[str,
         "diagnostics": captions.diagnostics_section(s.sampler, s.chains, s.draws, s.tune,
                                                     s.seed),
     }
+    if results.audit is not None:
+        a = results.audit
+        sections["audit"] = captions.audit_section(a.status, str(a.path), a.message)
     forecast = forecast_text(results)
     if forecast is not None:
         sections["forecast"] = forecast

@@ -131,6 +131,23 @@ class BacktestResult:
 
 
 @dataclass(frozen=True)
+class AuditResult:
+    """The study's audit (``hybridflow check audit``), as read by the audit step.
+
+    ``status`` is ``"ok"``, ``"not run"`` (no audit file) or ``"stale"`` (the audited
+    models are not the study's current ones: its rates are not used); ``table`` is the
+    audit's per-hypothesis table (empty unless ``ok``), ``false_positive_rates`` the
+    rate by hypothesis id (``ok`` only), ``message`` says why when not ``ok``.
+    """
+
+    status: str
+    path: Path
+    table: pd.DataFrame
+    false_positive_rates: Mapping[str, float]
+    message: str = ""
+
+
+@dataclass(frozen=True)
 class HypothesesResult:
     table: pd.DataFrame  # tables/hypotheses.csv: one graded row per hypothesis
 
@@ -159,6 +176,7 @@ class StudyResults:
     sensitivity: SensitivityResult | None = None
     forecasts: ForecastResult | None = None
     backtests: BacktestResult | None = None
+    audit: AuditResult | None = None
     hypotheses: HypothesesResult | None = None
     diagnostics: DiagnosticsResult | None = None
     briefing: BriefingResult | None = None

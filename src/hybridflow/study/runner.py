@@ -35,6 +35,7 @@ from hybridflow.study.context import ExecutorOptions, StudyContext
 from hybridflow.study.results import StudyResults
 from hybridflow.study.spec import load_study
 from hybridflow.study.steps import (
+    audit,
     backtests,
     briefing,
     compare,
@@ -78,6 +79,7 @@ STEPS: tuple[Step, ...] = (
     Step("controls", controls.run, group="checks", label="negative controls"),
     Step("episodes", episodes.run, group="checks", label="episodes"),
     Step("sensitivity", sensitivity.run, group="checks", label="sensitivity"),
+    Step("audit", audit.run, group="checks", label="audit (read)"),
     Step("forecasts", forecasts.run, group="forecast", label="forecasts"),
     Step("backtests", backtests.run, group="forecast", label="backtests"),
     Step("hypotheses", hypotheses.run),

@@ -110,6 +110,9 @@ class Checks(StrictModel):
     backtest_origins: int = Field(default=24, ge=0)
     #: Models to backtest (default: every count model of the study).
     backtest_models: list[str] = Field(default_factory=list)
+    #: The audit the briefing reports (``hybridflow check audit``), relative to the study
+    #: folder; a missing file is reported as "not run", a stale one as "stale".
+    audit: str = "audit/audit.json"
 
 
 class Profile(StrictModel):

@@ -1,0 +1,152 @@
+"""The audit end to end on a small simulated study, its metrics, and its files."""
+
+from __future__ import annotations
+
+import json
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from hybridflow.analysis.audit import (
+    AUDIT_SAMPLING,
+    AuditResult,
+    AuditTarget,
+    StaleAuditError,
+    WorldConfig,
+    audit_table,
+    load_audit,
+    run_audit,
+    write_audit,
+)
+from hybridflow.analysis.audit.metrics import clopper_pearson
+from hybridflow.errors import SpecError
+from hybridflow.models.spec import spec_hash
+
+from ._checks_sim import sim_events, sim_panel, sim_spec
+
+#: The simulated window (2016-2021) has no war: two eras, no bumps.
+SIM_CONFIG = WorldConfig(era_breaks=("2019-01",), bumps=())
+
+
+@pytest.fixture(scope="module")
+def tiny_audit(seed_shift: int) -> AuditResult:
+    """2 null and 2 effect worlds (one each at +30% and +50%), small draws, serial."""
+    target = AuditTarget("H1", sim_spec(), "treat", "+", "Others")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return run_audit(
+            "sim-study", [target], sim_panel(0), sim_events(), n_null=2, n_effect=1,
+            config=SIM_CONFIG, sampling=AUDIT_SAMPLING.replace(draws=500, tune=300, chains=2),
+            seed=11 + seed_shift,
+        )
+
+
+def test_tiny_audit_runs_every_world_and_tables_it(tiny_audit: AuditResult) -> None:
+    w = tiny_audit.worlds
+    assert list(w["kind"]) == ["null", "null", "effect", "effect"]
+    assert list(w["truth_pct"]) == [0.0, 0.0, 30.0, 50.0]
+    assert w["ok"].all(), w["error"].tolist()
+    assert w["seed"].nunique() == 4
+    done = w[w["converged"]]
+    assert set(done["grade"]) <= {"strong", "moderate", "weak", "inconclusive",
+                                  "practically null", "contrary"}
+    assert (w.loc[~w["converged"], "grade"] == "unreliable").all()
+    assert (done["hdi_low"] <= done["pct_mean"]).all() and (done["pct_mean"] <= done["hdi_high"]).all()
+    row = tiny_audit.table.iloc[0]
+    assert row["hypothesis"] == "H1" and row["n_worlds"] == 4
+    assert row["n_failed"] == (~w["converged"]).sum()
+    assert row["n_null"] == (done["kind"] == "null").sum()
+    prov = tiny_audit.provenance
+    assert prov["hypotheses"]["H1"]["spec_hash"] == spec_hash(sim_spec())
+    assert WorldConfig.from_dict(prov["generator"]) == SIM_CONFIG
+    assert "H1" in tiny_audit.summary_text()
+
+
+def test_audit_files_round_trip_and_stale_hashes_are_refused(
+    tiny_audit: AuditResult, tmp_path: Path
+) -> None:
+    out = tmp_path / "audit"
+    paths = write_audit(tiny_audit, out, figure_png=lambda **kw: b"PNG" + repr(kw).encode())
+    assert {p.name for p in out.iterdir()} == {"audit.json", "audit.csv", "audit_worlds.csv",
+                                               "audit.png"}
+    assert paths["figure"].read_bytes().startswith(b"PNG")
+    assert len(pd.read_csv(paths["worlds"])) == 4
+    assert json.loads(paths["json"].read_text())["provenance"]["study"] == "sim-study"
+    audit = load_audit(out, {"H1": spec_hash(sim_spec())})
+    expected = tiny_audit.table["false_positive_rate"].iloc[0]
+    got = audit.false_positive_rate("H1")
+    assert (got is None and np.isnan(expected)) or got == pytest.approx(expected)
+    assert audit.false_positive_rate("H9") is None
+    changed = spec_hash(sim_spec(description="another model"))
+    with pytest.raises(StaleAuditError, match=r"stale audit.*H1: model 'sim' changed"):
+        load_audit(out / "audit.json", {"H1": changed})
+    assert load_audit(out).stale({"H1": changed})
+
+
+def test_a_failing_write_leaves_the_previous_audit(tiny_audit: AuditResult, tmp_path: Path) -> None:
+    out = tmp_path / "audit"
+    write_audit(tiny_audit, out)
+    before = (out / "audit.json").read_text()
+
+    def broken(**_: object) -> bytes:
+        raise RuntimeError("renderer failed")
+
+    with pytest.raises(RuntimeError):
+        write_audit(tiny_audit, out, figure_png=broken)
+    assert (out / "audit.json").read_text() == before
+    assert not (out / "audit.png").exists()
+
+
+def test_load_audit_errors_name_the_file(tmp_path: Path) -> None:
+    with pytest.raises(SpecError, match="no audit file"):
+        load_audit(tmp_path)
+    (tmp_path / "audit.json").write_text('{"rows": []}')
+    with pytest.raises(SpecError, match="not an audit file"):
+        load_audit(tmp_path / "audit.json")
+
+
+def _worlds(kinds: list[tuple[str, float, str, bool, float, float, float]]) -> pd.DataFrame:
+    rows = [
+        {"hypothesis": "H", "kind": k, "truth_pct": t, "grade": g, "ok": True, "converged": c,
+         "pct_mean": m, "hdi_low": lo, "hdi_high": hi}
+        for k, t, g, c, m, lo, hi in kinds
+    ]
+    return pd.DataFrame(rows)
+
+
+def test_metrics_count_false_positives_coverage_bias_and_power() -> None:
+    worlds = _worlds([
+        ("null", 0.0, "moderate", True, 20.0, 5.0, 40.0),       # false positive, misses 0
+        ("null", 0.0, "contrary", True, -25.0, -40.0, -12.0),   # false positive too
+        ("null", 0.0, "weak", True, 5.0, -10.0, 20.0),
+        ("null", 0.0, "strong", False, 90.0, 80.0, 99.0),       # failed gate: not counted
+        ("effect", 50.0, "strong", True, 55.0, 30.0, 80.0),
+        ("effect", 50.0, "weak", True, 20.0, -5.0, 45.0),       # misses the truth
+        ("effect", 30.0, "moderate", True, 30.0, 10.0, 50.0),
+    ])
+    worlds.loc[len(worlds)] = {**worlds.iloc[0].to_dict(), "ok": False, "converged": False}
+    row = audit_table(worlds, (30.0, 50.0)).iloc[0]
+    assert row["n_worlds"] == 8 and row["n_failed"] == 2 and row["n_errors"] == 1
+    assert row["n_null"] == 3 and row["false_positives"] == 2
+    assert row["false_positive_rate"] == pytest.approx(2 / 3)
+    assert row["fp_low"] < 2 / 3 < row["fp_high"]
+    assert row["coverage"] == pytest.approx(3 / 6)
+    assert row["bias_null"] == pytest.approx(0.0)
+    assert row["bias_50"] == pytest.approx(-12.5)
+    assert row["power_50"] == pytest.approx(0.5) and row["power_30"] == pytest.approx(1.0)
+
+
+def test_clopper_pearson_interval() -> None:
+    low, high = clopper_pearson(0, 20)
+    assert low == 0.0 and high == pytest.approx(0.1684, abs=1e-4)
+    assert all(np.isnan(clopper_pearson(0, 0)))
+
+
+def test_run_audit_rejects_bad_targets() -> None:
+    with pytest.raises(ValueError, match="no driver 'nope'"):
+        run_audit("s", [AuditTarget("H1", sim_spec(), "nope")], sim_panel(0), sim_events())
+    with pytest.raises(ValueError, match="at least one hypothesis"):
+        run_audit("s", [], sim_panel(0), sim_events())
