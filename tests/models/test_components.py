@@ -135,6 +135,7 @@ def test_group_sd_prior_gives_a_group_difference_the_room_of_an_effect() -> None
     p_effect = 2 * stats.norm.sf(big / 0.32)
     assert p_diff["halfnormal"] == pytest.approx(p_effect, abs=0.02)
     assert p_diff["gamma"] < 0.6 * p_effect  # the old prior's much smaller room
-    with pytest.raises(ValueError, match="group_prior must be one of"):
-        with pm.Model(coords={"driver": ["d"]}):
-            comp.group_sd_prior("tau", np.array([0.3]), "halfcauchy", "driver")
+    with pytest.raises(ValueError, match="group_prior must be one of"), pm.Model(
+        coords={"driver": ["d"]}
+    ):
+        comp.group_sd_prior("tau", np.array([0.3]), "halfcauchy", "driver")
