@@ -18,3 +18,13 @@ def test_hypothesis_reading_names_the_expected_direction_and_probabilities() -> 
 def test_refit_captions_state_the_refit_settings() -> None:
     assert "200 draws after 100 tuning steps x 2 chains" in captions.controls_note(200, 100, 2)
     assert "200 draws after 100 tuning steps x 2 chains" in captions.sensitivity_figure(200, 100, 2)
+
+
+def test_grades_box_states_the_expected_false_grades_or_that_the_audit_did_not_run() -> None:
+    nan = float("nan")
+    assert "audit was not run" in captions.grades_section([nan, nan], 2)
+    text = captions.grades_section([0.02, 0.05, nan], 3)
+    assert "across the 2 audited hypotheses is 0.07" in text
+    assert "1 hypotheses were not audited" in text
+    assert captions.group_effects([("Others", 40.0, 20.0, 60.0)], "groups differ") == (
+        "Others +40.0% (+20.0% to +60.0%); pooled: groups differ")
