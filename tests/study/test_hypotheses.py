@@ -159,3 +159,15 @@ def test_run_writes_the_graded_table_and_every_groups_effect(tmp_path: Path) -> 
     assert len(groups) == 4 and groups["graded"].sum() == 2
     assert set(groups.loc[groups["graded"], "group"]) == {"Others"}
     assert (out.table["grade"] != "strong").all()  # no check ran: nothing above weak
+
+
+def test_a_checks_own_outcomes_are_read_under_the_grades_names() -> None:
+    # A check step that reports its own outcome per hypothesis (name, ran, passed, reason,
+    # ...) is read as it is, filed under the grade's name for that check.
+    fit = fake_fit({"d": (0.0, np.log(1.4))})
+    own = SimpleNamespace(name="placebo-in-time", ran=True, passed=False, reason="p = 0.4",
+                          p=0.4, n_used=90, n_failed=10)
+    placebo = SimpleNamespace(outcomes={"H1": own}, p_values={"H1": 0.01})
+    verdict = step.placebo_outcome(hyp(), results(fit, placebo=placebo))
+    assert (verdict.name, verdict.passed, verdict.reason) == ("placebo", False, "p = 0.4")
+    assert verdict.direction == "+" and verdict.n_failed == 10

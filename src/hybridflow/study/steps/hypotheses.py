@@ -30,8 +30,10 @@ from hybridflow.analysis.evidence import (
     NEGATIVE_CONTROL,
     PLACEBO,
     REQUIRED_CHECKS,
+    SENSITIVITY,
     CheckLike,
     CheckVerdict,
+    Direction,
     EvidenceGrade,
     audit_check,
     control_check,
@@ -229,17 +231,27 @@ def hypothesis_checks(h: Hypothesis, model: str, graded_mean: float,
             audit_check(audit_rate(results, h.id))]
 
 
-def _given(result: Any, hypothesis: str) -> CheckLike | None:
+def _given(result: Any, hypothesis: str, name: str,
+           direction: Direction | None = None) -> CheckVerdict | None:
+    """The check's own outcome for ``hypothesis``, under the grade's name for the check
+    (None: the result carries no outcomes)."""
     outcomes = getattr(result, "outcomes", None)
-    return outcomes.get(hypothesis) if isinstance(outcomes, Mapping) else None
+    given = outcomes.get(hypothesis) if isinstance(outcomes, Mapping) else None
+    if given is None:
+        return None
+    return CheckVerdict(name, ran=bool(given.ran), passed=given.passed, reason=given.reason,
+                        statistic=float(getattr(given, "statistic", np.nan)),
+                        p=float(getattr(given, "p", np.nan)),
+                        n_used=int(getattr(given, "n_used", 0)),
+                        n_failed=int(getattr(given, "n_failed", 0)),
+                        direction=direction)
 
 
 def placebo_outcome(h: Hypothesis, results: StudyResults) -> CheckLike:
     """The placebo's verdict, tested in the claimed direction."""
-    given = _given(results.placebo, h.id)
+    given = _given(results.placebo, h.id, PLACEBO, h.direction)
     if given is not None:
-        return CheckVerdict(PLACEBO, ran=given.ran, passed=given.passed, reason=given.reason,
-                            p=float(getattr(given, "p", np.nan)), direction=h.direction)
+        return given
     p = results.placebo.p_values.get(h.id) if results.placebo else None
     return placebo_check(p, h.direction)
 
@@ -247,7 +259,7 @@ def placebo_outcome(h: Hypothesis, results: StudyResults) -> CheckLike:
 def control_outcome(h: Hypothesis, model: str, results: StudyResults) -> CheckLike:
     """The negative controls' verdict; unknown unless they refitted the graded model."""
     controls = results.controls
-    given = _given(controls, h.id)
+    given = _given(controls, h.id, NEGATIVE_CONTROL)
     if given is not None:
         return given
     if controls is None:
@@ -271,7 +283,7 @@ def sensitivity_outcome(h: Hypothesis, graded_mean: float,
                         results: StudyResults) -> CheckLike:
     """The sensitivity forest's verdict on the hypothesis's panel of the forest."""
     sens = results.sensitivity
-    given = _given(sens, h.id)
+    given = _given(sens, h.id, SENSITIVITY)
     if given is not None:
         return given
     if sens is None:
