@@ -34,3 +34,13 @@ def test_counterfactual_caption_names_its_reference() -> None:
     text = captions.counterfactual_figure("ru_gains", "zero", "+1,200 detections")
     assert "with 'ru_gains' at zero" in text and "Excess over the window: +1,200" in text
     assert "without 'eu'" in captions.counterfactual_figure("eu")
+
+
+def test_grades_box_states_the_expected_false_grades_or_that_the_audit_did_not_run() -> None:
+    nan = float("nan")
+    assert "audit was not run" in captions.grades_section([nan, nan], 2)
+    text = captions.grades_section([0.02, 0.05, nan], 3)
+    assert "across the 2 audited hypotheses is 0.07" in text
+    assert "1 hypotheses were not audited" in text
+    assert captions.group_effects([("Others", 40.0, 20.0, 60.0)], "groups differ") == (
+        "Others +40.0% (+20.0% to +60.0%); pooled: groups differ")

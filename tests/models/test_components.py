@@ -1,6 +1,8 @@
-"""Baseline building blocks: design arrays and the trend's density."""
+"""Baseline building blocks: design arrays, the trend's density, and pooling across groups."""
 
 from __future__ import annotations
+
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -9,7 +11,13 @@ import pytest
 from scipy import stats
 
 from hybridflow.design.kernels import convolve_numpy
+from hybridflow.inference.fit import fit_spec
+from hybridflow.inference.posterior import hdi_over_draws
+from hybridflow.inference.sampling import Sampling
 from hybridflow.models import components as comp
+from hybridflow.models.build import prepare_data
+from hybridflow.models.spec import parse_spec
+from tests.models.synthetic import make_events, make_panel, simulate_group_effects
 
 
 def test_fourier_features_follow_the_calendar_month() -> None:
@@ -74,3 +82,60 @@ def test_ar1_random_draws_have_the_stationary_recursion() -> None:
     assert draw.shape == (1, 1, 200)
     resid = draw[0, 0, 1:] - 0.5 * draw[0, 0, :-1]
     assert resid.std() == pytest.approx(0.2, rel=0.15)
+
+
+def test_the_default_pooling_prior_lets_two_groups_differ(seed_shift: int) -> None:
+    # Issue 12: a known +40% effect on Others and none on UkrRussBel must be recovered
+    # within both groups' 90% intervals, not pulled together by the between-group prior
+    # (the earlier Gamma(2, 2/0.15) had too little mass for a difference this size).
+    spec = parse_spec({
+        "name": "two_groups",
+        "data": {"start": "2016-01", "end": "2024-12"},
+        "baseline": {"trend": "none", "fourier_order": 0},
+        "drivers": [{"name": "ev", "source": "events", "filter": {"family": "sanctions"},
+                     "kernel": {"name": "geometric", "max_lag": 3, "fixed": {"decay": 0.5}}}],
+    })
+    assert spec.baseline.priors.group_prior == "halfnormal"
+    months = pd.date_range("2016-01", "2024-09", freq="MS")
+    rng = np.random.default_rng(11)
+    picks = np.sort(rng.choice(len(months), size=24, replace=False))
+    events = make_events([f"{months[i]:%Y-%m}-15" for i in picks])
+    panel = make_panel("2015-01", "2025-04", seed=11)
+    truth = {"Others": np.log(1.4), "UkrRussBel": 0.0}
+    panel = simulate_group_effects(prepare_data(spec, panel, events), panel,
+                                   effects={"ev": truth},
+                                   levels={"Others": 300.0, "UkrRussBel": 300.0},
+                                   dispersion=30.0, seed=3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = fit_spec(spec, panel, events, sampling=Sampling(draws=300, tune=300, chains=2),
+                       seed=4 + seed_shift, log_likelihood=False)
+    effect = res.idata["posterior"]["effect"].sel(driver="ev", route="Eastern Borders Route")
+    low, high = hdi_over_draws(effect, 0.9)
+    for group, value in truth.items():
+        lo, hi = float(low.sel(group=group)), float(high.sel(group=group))
+        assert lo <= value <= hi, f"{group}: truth {value:.3f} outside 90% HDI [{lo:.3f}, {hi:.3f}]"
+    assert float(low.sel(group="Others")) > 0  # the Others effect is found, not pooled away
+
+
+def test_group_sd_prior_gives_a_group_difference_the_room_of_an_effect() -> None:
+    # The default's a-priori argument (docs/models.md, "Priors"): under HalfNormal(0.32) a
+    # difference between two groups' effects beyond log(1.4) is as probable as one
+    # group's effect beyond log(1.4) under the default effect prior Normal(0, 0.32).
+    priors = parse_spec({"name": "m"}).baseline.priors
+    n, big = 40_000, np.log(1.4)
+    z = np.random.default_rng(5).normal(size=(n, 2))
+    p_diff = {}
+    for kind in comp.GROUP_PRIORS:
+        scale = priors.group_sd if kind == "halfnormal" else 0.15  # 0.15: the old default
+        with pm.Model(coords={"driver": ["d"]}):
+            tau = comp.group_sd_prior("tau", np.array([scale]), kind, "driver")
+        draws = pm.draw(tau, draws=n, random_seed=6)[:, 0]
+        p_diff[kind] = float(np.mean(np.abs(draws * (z[:, 0] - z[:, 1])) > big))
+    p_effect = 2 * stats.norm.sf(big / 0.32)
+    assert p_diff["halfnormal"] == pytest.approx(p_effect, abs=0.02)
+    assert p_diff["gamma"] < 0.6 * p_effect  # the old prior's much smaller room
+    with pytest.raises(ValueError, match="group_prior must be one of"), pm.Model(
+        coords={"driver": ["d"]}
+    ):
+        comp.group_sd_prior("tau", np.array([0.3]), "halfcauchy", "driver")

@@ -41,7 +41,9 @@ def test_minimal_spec_gets_documented_defaults() -> None:
     assert spec.likelihood.family == "negbin"
     assert spec.baseline.trend == "ar1"
     assert spec.baseline.trend_step == 6
-    assert spec.baseline.priors.group_sd == pytest.approx(0.15)
+    # Issue 12: a scale that lets two groups differ (docs/models.md, "Priors").
+    assert spec.baseline.priors.group_sd == pytest.approx(0.32)
+    assert spec.baseline.priors.group_prior == "halfnormal"
     assert spec.drivers == []
 
 

@@ -43,7 +43,7 @@ def check_results_folder_has_fits_tables_and_briefing(quick_run: Any) -> None:
     for name in ("null", "full"):
         assert (out / "fits" / name / "fit.nc").is_file()
         assert (out / "fits" / name / "effects.csv").is_file()
-    for table in ("hypotheses", "comparison", "diagnostics", "replication_claims",
+    for table in ("hypotheses", "hypotheses_groups", "comparison", "diagnostics", "replication_claims",
                   "ppc_coverage", "placebo_summary", "negative_controls", "episodes",
                   "backtest_summary"):
         assert (out / "tables" / f"{table}.csv").is_file(), table
@@ -61,11 +61,14 @@ def check_briefing_hypotheses_match_effects_files(quick_run: Any) -> None:
         if row.grade == "not estimated":
             assert "not estimated" in md
             continue
-        # The headline is the pooled effect in the model's own effects.csv.
+        # The headline is the graded estimand's effect (issue 12: the Others group, not the
+        # pooled mean) in the model's own effects.csv.
         eff = pd.read_csv(out / "fits" / row.model / "effects.csv")
-        pooled = eff[(eff["level"] == "pooled") & (eff["driver"] == row.driver)]
-        assert len(pooled) == 1
-        assert row.pct_mean == pytest.approx(float(pooled["pct_mean"].iloc[0]), rel=1e-6)
+        assert row.level == "Others"
+        graded = eff[(eff["level"] == "series") & (eff["driver"] == row.driver)
+                     & (eff["group"] == row.level)]
+        assert len(graded) == 1
+        assert row.pct_mean == pytest.approx(float(graded["pct_mean"].iloc[0]), rel=1e-6)
         shown = f"{row.pct_mean:+.1f}%"
         assert shown in html and shown in md, (row.hypothesis, shown)
         assert f"{row.pct_hdi_low:+.1f}% to {row.pct_hdi_high:+.1f}%" in md

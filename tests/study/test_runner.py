@@ -27,8 +27,9 @@ def _copy_study(tmp_path: Path, replace: tuple[str, str]) -> Path:
 def test_unknown_hypothesis_driver_fails_before_anything_is_written(tmp_path: Path) -> None:
     study = _copy_study(tmp_path, ('driver = "us_sanctions"', 'driver = "us_sanktions"'))
     out = tmp_path / "out"
-    with pytest.raises(SpecError, match=r"H2: model 'h2_us_sanctions' has no driver "
-                                        r"'us_sanktions'; its drivers: us_sanctions, us_belarus"):
+    with pytest.raises(SpecError, match=r"H2: model 'sanctions_joint' has no driver "
+                                        r"'us_sanktions'; its drivers: eu_sanctions, "
+                                        r"us_sanctions, belarus_sanctions"):
         run_study(study, out=out)
     assert not out.exists()
 

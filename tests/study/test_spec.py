@@ -27,3 +27,38 @@ def test_an_unknown_sensitivity_kernel_is_an_error_with_a_suggestion() -> None:
     ):
         validate(Sensitivity, {"kernels": ["fdl", "delayd"]}, what="sensitivity")
     assert validate(Sensitivity, {"kernels": ["geometric"]}, what="s").kernels == ["geometric"]
+
+
+def test_coinciding_sanctions_drivers_are_graded_from_one_model_that_builds() -> None:
+    # Issue 12: EU and US rounds coincide (9 of 14 EU package months hold a US action), and
+    # Belarus measures overlap both: H1, H2 and H8 are judged together in one model.
+    import warnings
+    from pathlib import Path
+
+    from hybridflow.data.events import load_events
+    from hybridflow.data.panel import load_panel
+    from hybridflow.models.build import build_model, prepare_data
+    from hybridflow.models.spec import load_spec
+    from hybridflow.models.terms.drivers import select_driver_events
+    from hybridflow.study.spec import INSTRUMENTALISED_GROUP, load_study
+
+    study, folder = load_study(Path(__file__).resolve().parents[2] / "studies" / "hjs-2025")
+    by_id = {h.id: h for h in study.hypotheses}
+    joint = {by_id[i].model for i in ("H1", "H2", "H8")}
+    assert len(joint) == 1 and joint <= set(study.models)
+    for separate in ("h1_eu_sanctions", "h2_us_sanctions", "h8_belarus_sanctions"):
+        assert separate not in study.models  # kept as comparisons, not fitted by default
+    assert {h.estimand_label for h in study.hypotheses} == {INSTRUMENTALISED_GROUP}
+    spec = load_spec(folder / study.models_dir / f"{joint.pop()}.toml")
+    assert [d.name for d in spec.drivers] == [by_id[i].driver for i in ("H1", "H2", "H8")]
+    events = load_events()
+    ids = [set(select_driver_events(events, d.filter)["event_id"]) for d in spec.drivers]
+    assert all(ids) and not (ids[0] & ids[1] or ids[0] & ids[2] or ids[1] & ids[2])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        data = prepare_data(spec, load_panel(), events)
+        model = build_model(spec, data).model
+    assert data.groups == ["UkrRussBel", INSTRUMENTALISED_GROUP]
+    assert model.named_vars_to_dims["effect"] == ("driver", "route", "group")
+    assert list(model.coords["driver"]) == [d.name for d in spec.drivers]
+    assert "effect_group_sd" in model.named_vars  # partial pooling over the two groups

@@ -77,13 +77,45 @@ def hypothesis_reading(r: Mapping[str, Any]) -> str:
 # ------------------------------------------------------------------ section texts
 
 GRADES_SECTION = (
+    "Each hypothesis is graded on its primary estimand, the effect on the instrumentalised "
+    "nationalities (Others; for H7 the odds of the Others share); the effect on every group "
+    "is shown beside it, and the pooled mean across groups only where the groups agree "
+    "(their 90% HDIs overlap and their means have one sign), otherwise 'groups differ'. "
     "Evidence grades follow one fixed rule (docs/tutorial.md): strong = "
     "P(direction) >= 0.975 and P(effect beyond +-10% in that direction) >= 0.75; "
     "moderate = 0.90 and 0.50; weak = P(direction) >= 0.75; practically null = "
     "P(|effect| < 10%) >= 0.90; contrary = P(effect beyond 10% the other way) >= "
-    "0.90. A non-extreme placebo rank or a same-signed negative-control effect "
-    "lowers a grade by one step. Unconverged fits get no grade."
+    "0.90. Nothing above weak (or leans contrary) stands unless every check ran and "
+    "passed: the placebo-in-time rank p <= 0.10 in the graded direction, no negative-control "
+    "route with an effect of either sign at P >= 0.90 (fitted with the graded model), "
+    "every sensitivity variant converged with the same sign, and the audit's "
+    "false-positive rate <= 5%. A failed check lowers a grade one step; a check that did "
+    "not run caps it, and the reason is given. Unconverged fits get no grade."
 )
+
+
+def grades_section(false_positive_rates: list[float], n_hypotheses: int) -> str:
+    """The grades' method box, with the expected number of false "moderate+" grades: the
+    sum of the audit's per-hypothesis false-positive rates (NaN: not audited)."""
+    audited = [r for r in false_positive_rates if r == r]
+    if not audited:
+        expected = ("The fake-data audit was not run, so how often this pipeline would "
+                    "grade a non-existent effect 'moderate' or stronger is not known here.")
+    else:
+        missing = n_hypotheses - len(audited)
+        expected = (f"From the fake-data audit, the expected number of false 'moderate or "
+                    f"stronger' (or 'contrary') grades across the {len(audited)} audited "
+                    f"hypotheses is {sum(audited):.2f} (the sum of their false-positive "
+                    "rates in worlds without any driver effect)")
+        expected += f"; {missing} hypotheses were not audited." if missing else "."
+    return f"{GRADES_SECTION} {expected}"
+
+
+def group_effects(rows: list[tuple[str, float, float, float]], pooled: str) -> str:
+    """Every group's effect in one line (``(group, mean, low, high)`` in percent), then the
+    pooled mean or why it is not shown."""
+    parts = [f"{g} {m:+.1f}% ({lo:+.1f}% to {hi:+.1f}%)" for g, m, lo, hi in rows]
+    return "; ".join([*parts, f"pooled: {pooled}"])
 
 COUNTERFACTUAL_SECTION = (
     "What the full model expects, and what it expects with each driver held at a stated "
@@ -154,12 +186,13 @@ def counterfactual_figure(driver: str, reference: str = "", excess: str = "") ->
     return f"{text} Excess over the window: {excess}." if excess else text
 
 
-def lag_figure(hypothesis: str, outcome: str | None, unit: str, driver: str) -> str:
+def lag_figure(hypothesis: str, outcome: str | None, unit: str, driver: str,
+               level: str = "population mean") -> str:
     what = ("the odds of the Others share" if outcome == "share"
             else "expected detections")
     return (f"{hypothesis}: percent change in {what} at each "
             f"lag after one unit ({unit or 'unit'}) of '{driver}' "
-            "(population mean; 90% HDI).")
+            f"({level}; 90% HDI).")
 
 
 # ------------------------------------------------------------------ checks

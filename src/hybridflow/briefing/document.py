@@ -54,7 +54,7 @@ class Briefing:
     """Everything the briefing shows, already computed.
 
     ``hypotheses`` has one row per hypothesis with columns ``hypothesis, claim, model,
-    driver, estimate, interval, p_direction, grade, reading`` (text, formatted by the
+    driver, estimate, interval, groups, p_direction, grade, reading`` (text, formatted by the
     runner from the effects files) plus ``converged`` (bool).
     """
 

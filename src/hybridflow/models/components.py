@@ -24,9 +24,11 @@ __all__ = [
     "interpolation_matrix",
     "knot_positions",
     "fourier_features",
+    "GROUP_PRIORS",
     "fourier_labels",
     "lag_matrix",
     "local_level_trend",
+    "group_sd_prior",
     "pooled_effects",
     "seasonality",
 ]
@@ -273,6 +275,27 @@ def seasonality(
     return pt.tensordot(features, full, axes=[[1], [0]])
 
 
+#: Priors of the between-group sd ``tau_d`` of a partially pooled driver, keyed by
+#: ``baseline.priors.group_prior``. ``halfnormal`` (default): ``HalfNormal(group_sd)``, mass
+#: down to ``tau = 0`` (complete pooling where the groups agree) and, at the default scale
+#: 0.32, as much prior room for a between-group difference beyond +-40% as the effect prior
+#: gives one group's effect beyond +40% (about 0.29 each; docs/models.md). ``gamma``: the
+#: earlier boundary-avoiding ``Gamma(2, 2 / group_sd)`` (mean ``group_sd``, zero density at
+#: 0; Chung et al. 2013), kept to reproduce earlier runs: at its old scale 0.15 it pulled a
+#: +40% effect on one of two groups and 0 on the other together (about +21..+26% each).
+GROUP_PRIORS: tuple[str, ...] = ("halfnormal", "gamma")
+
+
+def group_sd_prior(name: str, group_sd: np.ndarray, kind: str, dim: str) -> TensorVariable:
+    """The between-group sd per item (``dim``): prior ``kind`` (:data:`GROUP_PRIORS`) at
+    scale ``group_sd``."""
+    if kind == "halfnormal":
+        return pm.HalfNormal(name, sigma=group_sd, dims=dim)
+    if kind == "gamma":
+        return pm.Gamma(name, alpha=2.0, beta=2.0 / group_sd, dims=dim)
+    raise ValueError(f"group_prior must be one of {GROUP_PRIORS}, got {kind!r}")
+
+
 def pooled_effects(
     name: str,
     *,
@@ -283,14 +306,15 @@ def pooled_effects(
     pooling: Sequence[str],
     group_sd: np.ndarray,
     dim: str,
+    group_prior: str = "halfnormal",
 ) -> tuple[TensorVariable, TensorVariable]:
     """Effects per item (driver) and series with per-item pooling, all non-centred.
 
     For item ``d`` with prior ``Normal(mu_d, sigma_d)`` (``StudentT(nu_d)`` where
     ``nu_d > 0``):
 
-    - ``"partial"``: ``mean_d = mu_d + sigma_d * raw_d``; ``tau_d ~ Gamma(2, 2 / group_sd_d)``
-      (mean ``group_sd_d``, boundary-avoiding);
+    - ``"partial"``: ``mean_d = mu_d + sigma_d * raw_d``; ``tau_d ~ HalfNormal(group_sd_d)``
+      (``group_prior = "gamma"``: ``Gamma(2, 2 / group_sd_d)``; see :data:`GROUP_PRIORS`);
       ``effect[d, s] = mean_d + tau_d * z[d, s]``;
     - ``"complete"``: ``effect[d, s] = mean_d`` for every series;
     - ``"none"``: ``effect[d, s] = mu_d + sigma_d * z[d, s]`` independently per series, and
@@ -323,11 +347,7 @@ def pooled_effects(
         scale = prior_sigma * none
         centre = mean * (1.0 - none) + prior_mu * none
         if partial.any():
-            # Gamma(2, 2 / group_sd): mean group_sd, zero density at 0. With few groups a
-            # half-normal puts the posterior mass against tau = 0, where the non-centred
-            # effects of a strongly identified driver form a funnel (divergences); this
-            # boundary-avoiding prior (Chung et al. 2013) removes it.
-            tau = pm.Gamma(f"{name}_group_sd", alpha=2.0, beta=2.0 / group_sd, dims=dim)
+            tau = group_sd_prior(f"{name}_group_sd", group_sd, group_prior, dim)
             scale = scale + tau * partial
         eff = centre[:, None, None] + scale[:, None, None] * z
         if none.any():

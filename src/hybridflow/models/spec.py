@@ -140,8 +140,11 @@ class Priors(StrictModel):
     season_dev_sd: HalfNormal scale of the per-series Fourier deviations' sd.
     regime_sd: Normal sd of regime (step) effects, log scale (1.0: 90% in /5 .. x5).
     dispersion_sd: HalfNormal scale of 1/sqrt(phi) for the negative binomial.
-    group_sd: HalfNormal scale of the between-group sd of driver effects (default for
-        drivers that do not set their own).
+    group_sd: scale of the between-group sd of driver effects (default for drivers that
+        do not set their own): HalfNormal(0.32) lets two groups differ by as much as the
+        effect prior lets one group's effect be (docs/models.md, "Priors").
+    group_prior: that sd's prior, "halfnormal" (default) or "gamma" (the earlier
+        boundary-avoiding Gamma(2, 2/group_sd), kept to reproduce earlier runs).
     event_sd: HalfNormal scale of the between-event sd for per-event drivers.
     kernel: not here; kernel priors belong to the kernel (``hybridflow.design.kernels``).
     """
@@ -153,7 +156,8 @@ class Priors(StrictModel):
     season_dev_sd: float = 0.2
     regime_sd: float = 1.0
     dispersion_sd: float = 1.0
-    group_sd: float = 0.15
+    group_sd: float = 0.32
+    group_prior: Literal["halfnormal", "gamma"] = "halfnormal"
     event_sd: float = 0.2
     factor_sd: float = 0.5
 
@@ -161,6 +165,8 @@ class Priors(StrictModel):
     def _positive(self) -> Priors:
         for name in type(self).model_fields:
             value = getattr(self, name)
+            if isinstance(value, str):
+                continue  # a choice (group_prior), validated by its Literal
             values = value if isinstance(value, tuple) else (value,)
             for v in values:
                 if not v > 0:

@@ -45,7 +45,8 @@ COUNTERFACTUAL_MODEL = "full"
 
 def build_briefing(context: StudyContext, results: StudyResults) -> Briefing:
     """Assemble the briefing from a finished run."""
-    hyp = results.graded().table
+    graded = results.graded()
+    hyp = graded.table
     diag = results.diagnosed().table
     status, converged, warns = diagnostics_status(diag)
     if context.profile != "default":
@@ -55,7 +56,7 @@ def build_briefing(context: StudyContext, results: StudyResults) -> Briefing:
     return Briefing(
         title=context.spec.title,
         subtitle=context.spec.subtitle,
-        hypotheses=hypotheses_frame(hyp, headline_units(units)),
+        hypotheses=hypotheses_frame(hyp, headline_units(units), graded.groups),
         diagnostics_status=status,
         converged=converged,
         warnings=warns,
@@ -74,17 +75,35 @@ def _pct(x: float) -> str:
     return f"{x:+.1f}%"
 
 
-def hypotheses_frame(hyp: pd.DataFrame,
-                     in_units: Mapping[str, str] | None = None) -> pd.DataFrame:
-    """The hypotheses table as the reader sees it: one formatted row per hypothesis
-    (``in_units``: each hypothesis's effect in readers' units, :func:`headline_units`)."""
+def group_effects_text(r: Mapping[Any, Any], groups: pd.DataFrame) -> str:
+    """Every group's effect for the hypothesis of row ``r``, then the pooled mean or why
+    it is not shown ("" for a one-series model)."""
+    if "hypothesis" not in groups:
+        return ""
+    mine = groups[groups["hypothesis"] == r["hypothesis"]]
+    if len(mine) < 2:
+        return ""
+    rows = [(str(g["group"]), float(g["pct_mean"]), float(g["pct_hdi_low"]),
+             float(g["pct_hdi_high"])) for g in mine.to_dict(orient="records")]
+    pooled = (f"{_pct(float(r['pooled_pct_mean']))} ({_pct(float(r['pooled_pct_hdi_low']))} "
+              f"to {_pct(float(r['pooled_pct_hdi_high']))})" if r.get("groups_agree")
+              else str(r.get("pooled_note") or "groups differ"))
+    return captions.group_effects(rows, pooled)
+
+
+def hypotheses_frame(hyp: pd.DataFrame, in_units: Mapping[str, str] | None = None,
+                     groups: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The hypotheses table as the reader sees it: one formatted row per hypothesis, the
+    graded estimand first and every group's effect beside it (``in_units``: each
+    hypothesis's effect in readers' units, :func:`headline_units`)."""
+    groups = pd.DataFrame() if groups is None else groups
     rows = []
     in_units = in_units or {}
     for r in hyp.to_dict(orient="records"):
         if r["grade"] == "not estimated":
             rows.append({"hypothesis": f"{r['hypothesis']}: {r['title']}", "claim": r["claim"],
                          "model": r["model"], "driver": r["driver"], "estimate": "-",
-                         "interval": "-", "in_units": "-", "p_direction": "-",
+                         "interval": "-", "in_units": "-", "groups": "", "p_direction": "-",
                          "grade": r["grade"], "reading": r["reading"], "converged": True})
             continue
         unit = f" per {r['unit']}" if isinstance(r.get("unit"), str) and r["unit"] else ""
@@ -96,9 +115,10 @@ def hypotheses_frame(hyp: pd.DataFrame,
             "claim": r["claim"],
             "model": r["model"],
             "driver": r["driver"],
-            "estimate": f"{_pct(r['pct_mean'])}{unit}",
+            "estimate": f"{r.get('level') or 'pooled'}: {_pct(r['pct_mean'])}{unit}",
             "interval": f"{_pct(r['pct_hdi_low'])} to {_pct(r['pct_hdi_high'])}",
             "in_units": in_units.get(str(r["hypothesis"]), "-"),
+            "groups": group_effects_text(r, groups),
             "p_direction": f"{r['p_direction']:.2f}",
             "grade": r["grade"],
             "reading": captions.hypothesis_reading({str(k): v for k, v in r.items()}),
@@ -245,7 +265,10 @@ def lag_figures(fits: Mapping[str, FitResult], hyp: pd.DataFrame) -> list[Figure
             continue
         fit = fits[r["model"]]
         post = fit.idata.posterior
-        beta = post["effect_mean"].sel(driver=r["driver"])
+        level = str(r.get("level") or "pooled")
+        # The graded estimand's lags: its group's effect, or the population mean.
+        beta = (post["effect_mean"].sel(driver=r["driver"]) if level == "pooled"
+                else post["effect"].sel(driver=r["driver"], group=level).isel(route=0))
         w = post["kernel_weights"].sel(driver=r["driver"])
         lag_pct = 100.0 * (np.exp(beta * w) - 1.0)
         max_lag = int(fit.idata.constant_data["driver_max_lag"].sel(driver=r["driver"]))
@@ -257,7 +280,8 @@ def lag_figures(fits: Mapping[str, FitResult], hyp: pd.DataFrame) -> list[Figure
             title=f"{r['hypothesis']}: {r['driver']}",
         )
         caption = captions.lag_figure(str(r["hypothesis"]), r.get("outcome"), r["unit"],
-                                      str(r["driver"]))
+                                      str(r["driver"]),
+                                      "population mean" if level == "pooled" else level)
         items.append(FigureItem(f"lag_{r['hypothesis']}", "lags", caption, figures.to_png(fig)))
     return items
 
@@ -447,7 +471,7 @@ def briefing_sections(context: StudyContext, results: StudyResults) -> dict[str,
     """The sections' explanatory text (grades, counterfactuals, sampling, what to expect)."""
     s = context.spec.sampling
     sections = {
-        "grades": captions.GRADES_SECTION,
+        "grades": captions.grades_section(_audit_rates(results), len(results.graded().table)),
         "counterfactual": captions.COUNTERFACTUAL_SECTION,
         "diagnostics": captions.diagnostics_section(s.sampler, s.chains, s.draws, s.tune,
                                                     s.seed),
@@ -459,6 +483,14 @@ def briefing_sections(context: StudyContext, results: StudyResults) -> dict[str,
     if forecast is not None:
         sections["forecast"] = forecast
     return sections
+
+
+def _audit_rates(results: StudyResults) -> list[float]:
+    """The audit's false-positive rate of every graded hypothesis (NaN where not audited)."""
+    hyp = results.graded().table
+    if "audit_false_positive_rate" not in hyp:
+        return [float("nan")] * len(hyp)
+    return [float(v) for v in hyp["audit_false_positive_rate"]]
 
 
 def forecast_text(results: StudyResults) -> str | None:

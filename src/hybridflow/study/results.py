@@ -9,7 +9,7 @@ reused), so the briefing shows what the files say.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -150,6 +150,9 @@ class AuditResult:
 @dataclass(frozen=True)
 class HypothesesResult:
     table: pd.DataFrame  # tables/hypotheses.csv: one graded row per hypothesis
+    #: tables/hypotheses_groups.csv: each hypothesis's effect on every group (``graded``
+    #: marks its primary estimand)
+    groups: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
 @dataclass(frozen=True)

@@ -42,12 +42,23 @@ class StudySampling(Sampling):
     target_accept: float = Field(default=0.95, gt=0.5, lt=1.0)
 
 
+#: The group the instrumentalisation hypotheses are graded on: the nationalities a sender
+#: could instrumentalise ("Others" in the ukrrussbel and top-k groupings,
+#: :func:`hybridflow.data.panel.group_nationalities`). UkrRussBel (refugees and nationals of
+#: the belligerents) is reported beside it as a comparison, never pooled into the grade.
+INSTRUMENTALISED_GROUP = "Others"
+
+
 class Hypothesis(StrictModel):
     """One of the report's hypotheses and the model term that tests it.
 
-    ``driver`` is the driver in ``model`` whose cumulative effect is the headline;
-    ``direction`` is what the report claims ("+" raises detections, "-" lowers them);
-    ``group`` selects the headline group (default: the population mean across groups).
+    ``driver`` is the driver in ``model`` whose cumulative effect is graded;
+    ``direction`` is what the report claims ("+" raises detections, "-" lowers them).
+    The primary estimand: ``estimand = "group"`` (default) grades the effect on ``group``
+    (default "Others", the report's claim being about the instrumentalised nationalities);
+    ``"pooled"`` grades the population mean across groups, for a claim about every group.
+    A share model (H7) has one series, the Others share: its estimand is the odds of that
+    share. Every group's effect is reported either way.
     """
 
     id: str
@@ -56,8 +67,19 @@ class Hypothesis(StrictModel):
     model: str
     driver: str
     direction: Literal["+", "-"] = "+"
-    group: str | None = None
+    estimand: Literal["group", "pooled"] = "group"
+    group: str = INSTRUMENTALISED_GROUP
     placebo: bool = False
+
+    @property
+    def estimand_label(self) -> str:
+        """The primary estimand in words: the group's name, or "pooled"."""
+        return self.group if self.estimand == "group" else "pooled"
+
+    @property
+    def graded_group(self) -> str | None:
+        """The group graded (None: the population mean)."""
+        return self.group if self.estimand == "group" else None
 
 
 class Episode(StrictModel):

@@ -180,7 +180,7 @@ def audit_world(
         hdi_low=low,
         hdi_high=high,
         p_direction=grade.p_direction,
-        grade=grade.grade,
+        grade=grade.posterior_grade,  # the checks can only lower it: an upper bound
     )
     return out
 

@@ -156,6 +156,7 @@ class DriverEffects(DriverTerm):
             pooling=pooling,
             group_sd=pa["group_sd"],
             dim="driver",
+            group_prior=spec.baseline.priors.group_prior,
         )
         reported.extend(["effect_mean", "effect"])
         if "effect_group_sd" in model.named_vars:

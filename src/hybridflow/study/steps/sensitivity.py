@@ -29,8 +29,9 @@ def run(context: StudyContext, results: StudyResults) -> SensitivityResult | Non
         spec = context.model_spec(fitted.hypothesis_model(h.model))
         starts = [spec.data.start, *[w for w in sens.window_starts if w != spec.data.start]]
         groupings = [REPORT_GROUPING, *sens.groupings]
-        key = step_key("sensitivity", spec_hash(spec), h.driver, sens.model_dump(), s,
-                       context.data_key())
+        # The forest is read on the hypothesis's graded estimand (its group, or pooled).
+        key = step_key("sensitivity", spec_hash(spec), h.driver, h.graded_group,
+                       sens.model_dump(), s, context.data_key())
         name = f"sensitivity_{h.id}"
 
         def compute(spec: Any = spec, h: Any = h, starts: Any = starts,
@@ -38,7 +39,8 @@ def run(context: StudyContext, results: StudyResults) -> SensitivityResult | Non
             table = sensitivity_grid(
                 spec, h.driver, context.panel, context.events, prior_scales=sens.prior_scales,
                 kernels=sens.kernels, window_starts=starts, groupings=groupings,
-                direction=h.direction, panel_label=f"{h.id} {h.driver}",
+                direction=h.direction, group=h.graded_group,
+                panel_label=f"{h.id} {h.driver}",
                 sampling=context.check_sampling(), seed=s["seed"],
                 executor=context.executor(),
             )

@@ -1,0 +1,173 @@
+"""The hypotheses step: graded on the primary estimand, every group reported, checks read
+strictly (a check that did not run caps the grade at weak). No fit: the posterior is made
+by hand."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+import xarray as xr
+
+from hybridflow.errors import SpecError
+from hybridflow.inference.diagnostics import DiagnosticsReport
+from hybridflow.inference.result import FitResult
+from hybridflow.models.spec import parse_spec
+from hybridflow.study.results import (
+    ControlsResult,
+    FitsResult,
+    PlaceboResult,
+    SensitivityResult,
+    StudyResults,
+)
+from hybridflow.study.spec import Hypothesis
+from hybridflow.study.steps import hypotheses as step
+
+ROUTE = "Eastern Borders Route"
+GROUPS = ("UkrRussBel", "Others")
+
+
+def fake_fit(log_effects: dict[str, tuple[float, float]], sd: float = 0.03,
+             name: str = "m") -> FitResult:
+    """A converged fit whose driver ``d`` has log effects ``(UkrRussBel, Others)`` with
+    posterior sd ``sd`` (2 chains x 500 draws), the population mean their average."""
+    rng = np.random.default_rng(1)
+    drivers = list(log_effects)
+    eff = np.stack([np.stack([rng.normal(m, sd, (2, 500)) for m in log_effects[d]], -1)
+                    for d in drivers], axis=2)[:, :, :, None, :]  # chain, draw, driver, route, group
+    post = xr.Dataset(
+        {"effect": (("chain", "draw", "driver", "route", "group"), eff),
+         "effect_mean": (("chain", "draw", "driver"), eff.mean(axis=(3, 4))),
+         "kernel_weights": (("chain", "draw", "driver", "lag"),
+                            np.full((2, 500, len(drivers), 2), 0.5))},
+        coords={"chain": [0, 1], "draw": np.arange(500), "driver": drivers, "route": [ROUTE],
+                "group": list(GROUPS), "lag": [0, 1]},
+        attrs={"outcome": "counts"})
+    tree = xr.DataTree.from_dict({"posterior": post, "constant_data": xr.Dataset()})
+    diag = DiagnosticsReport(converged=True, n_divergences=0, max_rhat=1.0,
+                             min_ess_bulk=1000.0, min_ess_tail=1000.0, n_draws=500, n_chains=2)
+    return FitResult(idata=tree, spec=parse_spec({"name": name}), diagnostics=diag)
+
+
+def hyp(**kw: Any) -> Hypothesis:
+    base = {"id": "H1", "title": "t", "claim": "c", "model": "m", "driver": "d"}
+    return Hypothesis(**(base | kw))
+
+
+def results(fit: FitResult, **checks: Any) -> StudyResults:
+    return StudyResults(fits=FitsResult(fits={"m": fit}, reused=(), fallback_model=None),
+                        **checks)
+
+
+def passing_checks(driver: str = "d", model: str = "m") -> dict[str, Any]:
+    """Placebo, controls (on the graded model) and sensitivity that all pass for H1."""
+    controls = pd.DataFrame({"route": ["Western Mediterranean Route"], "driver": [driver],
+                             "p_positive": [0.5], "converged": [True], "model": [model]})
+    sens = pd.DataFrame({"panel": [f"H1 {driver}"] * 2, "mean": [35.0, 50.0],
+                         "converged": [True, True]})
+    return {"placebo": PlaceboResult(checks=(), table=None, p_values={"H1": 0.01}),
+            "controls": ControlsResult(table=controls, p_direction={}, sampling={}),
+            "sensitivity": SensitivityResult(table=sens, sampling={})}
+
+
+def test_graded_on_others_with_every_group_reported_and_no_pooled_mean_when_they_differ() -> None:
+    fit = fake_fit({"d": (0.0, np.log(1.4))})  # +40% on Others, none on UkrRussBel
+    h = hyp()
+    per_group = step.group_effects(h, "m", fit)
+    assert list(per_group["group"]) == list(GROUPS)
+    assert per_group.set_index("group")["pct_mean"]["Others"] == pytest.approx(40, abs=2)
+    row = step.graded_row(h, "m", fit, per_group, results(fit))
+    assert row["estimand"] == row["level"] == "Others"
+    assert row["pct_mean"] == pytest.approx(40, abs=2)
+    assert row["groups_agree"] is False and row["pooled_note"] == "groups differ"
+    assert np.isnan(row["pooled_pct_mean"])
+    # Asked for, the pooled estimand is graded instead (the population mean, about +18%).
+    pooled = step.graded_row(hyp(estimand="pooled"), "m", fit, per_group, results(fit))
+    assert pooled["level"] == "pooled" and pooled["pct_mean"] == pytest.approx(18.3, abs=2)
+
+
+def test_a_pooled_mean_is_reported_where_the_groups_agree() -> None:
+    fit = fake_fit({"d": (np.log(1.3), np.log(1.35))}, sd=0.05)
+    per_group = step.group_effects(hyp(), "m", fit)
+    assert step.groups_agree(per_group)
+    row = step.graded_row(hyp(), "m", fit, per_group, results(fit))
+    assert row["groups_agree"] is True and row["pooled_pct_mean"] == pytest.approx(32.5, abs=2)
+    # Overlapping intervals with opposite-signed means do not agree.
+    split = step.group_effects(hyp(), "m", fake_fit({"d": (-0.02, 0.03)}, sd=0.1))
+    assert not step.groups_agree(split)
+
+
+def test_missing_checks_cap_a_strong_effect_at_weak_and_say_why() -> None:
+    fit = fake_fit({"d": (0.0, np.log(1.4))})
+    h = hyp()
+    per_group = step.group_effects(h, "m", fit)
+    row = step.graded_row(h, "m", fit, per_group, results(fit))
+    assert row["posterior_grade"] == "strong" and row["grade"] == "weak"
+    for reason in ("placebo did not run", "negative control did not run",
+                   "sensitivity did not run", "audit not run"):
+        assert reason in row["grade_reasons"]
+    assert row["check_placebo"] == "did not run" and np.isnan(row["audit_false_positive_rate"])
+    # With every check run and passed, and an audit rate of 2%, the grade stands.
+    full = results(fit, **passing_checks())
+    object.__setattr__(full, "audit", SimpleNamespace(false_positive_rates={"H1": 0.02}))
+    ok = step.graded_row(h, "m", fit, per_group, full)
+    assert ok["grade"] == "strong" and ok["grade_reasons"] == ""
+    assert ok["audit_false_positive_rate"] == 0.02 and ok["check_audit"] == "passed"
+
+
+def test_checks_are_tied_to_the_graded_model_and_hypothesis() -> None:
+    fit = fake_fit({"d": (0.0, np.log(1.4))})
+    h = hyp()
+    # Negative controls refitted another model ('full') do not test the graded one.
+    other = passing_checks(model="full")
+    verdict = step.control_outcome(h, "m", results(fit, **other))
+    assert verdict.passed is None and "not the graded model 'm'" in verdict.reason
+    # An opposite-signed control effect fails the check.
+    neg = passing_checks()
+    neg["controls"].table.loc[0, "p_positive"] = 0.02
+    assert step.control_outcome(h, "m", results(fit, **neg)).passed is False
+    # A placebo run for another hypothesis is a placebo that did not run for this one.
+    assert step.placebo_outcome(hyp(id="H2"), results(fit, **passing_checks())).ran is False
+    # A sensitivity variant with the other sign fails the check.
+    flip = passing_checks()
+    flip["sensitivity"].table.loc[1, "mean"] = -4.0
+    assert step.sensitivity_outcome(h, 40.0, results(fit, **flip)).passed is False
+
+
+def test_an_estimand_group_the_model_lacks_is_a_clear_error() -> None:
+    fit = fake_fit({"d": (0.0, 0.3)})
+    h = hyp(group="Syrians")
+    with pytest.raises(SpecError, match=r"H1: its estimand group 'Syrians' is not a group of "
+                                        r"model 'm' \(groups: UkrRussBel, Others\)"):
+        step.graded_row(h, "m", fit, step.group_effects(h, "m", fit), results(fit))
+
+
+def test_run_writes_the_graded_table_and_every_groups_effect(tmp_path: Path) -> None:
+    fit = fake_fit({"d": (0.0, np.log(1.4)), "e": (0.1, 0.1)})
+    written: dict[str, pd.DataFrame] = {}
+    spec = SimpleNamespace(hypotheses=[hyp(), hyp(id="H2", driver="e")])
+    context = SimpleNamespace(spec=spec, profile="default",
+                              write_table=lambda name, frame: written.setdefault(name, frame))
+    out = step.run(context, results(fit))  # type: ignore[arg-type]
+    assert list(out.table["hypothesis"]) == ["H1", "H2"]
+    assert set(written) == {"hypotheses", "hypotheses_groups"}
+    groups = out.groups
+    assert len(groups) == 4 and groups["graded"].sum() == 2
+    assert set(groups.loc[groups["graded"], "group"]) == {"Others"}
+    assert (out.table["grade"] != "strong").all()  # no check ran: nothing above weak
+
+
+def test_a_checks_own_outcomes_are_read_under_the_grades_names() -> None:
+    # A check step that reports its own outcome per hypothesis (name, ran, passed, reason,
+    # ...) is read as it is, filed under the grade's name for that check.
+    fit = fake_fit({"d": (0.0, np.log(1.4))})
+    own = SimpleNamespace(name="placebo-in-time", ran=True, passed=False, reason="p = 0.4",
+                          p=0.4, n_used=90, n_failed=10)
+    placebo = SimpleNamespace(outcomes={"H1": own}, p_values={"H1": 0.01})
+    verdict = step.placebo_outcome(hyp(), results(fit, placebo=placebo))
+    assert (verdict.name, verdict.passed, verdict.reason) == ("placebo", False, "p = 0.4")
+    assert verdict.direction == "+" and verdict.n_failed == 10
