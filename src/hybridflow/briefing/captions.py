@@ -125,13 +125,16 @@ def ppc_figure(model: str) -> str:
 
 
 def placebo_figure(hypothesis: str, driver: str, n_placebo: int) -> str:
-    return (f"{hypothesis}: the effect of '{driver}' at its real dates (line) against "
-            f"{n_placebo} random re-datings of the same number of events.")
+    return (f"{hypothesis}: the effect of '{driver}' at its real timing (line) against "
+            f"its whole timing shifted by {n_placebo} random offsets (refits that passed "
+            "the convergence gate).")
 
 
 PLACEBO_TABLE = (
-    "Placebo-in-time: observed effect vs random re-datings "
-    "(rank_p = share of placebo effects at least as large in the claimed direction)"
+    "Placebo-in-time: the observed studentised effect z (posterior mean / sd) vs the whole "
+    "timing shifted by random offsets inside the window where the driver varies "
+    "(p = (k + 1) / (n + 1), k of the n gated placebos at least as extreme in the claimed "
+    "direction; refits failing the convergence gate are counted in n_failed and left out)"
 )
 
 CONTROLS_TABLE = (
