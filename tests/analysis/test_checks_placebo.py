@@ -30,7 +30,7 @@ from hybridflow.analysis.checks.placebo import (
 from hybridflow.inference.refit import data_values
 from hybridflow.models.build import build_model, prepare_data
 from hybridflow.models.spec import parse_spec
-from tests.analysis._checks_sim import EVENT_MONTHS, sim_events, sim_panel, sim_spec, sim_spec_dict
+from tests.analysis._checks_sim import sim_events, sim_panel, sim_spec, sim_spec_dict
 
 
 def _months(*text: str) -> pd.DatetimeIndex:

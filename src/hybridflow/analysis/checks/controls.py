@@ -280,7 +280,7 @@ def control_outcome(
         failed = ", ".join(str(r) for r in rows.loc[~rows.index.isin(ok.index), "route"])
         return did_not_run("controls", hypothesis, f"{why}; not usable: {failed}",
                            n_requested=n, n_used=n_used)  # fmt: skip
-    worst = ok.loc[ok["p_either"].idxmax()]
+    worst = ok.iloc[int(np.argmax(ok["p_either"].to_numpy(dtype=float)))]
     p = float(worst["p_either"])
     passed = p < threshold
     reason = (f"{'passed' if passed else 'failed'}: largest P(either sign) {p:.2f} "

@@ -662,7 +662,7 @@ def placebo_in_time(
     panel: xr.Dataset,
     events: pd.DataFrame | None,
     *,
-    n: int = 39,
+    n: int = 24,
     seed: int = 0,
     sampling: Sampling = REFIT_SAMPLING,
     direction: Direction = "+",
@@ -687,8 +687,9 @@ def placebo_in_time(
     panel, events
         The panel and the event catalogue the model is fitted on.
     n
-        Placebo offsets asked for (default 39: ``p = (k + 1) / 40`` can reach 0.025);
-        fewer when fewer are admissible.
+        Placebo offsets asked for (default 24: ``p = (k + 1) / 25`` can reach 0.04, and 4
+        refits may fail the gate before the check cannot run); fewer when fewer are
+        admissible.
     seed
         Root seed: the offsets and every refit's sampler seed derive from it, so results
         do not depend on the executor.

@@ -31,7 +31,8 @@ def run(context: StudyContext, results: StudyResults) -> PlaceboResult | None:
     table = pd.concat([ch.summary for ch in checks], ignore_index=True)
     context.write_table("placebo_summary", table)
     outcomes = {ch.hypothesis: CheckOutcome.from_columns(ch.row) for ch in checks}
-    leads = {ch.hypothesis: CheckOutcome.from_columns(ch.leads.iloc[0].to_dict())
+    leads = {ch.hypothesis: CheckOutcome.from_columns(
+                 {str(k): v for k, v in ch.leads.iloc[0].to_dict().items()})
              for ch in checks if ch.leads is not None}
     outcome_table = pd.DataFrame([o.to_dict() for o in [*outcomes.values(), *leads.values()]])
     context.write_table("placebo_outcomes", outcome_table)
