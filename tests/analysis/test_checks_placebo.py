@@ -223,23 +223,23 @@ def test_outcome_gate_rule_never_calls_a_check_with_too_few_refits_passed() -> N
 
 def test_strong_effect_at_the_true_timing_beats_every_shifted_timing(seed_shift: int) -> None:
     """A real property: with a large effect at the simulated event months, the observed
-    studentised effect exceeds every shifted timing, p = 1 / (n + 1), and the check runs
-    and passes (gated refits; compiles once)."""
+    studentised effect exceeds every shifted timing's; p = 1 / (n_used + 1) over the
+    refits that passed the gate, and the verdict is "passed" where enough did, "did not
+    run" (never "passed") where they did not (small draws: compiles once, ~20 refits)."""
     panel, events = sim_panel(seed=11), sim_events()
     result = placebo_in_time(
         sim_spec(), "treat", panel, events, n=19, seed=5 + seed_shift, hypothesis="H1",
-        sampling=REFIT_SAMPLING.replace(draws=400, tune=200, chains=2),
+        sampling=REFIT_SAMPLING.replace(draws=300, tune=200, chains=2),
     )
     assert result.n == 19 and result.n_admissible == 59
-    assert result.observed_converged and result.n_used >= 16
     assert result.observed > 100.0  # true effect exp(1.2) - 1 = +232%
-    usable = result.placebo_z[result.converged]
-    assert np.all(usable < result.observed_z)
-    assert result.p == pytest.approx(1 / (result.n_used + 1))
+    assert np.all(result.placebo_z < result.observed_z)  # every refit, gated or not
     outcome = result.outcome()
-    if result.n_used >= MIN_PERMUTATIONS:
+    if result.n_used:
+        assert result.p == pytest.approx(1 / (result.n_used + 1))
+    if result.observed_converged and result.n_used >= MIN_PERMUTATIONS:
         assert outcome.ran and outcome.passed and outcome.p_value == result.p
-    else:  # a refit failed the gate: too few for a verdict, never "passed"
+    else:  # refits failed the gate: too few for a verdict, never "passed"
         assert not outcome.ran and outcome.passed is None
     assert outcome.n_used + outcome.n_failed == outcome.n_requested == 19
     table = result.table()

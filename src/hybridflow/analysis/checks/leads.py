@@ -15,10 +15,12 @@ a continuous driver. The leads sit next to the real lags rather than replacing t
 driver replaced by its lead-``L`` copy under a 6-month kernel still covers the real
 months at lags ``L..6`` and would take the real effect over.
 
-Verdict: the check **fails** when some lead effect is as large as the real one in the
-same fit: same sign as the real effect, ``P(that sign) >= p_threshold`` (default 0.9) and
-``|lead mean| >= ratio * |real mean|`` (default ``ratio = 1``). It passes otherwise, and did
-not run when the fit fails the convergence gate.
+Verdict: the check **fails** when some lead effect mimics the claim at least as strongly
+as the real effect does in the same fit: the claimed sign with ``p_direction >=
+p_threshold`` (default 0.9) and ``|lead mean| >= ratio * |real mean|`` (default ``ratio =
+1``). It passes otherwise, and did not run when the fit fails the convergence gate. (For a
+hypothesis worth grading the real effect has the claimed sign, so this is "a lead as large
+as the real one, of the same sign".)
 """
 
 from __future__ import annotations
@@ -60,10 +62,10 @@ __all__ = [
 
 #: The leads tested by default (months).
 LEADS: tuple[int, ...] = (1, 2, 3)
-#: A lead effect this credible (same sign as the real effect) and as large fails the test.
+#: A lead effect this credible in the claimed direction, and as large, fails the test.
 LEAD_P = 0.9
 #: The columns of :attr:`LeadResult.table`.
-LEAD_COLUMNS = ["term", "lead", "mean", "sd", "low", "high", "p_positive", "p_same_sign",
+LEAD_COLUMNS = ["term", "lead", "mean", "sd", "low", "high", "p_positive", "p_direction",
                 "z", "as_large"]  # fmt: skip
 
 
@@ -145,8 +147,8 @@ class LeadResult:
     ----------
     table
         :data:`LEAD_COLUMNS`: one row for the real driver (``term = "real"``, ``lead = 0``)
-        and one per lead; percent effects with ``hdi_prob`` HDIs, ``p_same_sign`` =
-        P(the real effect's sign), ``as_large`` = the row fails the test.
+        and one per lead; percent effects with ``hdi_prob`` HDIs, ``p_direction`` =
+        P(the claimed sign), ``as_large`` = the row fails the test.
     converged, note
         The lead fit's gate, and why it failed or the builder's notes.
     """
@@ -169,36 +171,34 @@ class LeadResult:
                                n_requested=1)  # fmt: skip
         leads = self.table[self.table["term"] != "real"]
         real = float(self.table.loc[self.table["term"] == "real", "mean"].iloc[0])
-        # Lead over real: > 0 same sign; >= ratio (and credible) fails.
-        worst = float((leads["mean"] / real).max()) if len(leads) and real != 0 else np.nan
+        # The largest lead in the claimed direction over the size of the real effect.
+        sign = 1.0 if self.direction == "+" else -1.0
+        worst = float((sign * leads["mean"]).max() / abs(real)) if len(leads) and real else np.nan
         bad = leads[leads["as_large"].astype(bool)]
         passed = bad.empty
         if passed:
-            reason = (f"passed: no lead effect of the real effect's sign as large as it with "
-                      f"P >= {self.p_threshold:.2f} (leads {', '.join(map(str, leads['lead']))})")
+            reason = (f"passed: no lead effect in the claimed direction with P >= "
+                      f"{self.p_threshold:.2f} as large as the real one (leads "
+                      f"{', '.join(map(str, leads['lead']))})")
         else:
             r = bad.iloc[0]
             reason = (f"failed: lead {int(r['lead'])} effect {r['mean']:+.1f}% "
-                      f"(P same sign {r['p_same_sign']:.2f}) vs real {real:+.1f}%")
+                      f"(P direction {r['p_direction']:.2f}) vs real {real:+.1f}%")
         return CheckOutcome("lead", h, True, passed, 1, 1, 0, statistic=worst, reason=reason)
 
 
 def _lead_rows(
-    draws: dict[str, np.ndarray], driver: str, leads: Sequence[int], hdi_prob: float,
-    p_threshold: float, ratio: float,
+    draws: dict[str, np.ndarray], driver: str, leads: Sequence[int], direction: Direction,
+    hdi_prob: float, p_threshold: float, ratio: float,
 ) -> pd.DataFrame:  # fmt: skip
     """The real and lead rows of :attr:`LeadResult.table`."""
-    real = summarise_draws(draws[driver], hdi_prob=hdi_prob)
-    sign: Direction = "+" if real["mean"] >= 0 else "-"
+    real = float(np.mean(draws[driver]))
     rows = []
     for term, lead in [("real", 0), *[(f"lead {lead}", lead) for lead in leads]]:
         name = driver if lead == 0 else lead_name(driver, lead)
-        s = summarise_draws(draws[name], direction=sign, hdi_prob=hdi_prob)
-        large = (lead > 0 and np.sign(s["mean"]) == np.sign(real["mean"])
-                 and s["p_direction"] >= p_threshold
-                 and abs(s["mean"]) >= ratio * abs(real["mean"]))  # fmt: skip
-        rows.append({"term": term, "lead": lead, **s, "p_same_sign": s["p_direction"],
-                     "as_large": bool(large)})  # fmt: skip
+        s = summarise_draws(draws[name], direction=direction, hdi_prob=hdi_prob)
+        large = lead > 0 and s["p_direction"] >= p_threshold and abs(s["mean"]) >= ratio * abs(real)
+        rows.append({"term": term, "lead": lead, **s, "as_large": bool(large)})
     return pd.DataFrame(rows)[LEAD_COLUMNS]
 
 
@@ -237,7 +237,7 @@ def lead_test(
         table, converged, note = pd.DataFrame(columns=LEAD_COLUMNS), False, error_line(res)
     else:
         v = res.value
-        table = _lead_rows(v["draws"], driver, leads, hdi_prob, p_threshold, ratio)
+        table = _lead_rows(v["draws"], driver, leads, direction, hdi_prob, p_threshold, ratio)
         converged = bool(v["converged"])
         note = v.get("failing", "") if not converged else "; ".join(v["notes"])
     return LeadResult(driver, direction, hypothesis, table, converged, note,
