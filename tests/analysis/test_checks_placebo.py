@@ -225,13 +225,18 @@ def test_strong_effect_at_the_true_timing_beats_every_shifted_timing(seed_shift:
     """A real property: with a large effect at the simulated event months, the observed
     studentised effect exceeds every shifted timing's; p = 1 / (n_used + 1) over the
     refits that passed the gate, and the verdict is "passed" where enough did, "did not
-    run" (never "passed") where they did not (small draws: compiles once, ~20 refits)."""
-    panel, events = sim_panel(seed=11), sim_events()
+    run" (never "passed") where they did not (small draws: compiles once, ~20 refits).
+    The event months are irregular: no shift lands more than 2 of the 8 events on real
+    event months (near-periodic events would share months with their shifts; the
+    ``overlap`` column says how much)."""
+    months = ("2016-09", "2017-08", "2018-09", "2020-04", "2020-09", "2021-01", "2021-03",
+              "2021-04")  # fmt: skip
+    panel, events = sim_panel(seed=11, event_months=months), sim_events(months)
     result = placebo_in_time(
         sim_spec(), "treat", panel, events, n=19, seed=5 + seed_shift, hypothesis="H1",
         sampling=REFIT_SAMPLING.replace(draws=300, tune=200, chains=2),
     )
-    assert result.n == 19 and result.n_admissible == 59
+    assert result.n == 19 and result.n_admissible == 59  # 2016-09..2021-12, offsets 3..61
     assert result.observed > 100.0  # true effect exp(1.2) - 1 = +232%
     assert np.all(result.placebo_z < result.observed_z)  # every refit, gated or not
     outcome = result.outcome()
@@ -243,7 +248,8 @@ def test_strong_effect_at_the_true_timing_beats_every_shifted_timing(seed_shift:
         assert not outcome.ran and outcome.passed is None
     assert outcome.n_used + outcome.n_failed == outcome.n_requested == 19
     table = result.table()
-    assert list(table.columns) == ["placebo", "offset", "months", "pct_mean", "z",
+    assert (table["overlap"] <= 2 / 8).all()
+    assert list(table.columns) == ["placebo", "offset", "months", "overlap", "pct_mean", "z",
                                    "p_positive", "ok", "divergences", "seconds",
                                    "cpu_seconds"]  # fmt: skip
     assert (table["offset"] >= 3).all() and table["offset"].is_unique

@@ -148,6 +148,11 @@ class PlaceboResult:
         ``(n,)`` whether each placebo refit passed the gate.
     datings
         ``(n, n_events)`` placebo months of an events driver in event order (else empty).
+    overlaps
+        ``(n,)`` an events driver's share of placebo events that land in a month holding
+        a real event (else empty): a shifted pattern of dense or near-periodic events
+        shares months with the real one, and such a placebo carries part of the real
+        effect (the test is then conservative).
     events
         An events driver's shifted event ids and real months (else empty).
     window
@@ -179,6 +184,7 @@ class PlaceboResult:
     datings: list[list[str]]
     events: pd.DataFrame
     window: list[str]
+    overlaps: list[float]
     n_admissible: int
     n_requested: int
     p: float
@@ -234,13 +240,15 @@ class PlaceboResult:
 
     def table(self) -> pd.DataFrame:
         """One row per placebo: ``placebo`` index, ``offset``, ``months`` (``;``-joined, an
-        events driver's), ``pct_mean``, ``z``, ``p_positive``, ``ok`` (passed the gate),
+        events driver's), ``overlap`` (share of its events in real event months; NaN for a
+        continuous driver), ``pct_mean``, ``z``, ``p_positive``, ``ok`` (passed the gate),
         ``divergences``, ``seconds`` and ``cpu_seconds`` of the refit."""
         return pd.DataFrame(
             {
                 "placebo": np.arange(self.n),
                 "offset": self.offsets.astype(int),
                 "months": [";".join(d) for d in self.datings] or [""] * self.n,
+                "overlap": self.overlaps or [np.nan] * self.n,
                 "pct_mean": self.placebo,
                 "z": self.placebo_z,
                 "p_positive": self.placebo_p_positive,
@@ -273,6 +281,7 @@ class PlaceboResult:
             "placebo_pct_median": q(used, 0.5), "placebo_pct_q05": q(used, 0.05),
             "placebo_pct_q95": q(used, 0.95), "placebo_z_median": q(z, 0.5),
             "placebo_z_q05": q(z, 0.05), "placebo_z_q95": q(z, 0.95),
+            "placebo_overlap_mean": float(np.mean(self.overlaps)) if self.overlaps else nan,
             "p": self.p, "p_upper": self.p_upper, "p_lower": self.p_lower,
             "p_two_sided": self.p_two_sided, "rank_p": self.rank_p, "alpha": self.alpha,
             "ran": outcome.ran, "passed": outcome.passed, "reason": outcome.reason,
@@ -557,6 +566,7 @@ class _Plan:
     observed: dict[str, np.ndarray]
     placebos: list[dict[str, np.ndarray]]
     datings: list[list[str]]
+    overlaps: list[float]
     rule: str
 
 
@@ -580,6 +590,8 @@ def _plan(
         [[format_month(m) for m in shift_events(events, int(o), months)["effective_date"]]
          for o in drawn] if events is not None else []
     )  # fmt: skip
+    real = {format_month(m) for m in events["month"]} if events is not None else set()
+    overlaps = [float(np.mean([m in real for m in d])) for d in datings]
     rule = (
         f"the whole timing shifted by one offset, circularly within {format_month(months[0])}.."
         f"{format_month(months[-1])} ({len(months)} months, window '{window}'"
@@ -590,7 +602,7 @@ def _plan(
         + "; other drivers unchanged"
     )
     return _Plan(months, drawn, len(admissible), observed, [arrays[int(o)] for o in drawn],
-                 datings, rule)
+                 datings, overlaps, rule)
 
 
 def _refit_tasks(
@@ -644,7 +656,8 @@ def _placebo_result(
         placebo_z=_column(placebos, "z", gated=False),
         placebo_p_positive=_column(placebos, "p_positive", gated=False),
         converged=np.array([usable(r) for r in placebos], dtype=bool),
-        datings=plan.datings, events=events, window=[format_month(m) for m in plan.window],
+        datings=plan.datings, overlaps=plan.overlaps, events=events,
+        window=[format_month(m) for m in plan.window],
         n_admissible=plan.n_admissible, n_requested=n, alpha=alpha, rule=plan.rule,
         seconds=time.perf_counter() - t0,
         divergences=[int(r.value["divergences"]) if r.ok else -1 for r in placebos],

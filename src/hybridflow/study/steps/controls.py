@@ -12,6 +12,7 @@ from hybridflow.study.cache import step_key
 from hybridflow.study.context import StudyContext
 from hybridflow.study.results import ControlsResult, StudyResults
 from hybridflow.study.spec import Hypothesis
+from hybridflow.study.steps.placebo import has_driver
 
 
 def run(context: StudyContext, results: StudyResults) -> ControlsResult | None:
@@ -20,10 +21,11 @@ def run(context: StudyContext, results: StudyResults) -> ControlsResult | None:
     c = context.spec.checks
     if not c.controls_enabled or not c.negative_control_routes:
         return None
-    hyps = [h for h in context.spec.hypotheses if h.id in c.negative_control_hypotheses]
+    fitted = results.fitted()
+    hyps = [h for h in context.spec.hypotheses if h.id in c.negative_control_hypotheses
+            and has_driver(context, h, fitted.hypothesis_model(h.model))]
     if not hyps:
         return None
-    fitted = results.fitted()
     frames, outcomes = [], {}
     for h in hyps:
         table, outcome = _hypothesis(context, h, fitted.hypothesis_model(h.model))

@@ -25,6 +25,7 @@ def run(context: StudyContext, results: StudyResults) -> PlaceboResult | None:
         _check(context, h, fitted.hypothesis_model(h.model))
         for h in context.spec.hypotheses
         if h.placebo and (not c.placebo_hypotheses or h.id in c.placebo_hypotheses)
+        and has_driver(context, h, fitted.hypothesis_model(h.model))
     ]
     if not checks:
         return None
@@ -39,6 +40,12 @@ def run(context: StudyContext, results: StudyResults) -> PlaceboResult | None:
     p_values = {h: o.p_value for h, o in outcomes.items() if o.ran}
     return PlaceboResult(checks=tuple(checks), table=table, p_values=p_values,
                          outcomes=outcomes, lead_outcomes=leads, outcome_table=outcome_table)
+
+
+def has_driver(context: StudyContext, h: Hypothesis, model: str) -> bool:
+    """Whether the model a hypothesis is read from has its driver (a reduced profile's
+    fallback model may not: the hypothesis is then not estimated, and not checked)."""
+    return h.driver in [d.name for d in context.model_spec(model).drivers]
 
 
 def _check(context: StudyContext, h: Hypothesis, model: str) -> PlaceboCheck:
