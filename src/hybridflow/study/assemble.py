@@ -263,8 +263,8 @@ def placebo_table(table: pd.DataFrame) -> TableItem:
 
 def controls_table(controls: ControlsResult) -> TableItem:
     table, s = controls.table, controls.sampling
-    cols = [c for c in ("route", "driver", "mean", "low", "high", "p_direction", "converged",
-                        "window") if c in table]
+    cols = [c for c in ("hypothesis", "route", "driver", "mean", "low", "high", "p_direction",
+                        "p_either", "converged", "window") if c in table]
     return TableItem("controls", "placebo", captions.CONTROLS_TABLE, table[cols],
                      note=captions.controls_note(s["draws"], s["tune"], s["chains"]))
 
