@@ -225,7 +225,8 @@ def test_strong_effect_at_the_true_timing_beats_every_shifted_timing(seed_shift:
     """A real property: with a large effect at the simulated event months, the observed
     studentised effect exceeds every shifted timing's; p = 1 / (n_used + 1) over the
     refits that passed the gate, and the verdict is "passed" where enough did, "did not
-    run" (never "passed") where they did not (small draws: compiles once, ~20 refits).
+    run" (never "passed") where they did not (one chain of 150 draws cannot pass the gate:
+    compiles once, 20 small refits).
     The event months are irregular: no shift lands more than 2 of the 8 events on real
     event months (near-periodic events would share months with their shifts; the
     ``overlap`` column says how much)."""
@@ -234,7 +235,7 @@ def test_strong_effect_at_the_true_timing_beats_every_shifted_timing(seed_shift:
     panel, events = sim_panel(seed=11, event_months=months), sim_events(months)
     result = placebo_in_time(
         sim_spec(), "treat", panel, events, n=19, seed=5 + seed_shift, hypothesis="H1",
-        sampling=REFIT_SAMPLING.replace(draws=300, tune=200, chains=2),
+        sampling=REFIT_SAMPLING.replace(draws=150, tune=150, chains=1),
     )
     assert result.n == 19 and result.n_admissible == 59  # 2016-09..2021-12, offsets 3..61
     assert result.observed > 100.0  # true effect exp(1.2) - 1 = +232%
