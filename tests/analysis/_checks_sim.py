@@ -68,19 +68,21 @@ def sim_panel(
     effect: float = TRUE_EFFECT,
     alpha: float = 40.0,
     spike: dict[str, float] | None = None,
+    event_months: tuple[str, ...] = EVENT_MONTHS,
 ) -> xr.Dataset:
     """``detections(month, route, nationality)`` over 2015-01..2022-06.
 
     The Eastern Borders route has UKR (UkrRussBel) and SYR, IRQ (Others) with seasonal
     negative-binomial counts plus ``effect`` log-rate in each event month; the two control
     routes have only Others, no effect. ``spike`` multiplies the Eastern Borders counts
-    in the given months (``{"2019-02": 8.0}``).
+    in the given months (``{"2019-02": 8.0}``); ``event_months`` are the months with the
+    effect.
     """
     rng = np.random.default_rng(seed)
     months = month_range(pd.Timestamp("2015-01-01"), pd.Timestamp("2022-06-01"))
     t = np.arange(len(months))
     season = 0.3 * np.sin(2 * np.pi * months.month.to_numpy() / 12)
-    pulse = np.isin([f"{m:%Y-%m}" for m in months], EVENT_MONTHS).astype(float)
+    pulse = np.isin([f"{m:%Y-%m}" for m in months], event_months).astype(float)
     mult = np.ones(len(months))
     for m, f in (spike or {}).items():
         mult[[f"{x:%Y-%m}" for x in months].index(m)] = f

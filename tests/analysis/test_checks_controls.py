@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 
@@ -106,3 +108,26 @@ def test_no_effect_on_control_routes_where_the_simulation_has_none(seed_shift: i
     assert (table["low"] < 0).all() and (table["high"] > 0).all()
     assert (table["mean"].abs() < 40).all()
     assert table["n_months"].tolist() == [72, 72]
+
+
+def _controls(means: list[float], p_pos: list[float], converged: list[bool]) -> Any:
+    import pandas as pd
+
+    return pd.DataFrame({
+        "route": [f"R{i}" for i in range(len(means))], "driver": "treat", "mean": means,
+        "p_positive": p_pos, "p_either": [max(p, 1 - p) for p in p_pos],
+        "converged": converged,
+    })  # fmt: skip
+
+
+def test_a_control_effect_of_either_sign_counts_and_unconverged_fits_do_not() -> None:
+    from hybridflow.analysis.checks.controls import control_outcome
+
+    calm = control_outcome(_controls([3.0, -2.0], [0.6, 0.3], [True, True]), "treat",
+                           hypothesis="H1")  # fmt: skip
+    assert calm.ran and calm.passed is True and calm.statistic == pytest.approx(0.7)
+    opposite = control_outcome(_controls([3.0, -30.0], [0.6, 0.02], [True, True]), "treat")
+    assert opposite.passed is False and "R1" in opposite.reason  # P(<0) = 0.98 counts
+    gated = control_outcome(_controls([3.0, -30.0], [0.6, 0.02], [True, False]), "treat")
+    assert not gated.ran and gated.passed is None and gated.n_failed == 1
+    assert "R1" in gated.reason

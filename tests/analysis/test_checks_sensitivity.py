@@ -170,3 +170,33 @@ def test_real_grid_recovers_the_simulated_effect_under_each_variant(seed_shift: 
     # Truth +232%: every variant finds a large positive effect.
     assert (table["mean"] > 100).all()
     assert (table["p_direction"] > 0.99).all()
+
+
+def _forest(means: list[float], usable: list[bool], attempted: list[bool] | None = None) -> Any:
+    import pandas as pd
+
+    n = len(means)
+    return pd.DataFrame({
+        "label": ["baseline", *[f"v{i}" for i in range(1, n)]],
+        "kind": ["baseline", *["prior"] * (n - 1)],
+        "mean": means, "usable": usable,
+        "attempted": attempted if attempted is not None else [True] * n,
+    })  # fmt: skip
+
+
+def test_sign_stability_passes_fails_or_does_not_run_by_the_stated_rule() -> None:
+    from hybridflow.analysis.checks.sensitivity import sensitivity_outcome
+
+    ok = sensitivity_outcome(_forest([20.0, 5.0, 40.0, -3.0], [True, True, True, False]),
+                             hypothesis="H1")  # fmt: skip
+    # The flipped variant failed the gate: left out, 3 of 4 usable is < 80% -> no verdict.
+    assert not ok.ran and ok.passed is None and ok.n_used == 3 and ok.n_failed == 1
+    five = _forest([20.0, 5.0, 40.0, 9.0, -3.0], [True, True, True, True, False])
+    assert sensitivity_outcome(five).passed is True  # 4 of 5 usable, all positive
+    flip = sensitivity_outcome(_forest([20.0, 5.0, -1.0], [True, True, True]))
+    assert flip.ran and flip.passed is False and "v2" in flip.reason
+    assert flip.statistic == pytest.approx(2 / 3)
+    unbuilt = _forest([20.0, 5.0, float("nan")], [True, True, False], [True, True, False])
+    assert sensitivity_outcome(unbuilt).passed is True  # a variant never built is no failure
+    base_bad = sensitivity_outcome(_forest([20.0, 5.0], [False, True]))
+    assert not base_bad.ran and "baseline" in base_bad.reason

@@ -62,3 +62,21 @@ def test_coinciding_sanctions_drivers_are_graded_from_one_model_that_builds() ->
     assert model.named_vars_to_dims["effect"] == ("driver", "route", "group")
     assert list(model.coords["driver"]) == [d.name for d in spec.drivers]
     assert "effect_group_sd" in model.named_vars  # partial pooling over the two groups
+
+
+def test_every_hypothesis_has_a_placebo_and_gated_checks_sample_enough_for_the_gate() -> None:
+    from hybridflow.study.spec import GatedSampling, Hypothesis, StudySpec
+
+    h = Hypothesis(id="A", title="t", claim="c", model="m", driver="d")
+    assert h.placebo is True
+    study = StudySpec(name="s", title="t", models=["null", "m"], hypotheses=[h],
+                      sampling={"target_accept": 0.97})  # fmt: skip
+    gated = study.gated_sampling()
+    # 2,000 draws in all: the gate's ESS >= 400 needs an ESS/draw ratio of 0.2 at least.
+    assert gated.total_draws >= 2000 and gated.target_accept == 0.97
+    assert GatedSampling(target_accept=0.9).sampling("nutpie", 0.97).target_accept == 0.9
+    checks = Checks()
+    assert checks.placebo_window == "exposure" and checks.placebo_unit == "months"
+    assert checks.lead_months == [1, 2, 3] and checks.placebo_n >= 19
+    with pytest.raises(SpecError, match="placebo_window"):
+        validate(Checks, {"placebo_window": "all"}, what="checks")

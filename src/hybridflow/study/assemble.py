@@ -312,8 +312,9 @@ def placebo_figures(placebo: PlaceboResult) -> list[FigureItem]:
     items = []
     for check in placebo.checks:
         summ = check.row
+        used = check.placebos[check.placebos["ok"].astype(bool)]  # refits that passed the gate
         fig = figures.placebo_histogram(
-            check.placebos["pct_mean"].to_numpy(), float(summ["observed_pct_mean"]),
+            used["pct_mean"].to_numpy(), float(summ["observed_pct_mean"]),
             title=f"{check.hypothesis} {check.driver}", rank_p=float(summ["rank_p"]),
         )
         items.append(FigureItem(
@@ -345,9 +346,9 @@ def check_tables(results: StudyResults) -> list[TableItem]:
 
 
 def placebo_table(table: pd.DataFrame) -> TableItem:
-    cols = [c for c in ("hypothesis", "driver", "n_events", "n_placebo", "n_failed",
-                        "observed_pct_mean", "placebo_pct_median", "placebo_pct_q05",
-                        "placebo_pct_q95", "rank_p") if c in table]
+    cols = [c for c in ("hypothesis", "driver", "window", "n_placebo", "n_used", "n_failed",
+                        "observed_pct_mean", "observed_z", "placebo_z_q05", "placebo_z_q95",
+                        "p", "p_two_sided", "ran", "passed") if c in table]
     return TableItem("placebo", "placebo", captions.PLACEBO_TABLE, table[cols],
                      note=str(table["rule"].iloc[0]) if "rule" in table else "")
 
@@ -362,8 +363,8 @@ def audit_table(table: pd.DataFrame) -> TableItem:
 
 def controls_table(controls: ControlsResult) -> TableItem:
     table, s = controls.table, controls.sampling
-    cols = [c for c in ("route", "driver", "mean", "low", "high", "p_direction", "converged",
-                        "window") if c in table]
+    cols = [c for c in ("hypothesis", "route", "driver", "mean", "low", "high", "p_direction",
+                        "p_either", "converged", "window") if c in table]
     return TableItem("controls", "placebo", captions.CONTROLS_TABLE, table[cols],
                      note=captions.controls_note(s["draws"], s["tune"], s["chains"]))
 

@@ -15,6 +15,7 @@ from typing import Any
 
 import pandas as pd
 
+from hybridflow.analysis.checks import CheckOutcome
 from hybridflow.analysis.forecast import Forecast
 from hybridflow.errors import HybridflowError
 from hybridflow.inference.result import FitResult
@@ -61,12 +62,13 @@ class PredictiveChecksResult:
 
 @dataclass(frozen=True)
 class PlaceboCheck:
-    """Placebo-in-time for one hypothesis."""
+    """Placebo-in-time and the lead test for one hypothesis."""
 
     hypothesis: str
     driver: str
-    placebos: pd.DataFrame  # one row per random re-dating
-    summary: pd.DataFrame  # one row: observed effect, rank_p, n_placebo, ...
+    placebos: pd.DataFrame  # one row per shifted timing (offset, pct_mean, z, ok...)
+    summary: pd.DataFrame  # one row: observed z, p, n_used, n_failed, ran, passed, ...
+    leads: pd.DataFrame | None = None  # the lead model's real and lead effects
 
     @property
     def row(self) -> dict[str, Any]:
@@ -78,16 +80,21 @@ class PlaceboCheck:
 class PlaceboResult:
     checks: tuple[PlaceboCheck, ...]
     table: pd.DataFrame | None  # tables/placebo_summary.csv; None when no hypothesis ran
-    p_values: Mapping[str, float]  # rank p by hypothesis id
+    p_values: Mapping[str, float]  # p = (k+1)/(n+1) by hypothesis id, where the check ran
+    outcomes: Mapping[str, CheckOutcome]  # placebo verdict by hypothesis id
+    lead_outcomes: Mapping[str, CheckOutcome]  # lead-test verdict by hypothesis id
+    outcome_table: pd.DataFrame | None = None  # tables/placebo_outcomes.csv
 
 
 @dataclass(frozen=True)
 class ControlsResult:
-    """Negative controls: the hypotheses' drivers on routes they should not affect."""
+    """Negative controls: the hypotheses' drivers on routes they should not affect, each
+    in its hypothesis' own model."""
 
-    table: pd.DataFrame
-    p_direction: Mapping[str, float]  # largest P(direction) by hypothesis id
+    table: pd.DataFrame  # one row per hypothesis x route (column "hypothesis")
+    p_direction: Mapping[str, float]  # largest P(either sign) by hypothesis id, where it ran
     sampling: Mapping[str, Any]  # the refit settings
+    outcomes: Mapping[str, CheckOutcome]  # verdict by hypothesis id
 
 
 @dataclass(frozen=True)
@@ -100,6 +107,7 @@ class EpisodesResult:
 class SensitivityResult:
     table: pd.DataFrame  # one row per variant
     sampling: Mapping[str, Any]  # the refit settings
+    outcomes: Mapping[str, CheckOutcome]  # sign stability by hypothesis id
 
 
 @dataclass(frozen=True)

@@ -69,7 +69,8 @@ class Hypothesis(StrictModel):
     direction: Literal["+", "-"] = "+"
     estimand: Literal["group", "pooled"] = "group"
     group: str = INSTRUMENTALISED_GROUP
-    placebo: bool = False
+    #: Run the placebo and lead checks for this hypothesis (every driver kind has one).
+    placebo: bool = True
 
     @property
     def estimand_label(self) -> str:
@@ -101,12 +102,49 @@ class Sensitivity(StrictModel):
     groupings: list[Any] = Field(default_factory=lambda: [{"top_k": 5}])
 
 
+class GatedSampling(StrictModel):
+    """Sampling of the checks whose every refit must pass the headline fits' convergence
+    gate (placebo, leads, negative controls, sensitivity): R-hat <= 1.01 and bulk and tail
+    ESS >= 400 need well over 400 draws in all (docs/checks.md gives the measurements
+    behind the defaults). ``target_accept`` None: the study's ``[sampling]`` value."""
+
+    draws: int = Field(default=1000, ge=10)
+    tune: int = Field(default=500, ge=10)
+    chains: int = Field(default=2, ge=1, le=16)
+    target_accept: float | None = Field(default=None, gt=0.5, lt=1.0)
+
+    def sampling(self, sampler: Any, target_accept: float) -> Sampling:
+        """These settings as a :class:`Sampling` (``target_accept`` when unset here)."""
+        return Sampling(draws=self.draws, tune=self.tune, chains=self.chains, sampler=sampler,
+                        target_accept=self.target_accept or target_accept)
+
+
 class Checks(StrictModel):
     """Which checks to run and how large they are."""
 
-    placebo_n: int = Field(default=100, ge=0)
+    #: Placebo offsets per hypothesis (fewer when fewer are admissible): 24 lets
+    #: p = (k + 1) / (n + 1) reach 0.04, leaves room for 4 refits failing the gate
+    #: (20 usable needed), and keeps gated refits for all hypotheses affordable
+    #: (docs/checks.md).
+    placebo_n: int = Field(default=24, ge=0)
     #: Limit placebo checks to these hypotheses (default: every hypothesis with placebo).
     placebo_hypotheses: list[str] = Field(default_factory=list)
+    #: The placebo window: "exposure" (the months where the driver's real exposure can be
+    #: non-zero) or "model" (the whole window); placebo_start/placebo_end (YYYY-MM) narrow
+    #: it (e.g. placebo_start = "2022-02": war months only).
+    placebo_window: Literal["exposure", "model"] = "exposure"
+    placebo_start: str | None = None
+    placebo_end: str | None = None
+    #: Offsets in "months" or whole "years"; the smallest shift (None: the kernel's length).
+    placebo_unit: Literal["months", "years"] = "months"
+    placebo_min_offset: int | None = Field(default=None, ge=1)
+    #: The placebo check passes when p = (k + 1) / (n + 1) <= placebo_alpha.
+    placebo_alpha: float = Field(default=0.10, gt=0.0, lt=1.0)
+    #: The lead test (with every placebo check): lead terms at these months.
+    lead_months: list[int] = Field(default_factory=lambda: [1, 2, 3])
+    leads_enabled: bool = True
+    #: Sampling of the gated check refits (placebo, leads, controls, sensitivity).
+    gated: GatedSampling = Field(default_factory=lambda: GatedSampling())
     negative_control_routes: list[str] = Field(default_factory=lambda: list(CONTROL_ROUTES))
     negative_control_hypotheses: list[str] = Field(default_factory=list)
     episodes: list[Episode] = Field(default_factory=list)
@@ -120,8 +158,8 @@ class Checks(StrictModel):
     sensitivity: Sensitivity = Field(default_factory=lambda: Sensitivity())
     ppc: bool = True
     forecast_horizon: int = Field(default=3, ge=1, le=6)
-    #: Sampling for the many refits of the checks (placebo, controls, sensitivity,
-    #: backtests): smaller than the main fits; each check reports its own diagnostics.
+    #: Sampling for the backtests' many refits: smaller than the main fits (the gated
+    #: checks sample as ``gated`` says).
     refit_draws: int = Field(default=300, ge=10)
     refit_tune: int = Field(default=300, ge=10)
     refit_chains: int = Field(default=2, ge=1)
@@ -178,6 +216,11 @@ class StudySpec(StrictModel):
         if len(set(ids)) != len(ids):
             raise ValueError("hypothesis ids must be unique")
         return self
+
+    def gated_sampling(self) -> Sampling:
+        """The gated checks' sampling (``checks.gated``; target acceptance and sampler of
+        the headline fits unless set there)."""
+        return self.checks.gated.sampling(self.sampling.sampler, self.sampling.target_accept)
 
     def with_profile(self, profile: str) -> StudySpec:
         """This study with a profile's overrides applied (``default``: unchanged)."""

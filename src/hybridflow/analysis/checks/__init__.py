@@ -5,8 +5,11 @@ One job per module, each returning plain tables and arrays (plotting lives in
 
 - :mod:`~hybridflow.analysis.checks.ppc`: prior and posterior predictive checks (50% and
   90% interval coverage of the observed counts, randomised PIT, quantile bands);
-- :mod:`~hybridflow.analysis.checks.placebo`: placebo-in-time (random re-datings of an
-  events driver, the observed effect's rank among them);
+- :mod:`~hybridflow.analysis.checks.placebo`: placebo-in-time (the driver's whole timing
+  shifted by random offsets inside the window where it varies; the observed studentised
+  effect's rank among them);
+- :mod:`~hybridflow.analysis.checks.leads`: the lead test (does detections' past respond
+  to the driver's future?);
 - :mod:`~hybridflow.analysis.checks.controls`: negative-control outcomes (the same drivers
   on routes without a land border with Russia or Belarus);
 - :mod:`~hybridflow.analysis.checks.episodes`: known-episode validation (does the anomaly
@@ -24,10 +27,16 @@ default: serially in this process). Refits of one model structure compile once p
 from hybridflow.analysis.checks._common import (
     REFIT_SAMPLING,
     VARIANT_SAMPLING,
+    CheckOutcome,
     Headline,
     headline_draws,
 )
-from hybridflow.analysis.checks.controls import CONTROL_ROUTES, negative_controls, total_panel
+from hybridflow.analysis.checks.controls import (
+    CONTROL_ROUTES,
+    control_outcome,
+    negative_controls,
+    total_panel,
+)
 from hybridflow.analysis.checks.episodes import (
     DEFAULT_EPISODES,
     Episode,
@@ -37,12 +46,14 @@ from hybridflow.analysis.checks.episodes import (
     score_anomalies,
     strip_episodes,
 )
+from hybridflow.analysis.checks.leads import LeadResult, lead_test
 from hybridflow.analysis.checks.placebo import (
     PlaceboResult,
+    permutation_p_values,
     placebo_arrays,
     placebo_in_time,
-    rank_p_values,
-    redate_events,
+    shift_events,
+    shifted_exposure,
 )
 from hybridflow.analysis.checks.ppc import (
     PredictiveCheck,
@@ -59,24 +70,29 @@ from hybridflow.analysis.checks.sensitivity import (
     SENSITIVITY_COLUMNS,
     Variant,
     sensitivity_grid,
+    sensitivity_outcome,
     sensitivity_variants,
 )
 
 __all__ = [
     "CONTROL_ROUTES",
+    "CheckOutcome",
     "DEFAULT_EPISODES",
     "SENSITIVITY_COLUMNS",
     "Episode",
     "EpisodeResult",
     "Headline",
+    "LeadResult",
     "PlaceboResult",
     "PredictiveCheck",
     "REFIT_SAMPLING",
     "VARIANT_SAMPLING",
     "Variant",
+    "control_outcome",
     "episode_anomaly",
     "flag_episodes",
     "headline_draws",
+    "lead_test",
     "negative_controls",
     "pit_values",
     "placebo_arrays",
@@ -86,11 +102,13 @@ __all__ = [
     "predictive_check",
     "predictive_coverage",
     "prior_predictive",
-    "rank_p_values",
-    "redate_events",
+    "permutation_p_values",
     "score_anomalies",
     "sensitivity_grid",
+    "sensitivity_outcome",
     "sensitivity_variants",
+    "shift_events",
+    "shifted_exposure",
     "simulate_counts",
     "strip_episodes",
     "total_panel",

@@ -2,10 +2,22 @@
 
 The report's mechanism runs through the EU's land border with Russia and Belarus. Routes
 with no such border (the Western Mediterranean and Western African routes by default)
-should show no effect of Russian sanctions, losses or strikes. The same model (same
-drivers, kernels, priors, baseline, regimes and window) is fitted to each control route;
-an "effect" there points to confounding the model does not remove: shared seasonality,
-EU-wide trends, or coincidences of timing.
+should show no effect of Russian sanctions, losses or strikes. The same model (the graded
+hypothesis' own model: same drivers, kernels, priors, baseline, regimes and window) is
+fitted to each control route; an "effect" there points to confounding the model does not
+remove: shared seasonality, EU-wide trends, or coincidences of timing.
+
+Verdict (:func:`control_outcome`)
+---------------------------------
+An effect of **either sign** on a control route counts against the hypothesis: a control
+route "responding" the other way is as much a sign of confounding as one responding the
+same way. A route fails when ``P(either sign) = max(P(>0), P(<0)) >= 0.9``
+(:data:`CONTROL_P`); the table also gives ``P(|effect| > 10%)`` (``p_outside_rope``).
+Every control fit is gated like a headline fit; a route whose fit fails the gate is not
+used, and the check did not run unless at least 80% of the routes are usable
+(:func:`~hybridflow.analysis.checks._common.enough_usable`). A share model (``outcome =
+"share"``) has no control: the control routes hold no UkrRussBel detections, so the share
+of Others there is 1 by construction.
 
 Outcome on a control route
 --------------------------
@@ -32,7 +44,10 @@ import xarray as xr
 
 from hybridflow.analysis.checks._common import (
     VARIANT_SAMPLING,
+    CheckOutcome,
     Direction,
+    did_not_run,
+    enough_usable,
     fit_row,
     fit_task,
     run_tasks,
@@ -47,9 +62,11 @@ from hybridflow.months import format_month
 
 __all__ = [
     "CONTROL_COLUMNS",
+    "CONTROL_P",
     "CONTROL_ROUTES",
     "TOTAL_GROUP",
     "control_data",
+    "control_outcome",
     "control_spec",
     "negative_controls",
     "total_panel",
@@ -60,9 +77,12 @@ CONTROL_ROUTES = ("Western Mediterranean Route", "Western African Route")
 TOTAL_GROUP = "Total"
 #: The columns of :func:`negative_controls`' table.
 CONTROL_COLUMNS = [
-    "route", "driver", "mean", "low", "high", "p_positive", "p_direction", "direction",
-    "converged", "divergences", "grouping", "window", "n_months", "seconds", "note",
+    "route", "driver", "mean", "sd", "low", "high", "p_positive", "p_direction", "p_either",
+    "p_outside_rope", "direction", "converged", "divergences", "grouping", "window",
+    "n_months", "seconds", "note",
 ]  # fmt: skip
+#: A control route with ``P(either sign) >= CONTROL_P`` fails the check.
+CONTROL_P = 0.9
 
 
 def total_panel(panel: xr.Dataset, label: str = TOTAL_GROUP) -> xr.Dataset:
@@ -244,3 +264,27 @@ def negative_controls(
     table.attrs["seconds"] = time.perf_counter() - t0
     table.attrs["hdi_prob"] = hdi_prob
     return table
+
+
+def control_outcome(
+    table: pd.DataFrame, driver: str, *, hypothesis: str = "", threshold: float = CONTROL_P
+) -> CheckOutcome:
+    """The verdict for ``driver`` from a :func:`negative_controls` table (module
+    docstring): did not run with too few gated route fits, failed when a usable route has
+    ``P(either sign) >= threshold``."""
+    rows = table[table["driver"] == driver]
+    ok = rows[rows["converged"].astype(bool) & rows["mean"].notna()]
+    n, n_used = len(rows), len(ok)
+    why = enough_usable(n_used, n, permutation=False)
+    if why:
+        failed = ", ".join(str(r) for r in rows.loc[~rows.index.isin(ok.index), "route"])
+        return did_not_run("controls", hypothesis, f"{why}; not usable: {failed}",
+                           n_requested=n, n_used=n_used)  # fmt: skip
+    worst = ok.iloc[int(np.argmax(ok["p_either"].to_numpy(dtype=float)))]
+    p = float(worst["p_either"])
+    passed = p < threshold
+    reason = (f"{'passed' if passed else 'failed'}: largest P(either sign) {p:.2f} "
+              f"({'<' if passed else '>='} {threshold:.2f}) on {worst['route']} "
+              f"({float(worst['mean']):+.1f}%)")
+    return CheckOutcome("controls", hypothesis, True, passed, n, n_used, n - n_used,
+                        statistic=p, reason=reason)  # fmt: skip

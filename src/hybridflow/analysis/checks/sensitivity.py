@@ -18,6 +18,16 @@ A variant identical to the baseline (say ``start 2016-01`` when the spec starts 
 left out. Each variant has its own structure, hence its own compile; they run in parallel
 on the executor. The result is the table :func:`hybridflow.briefing.figures.forest_plot`
 draws: ``panel``, ``label``, ``mean``, ``low``, ``high`` (percent, HDI), ``converged``.
+
+Every variant's fit is gated like a headline fit (``converged``); ``attempted`` says a fit
+was made (the variant could be built), ``usable`` that it passed the gate.
+
+Sign stability (:func:`sensitivity_outcome`)
+--------------------------------------------
+The check passes when every usable variant's posterior mean has the headline's sign (the
+baseline row: the headline fit itself when the study passes it). It did not run when the
+baseline is not usable or fewer than 80% of the attempted variants passed the gate
+(:func:`~hybridflow.analysis.checks._common.enough_usable`).
 """
 
 from __future__ import annotations
@@ -28,13 +38,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import xarray as xr
 
 from hybridflow.analysis.checks._common import (
     VARIANT_SAMPLING,
+    CheckOutcome,
     Direction,
     Headline,
+    did_not_run,
+    enough_usable,
     fit_row,
     fit_task,
     headline_draws,
@@ -58,6 +72,7 @@ __all__ = [
     "Variant",
     "grouping_label",
     "sensitivity_grid",
+    "sensitivity_outcome",
     "sensitivity_variants",
 ]
 
@@ -76,6 +91,8 @@ SENSITIVITY_COLUMNS = [
     "p_direction",
     "p_positive",
     "converged",
+    "attempted",
+    "usable",
     "divergences",
     "window",
     "groups",
@@ -348,7 +365,32 @@ def sensitivity_grid(
         | _variant_estimate(i, v, data, note, results, baseline, headline, hdi_prob)
         for i, (v, data, note) in enumerate(zip(variants, datas, notes, strict=True))
     ]
-    table = pd.DataFrame(rows)[SENSITIVITY_COLUMNS]
+    table = pd.DataFrame(rows)
     table["converged"] = table["converged"].astype(bool)
+    table["attempted"] = [d is not None for d in datas]
+    table["usable"] = table["attempted"] & table["converged"] & table["mean"].notna()
+    table = table[SENSITIVITY_COLUMNS]
     table.attrs.update(hdi_prob=hdi_prob, seconds=time.perf_counter() - t0)
     return table
+
+
+def sensitivity_outcome(table: pd.DataFrame, *, hypothesis: str = "") -> CheckOutcome:
+    """Is the headline's sign stable across the forest? (module docstring)"""
+    base = table[table["kind"] == "baseline"]
+    tried = table[table["attempted"].astype(bool)]
+    ok = tried[tried["usable"].astype(bool)]
+    n, n_used = len(tried), len(ok)
+    if base.empty or not bool(base["usable"].iloc[0]):
+        return did_not_run("sensitivity", hypothesis, "the baseline (headline) fit is not "
+                           "usable", n_requested=n, n_used=n_used)  # fmt: skip
+    why = enough_usable(n_used, n, permutation=False)
+    if why:
+        return did_not_run("sensitivity", hypothesis, why, n_requested=n, n_used=n_used)
+    sign = np.sign(float(base["mean"].iloc[0]))
+    same = np.sign(ok["mean"].to_numpy(dtype=float)) == sign
+    flipped = list(ok.loc[~same, "label"])
+    passed = not flipped
+    reason = (f"passed: all {n_used} usable variants share the headline's sign"
+              if passed else f"failed: sign flips under {', '.join(map(str, flipped))}")
+    return CheckOutcome("sensitivity", hypothesis, True, passed, n, n_used, n - n_used,
+                        statistic=float(np.mean(same)), reason=reason)  # fmt: skip

@@ -17,6 +17,7 @@ cannot read fails the run before anything is written.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
@@ -241,19 +242,37 @@ def _given(result: Any, hypothesis: str, name: str,
         return None
     return CheckVerdict(name, ran=bool(given.ran), passed=given.passed, reason=given.reason,
                         statistic=float(getattr(given, "statistic", np.nan)),
-                        p=float(getattr(given, "p", np.nan)),
+                        p=float(getattr(given, "p_value", getattr(given, "p", np.nan))),
                         n_used=int(getattr(given, "n_used", 0)),
                         n_failed=int(getattr(given, "n_failed", 0)),
                         direction=direction)
 
 
 def placebo_outcome(h: Hypothesis, results: StudyResults) -> CheckLike:
-    """The placebo's verdict, tested in the claimed direction."""
+    """The placebo's verdict, tested in the claimed direction. The lead test belongs to
+    it: a driver whose future "predicts" detections' past fails the placebo too, and a
+    lead test that did not run leaves the placebo without a verdict."""
     given = _given(results.placebo, h.id, PLACEBO, h.direction)
     if given is not None:
-        return given
+        leads = getattr(results.placebo, "lead_outcomes", None)
+        lead = leads.get(h.id) if isinstance(leads, Mapping) else None
+        return with_lead(given, lead)
     p = results.placebo.p_values.get(h.id) if results.placebo else None
     return placebo_check(p, h.direction)
+
+
+def with_lead(placebo: CheckVerdict, lead: Any) -> CheckVerdict:
+    """The placebo's verdict joined with the lead test's (None: no lead test was asked)."""
+    if lead is None or not placebo.ran or placebo.passed is False:
+        return placebo
+    if not lead.ran or lead.passed is None:
+        return dataclasses.replace(placebo, passed=None,
+                                   reason=f"{placebo.reason}; lead test did not run: "
+                                          f"{lead.reason}")
+    if lead.passed is False:
+        return dataclasses.replace(placebo, passed=False,
+                                   reason=f"lead test failed: {lead.reason}")
+    return dataclasses.replace(placebo, reason=f"{placebo.reason}; lead test passed")
 
 
 def control_outcome(h: Hypothesis, model: str, results: StudyResults) -> CheckLike:
