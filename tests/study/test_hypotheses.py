@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 import xarray as xr
 
+from hybridflow.analysis.checks import CheckOutcome
 from hybridflow.errors import SpecError
 from hybridflow.inference.diagnostics import DiagnosticsReport
 from hybridflow.inference.result import FitResult
@@ -63,15 +64,23 @@ def results(fit: FitResult, **checks: Any) -> StudyResults:
                         **checks)
 
 
-def passing_checks(driver: str = "d", model: str = "m") -> dict[str, Any]:
-    """Placebo, controls (on the graded model) and sensitivity that all pass for H1."""
-    controls = pd.DataFrame({"route": ["Western Mediterranean Route"], "driver": [driver],
-                             "p_positive": [0.5], "converged": [True], "model": [model]})
-    sens = pd.DataFrame({"panel": [f"H1 {driver}"] * 2, "mean": [35.0, 50.0],
-                         "converged": [True, True]})
-    return {"placebo": PlaceboResult(checks=(), table=None, p_values={"H1": 0.01}),
-            "controls": ControlsResult(table=controls, p_direction={}, sampling={}),
-            "sensitivity": SensitivityResult(table=sens, sampling={})}
+def outcome(check: str, passed: bool | None = True, hypothesis: str = "H1",
+            reason: str = "") -> CheckOutcome:
+    return CheckOutcome(check=check, hypothesis=hypothesis, ran=passed is not None,
+                        passed=passed, n_requested=20, n_used=20, n_failed=0,
+                        p_value=0.05 if check == "placebo" else float("nan"), reason=reason)
+
+
+def passing_checks(hypothesis: str = "H1") -> dict[str, Any]:
+    """Placebo (with its lead test), controls and sensitivity that all pass for H1."""
+    none = pd.DataFrame()
+    return {"placebo": PlaceboResult(checks=(), table=None, p_values={hypothesis: 0.05},
+                                     outcomes={hypothesis: outcome("placebo")},
+                                     lead_outcomes={hypothesis: outcome("lead")}),
+            "controls": ControlsResult(table=none, p_direction={}, sampling={},
+                                       outcomes={hypothesis: outcome("controls")}),
+            "sensitivity": SensitivityResult(table=none, sampling={},
+                                             outcomes={hypothesis: outcome("sensitivity")})}
 
 
 def test_graded_on_others_with_every_group_reported_and_no_pooled_mean_when_they_differ() -> None:
@@ -119,24 +128,34 @@ def test_missing_checks_cap_a_strong_effect_at_weak_and_say_why() -> None:
     assert ok["audit_false_positive_rate"] == 0.02 and ok["check_audit"] == "passed"
 
 
-def test_checks_are_tied_to_the_graded_model_and_hypothesis() -> None:
+def test_checks_are_read_per_hypothesis_and_the_lead_test_belongs_to_the_placebo() -> None:
     fit = fake_fit({"d": (0.0, np.log(1.4))})
     h = hyp()
-    # Negative controls refitted another model ('full') do not test the graded one.
-    other = passing_checks(model="full")
-    verdict = step.control_outcome(h, "m", results(fit, **other))
-    assert verdict.passed is None and "not the graded model 'm'" in verdict.reason
-    # An opposite-signed control effect fails the check.
-    neg = passing_checks()
-    neg["controls"].table.loc[0, "p_positive"] = 0.02
-    assert step.control_outcome(h, "m", results(fit, **neg)).passed is False
-    # A placebo run for another hypothesis is a placebo that did not run for this one.
-    assert step.placebo_outcome(hyp(id="H2"), results(fit, **passing_checks())).ran is False
-    # A sensitivity variant with the other sign fails the check.
-    flip = passing_checks()
-    flip["sensitivity"].table.loc[1, "mean"] = -4.0
-    assert step.sensitivity_outcome(h, 40.0, results(fit, **flip)).passed is False
-
+    # A check run for another hypothesis is a check that did not run for this one.
+    other = results(fit, **passing_checks("H2"))
+    for verdict in (step.placebo_outcome(h, other), step.control_outcome(h, other),
+                    step.sensitivity_outcome(h, other)):
+        assert verdict.ran is False and verdict.passed is None
+    # A failed lead test fails the placebo; a lead test that did not run leaves it unknown.
+    checks = passing_checks()
+    leads = checks["placebo"].lead_outcomes
+    object.__setattr__(checks["placebo"], "lead_outcomes",
+                       {"H1": outcome("lead", False, reason="lead 2 as large")})
+    failed = step.placebo_outcome(h, results(fit, **checks))
+    assert failed.passed is False and "lead test failed: lead 2 as large" in failed.reason
+    object.__setattr__(checks["placebo"], "lead_outcomes", {"H1": outcome("lead", None)})
+    assert step.placebo_outcome(h, results(fit, **checks)).passed is None
+    object.__setattr__(checks["placebo"], "lead_outcomes", leads)
+    assert step.placebo_outcome(h, results(fit, **checks)).passed is True
+    # A failed control lowers the grade one step and caps it.
+    checks["controls"] = ControlsResult(table=pd.DataFrame(), p_direction={}, sampling={},
+                                        outcomes={"H1": outcome("controls", False,
+                                                                reason="W. Med shows one")})
+    full = results(fit, **checks)
+    object.__setattr__(full, "audit", SimpleNamespace(false_positive_rates={"H1": 0.02}))
+    row = step.graded_row(h, "m", fit, step.group_effects(h, "m", fit), full)
+    assert row["posterior_grade"] == "strong" and row["grade"] in ("moderate", "weak")
+    assert "W. Med shows one" in row["grade_reasons"]
 
 def test_an_estimand_group_the_model_lacks_is_a_clear_error() -> None:
     fit = fake_fit({"d": (0.0, 0.3)})

@@ -37,10 +37,8 @@ from hybridflow.analysis.evidence import (
     Direction,
     EvidenceGrade,
     audit_check,
-    control_check,
     grade_effect,
-    placebo_check,
-    sensitivity_check,
+    not_run,
 )
 from hybridflow.errors import SpecError
 from hybridflow.inference.posterior import hdi_bounds
@@ -147,7 +145,7 @@ def graded_row(h: Hypothesis, model: str, fit: FitResult, per_group: pd.DataFram
     """The hypothesis read from ``fit``: its primary estimand's percent effect, graded."""
     vals, level = _estimand_draws(h, model, fit)
     mean = float(np.mean(vals))
-    checks = hypothesis_checks(h, model, mean, results)
+    checks = hypothesis_checks(h, results)
     grade = grade_effect(vals, h.direction, rope=ROPE, converged=fit.converged, checks=checks)
     low, high = hdi_bounds(vals, HDI_PROB)
     cd = fit.idata.constant_data
@@ -219,16 +217,12 @@ def _check_columns(grade: EvidenceGrade, checks: list[CheckLike], results: Study
 # ------------------------------------------------------------------ the checks' verdicts
 
 
-def hypothesis_checks(h: Hypothesis, model: str, graded_mean: float,
-                      results: StudyResults) -> list[CheckLike]:
-    """The four checks' outcomes for ``h`` graded from ``model``, from the study's results.
-
-    A check result that carries its own outcomes (an ``outcomes`` mapping by hypothesis id
-    of objects with ``name, ran, passed, reason``) is read as it is; otherwise the
-    verdict is made here from the numbers the step reports.
-    """
-    return [placebo_outcome(h, results), control_outcome(h, model, results),
-            sensitivity_outcome(h, graded_mean, results),
+def hypothesis_checks(h: Hypothesis, results: StudyResults) -> list[CheckLike]:
+    """The four checks' outcomes for ``h``, from the study's results: each check step
+    gives its own verdict by hypothesis id (``outcomes``, :class:`CheckOutcome`); a
+    check without one for ``h`` did not run."""
+    return [placebo_outcome(h, results), control_outcome(h, results),
+            sensitivity_outcome(h, results),
             audit_check(audit_rate(results, h.id))]
 
 
@@ -253,12 +247,11 @@ def placebo_outcome(h: Hypothesis, results: StudyResults) -> CheckLike:
     it: a driver whose future "predicts" detections' past fails the placebo too, and a
     lead test that did not run leaves the placebo without a verdict."""
     given = _given(results.placebo, h.id, PLACEBO, h.direction)
-    if given is not None:
-        leads = getattr(results.placebo, "lead_outcomes", None)
-        lead = leads.get(h.id) if isinstance(leads, Mapping) else None
-        return with_lead(given, lead)
-    p = results.placebo.p_values.get(h.id) if results.placebo else None
-    return placebo_check(p, h.direction)
+    if given is None:
+        return CheckVerdict(PLACEBO, ran=False, passed=None, reason=not_run(PLACEBO),
+                            direction=h.direction)
+    leads = getattr(results.placebo, "lead_outcomes", None)
+    return with_lead(given, leads.get(h.id) if isinstance(leads, Mapping) else None)
 
 
 def with_lead(placebo: CheckVerdict, lead: Any) -> CheckVerdict:
@@ -275,41 +268,18 @@ def with_lead(placebo: CheckVerdict, lead: Any) -> CheckVerdict:
     return dataclasses.replace(placebo, reason=f"{placebo.reason}; lead test passed")
 
 
-def control_outcome(h: Hypothesis, model: str, results: StudyResults) -> CheckLike:
-    """The negative controls' verdict; unknown unless they refitted the graded model."""
-    controls = results.controls
-    given = _given(controls, h.id, NEGATIVE_CONTROL)
-    if given is not None:
-        return given
-    if controls is None:
-        return control_check([], [], [])
-    rows = controls.table[controls.table["driver"] == h.driver]
-    if rows.empty:
-        return control_check([], [], [])
-    used = getattr(controls, "model", None)
-    if used is None and "model" in rows:
-        used = str(rows["model"].iloc[0])
-    if used != model:
-        return CheckVerdict(NEGATIVE_CONTROL, ran=True, passed=None,
-                            reason=f"negative control refitted "
-                                   f"{repr(used) if used else 'an unrecorded model'}, "
-                                   f"not the graded model '{model}'")
-    return control_check(list(rows["route"]), list(rows["p_positive"].astype(float)),
-                         list(rows["converged"].astype(bool)))
+def control_outcome(h: Hypothesis, results: StudyResults) -> CheckLike:
+    """The negative controls' verdict (they refit the hypothesis's own model)."""
+    given = _given(results.controls, h.id, NEGATIVE_CONTROL)
+    return given or CheckVerdict(NEGATIVE_CONTROL, ran=False, passed=None,
+                                 reason=not_run(NEGATIVE_CONTROL))
 
 
-def sensitivity_outcome(h: Hypothesis, graded_mean: float,
-                        results: StudyResults) -> CheckLike:
+def sensitivity_outcome(h: Hypothesis, results: StudyResults) -> CheckLike:
     """The sensitivity forest's verdict on the hypothesis's panel of the forest."""
-    sens = results.sensitivity
-    given = _given(sens, h.id, SENSITIVITY)
-    if given is not None:
-        return given
-    if sens is None:
-        return sensitivity_check([], [], graded_mean)
-    rows = sens.table[sens.table["panel"] == f"{h.id} {h.driver}"]
-    return sensitivity_check(list(rows["mean"].astype(float)),
-                             list(rows["converged"].fillna(False).astype(bool)), graded_mean)
+    given = _given(results.sensitivity, h.id, SENSITIVITY)
+    return given or CheckVerdict(SENSITIVITY, ran=False, passed=None,
+                                 reason=not_run(SENSITIVITY))
 
 
 def audit_rate(results: StudyResults, hypothesis: str) -> float:
