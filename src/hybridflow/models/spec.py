@@ -331,11 +331,13 @@ class CommonFactor(StrictModel):
 
 class KernelSpec(StrictModel):
     """A lag kernel: ``name`` in geometric, delayed, fdl, immediate; ``max_lag`` months;
-    ``options`` passed to the kernel's constructor; ``fixed`` fixes its parameters
-    (no kernel parameters are sampled)."""
+    ``min_lag`` the first lag with weight (0 default; 1: the driver acts from the next
+    month on, weights below it are zero and the rest renormalised); ``options`` passed to
+    the kernel's constructor; ``fixed`` fixes its parameters (nothing sampled)."""
 
     name: str = "geometric"
     max_lag: int = Field(default=6, ge=0, le=36)
+    min_lag: int = Field(default=0, ge=0, le=36)
     options: dict[str, Any] = Field(default_factory=dict)
     fixed: dict[str, float] | None = None
 
@@ -343,6 +345,14 @@ class KernelSpec(StrictModel):
     @classmethod
     def _known(cls, v: str) -> str:
         return check_choice(v, KERNEL_NAMES, kind="kernel")
+
+    @model_validator(mode="after")
+    def _lags(self) -> KernelSpec:
+        if self.min_lag > self.max_lag:
+            raise ValueError(f"min_lag ({self.min_lag}) must be <= max_lag ({self.max_lag})")
+        if "min_lag" in self.options or "max_lag" in self.options:
+            raise ValueError("set min_lag and max_lag on the kernel table, not in options")
+        return self
 
 
 class EventFilter(StrictModel):
