@@ -138,7 +138,10 @@ class Priors(StrictModel):
     ar_rho: Beta(a, b) prior of the AR(1) coefficient (mean a/(a+b)).
     season_sd: Normal sd of the pooled Fourier coefficients.
     season_dev_sd: HalfNormal scale of the per-series Fourier deviations' sd.
-    regime_sd: Normal sd of regime (step) effects, log scale (1.0: 90% in /5 .. x5).
+    regime_sd: Normal sd of regime effects (steps and transient pulses), log scale. 2.8
+        puts 90% of the mass on /100 .. x100 (1.645 * 2.8 = log 100): border closures and
+        crises move monthly counts by one to two orders of magnitude, so a break of that
+        size must not be shrunk towards none (and left to the drivers to explain).
     dispersion_sd: HalfNormal scale of 1/sqrt(phi) for the negative binomial.
     group_sd: HalfNormal scale of the between-group sd of driver effects (default for
         drivers that do not set their own).
@@ -151,7 +154,7 @@ class Priors(StrictModel):
     ar_rho: tuple[float, float] = (6.0, 2.0)
     season_sd: float = 0.5
     season_dev_sd: float = 0.2
-    regime_sd: float = 1.0
+    regime_sd: float = 2.8
     dispersion_sd: float = 1.0
     group_sd: float = 0.15
     event_sd: float = 0.2
@@ -244,6 +247,12 @@ class Regime(StrictModel):
     ``start..end`` inclusive; ``shape = "pulse"`` for one month) or events from the catalogue
     (``source = "events"`` with ``filter``): one indicator per matching event, from its
     start to its end date (open-ended if none).
+
+    ``transient_months = K`` (dated steps and windows) adds K one-month pulse columns at
+    ``start, start + 1, ..., start + K - 1`` (labelled ``name@YYYY-MM``), each with its own
+    per-series effect beside the step's: a break whose first months overshoot its lasting
+    level (the invasion's opening months) is then carried by the regime, not by whichever
+    driver happens to peak there.
     """
 
     name: str
@@ -252,6 +261,7 @@ class Regime(StrictModel):
     end: str | None = None
     shape: EventShape = "step"
     filter: EventFilter | None = None
+    transient_months: int = Field(default=0, ge=0, le=12)
     prior_sd: float | None = None
     description: str = ""
 
@@ -271,6 +281,11 @@ class Regime(StrictModel):
     def _consistent(self) -> Regime:
         if self.prior_sd is not None and not self.prior_sd > 0:
             raise ValueError(f"bad prior: prior_sd must be > 0, got {self.prior_sd}")
+        if self.transient_months and (self.source != "dates" or self.shape == "pulse"):
+            raise ValueError(
+                f"regime {self.name!r}: transient_months is for dated steps and windows "
+                "(source 'dates', shape 'step')"
+            )
         if self.source == "dates":
             if self.start is None:
                 raise ValueError(f"regime {self.name!r}: source 'dates' needs start")
@@ -303,6 +318,10 @@ class Baseline(StrictModel):
     fourier_order: harmonics of the 12-month cycle (0 = no seasonality).
     seasonality: "hierarchical" (pooled coefficients plus per-series deviations) or
         "pooled" (one seasonal shape for every series).
+    min_regime_months: a step regime (or dated window) that the window's start or end
+        cuts to fewer months than this is dropped at build time, with a warning recorded
+        in the data's notes (default 3; 0 keeps every regime). One or two months of a
+        break at the edge would fit those months' counts exactly whatever caused them.
     """
 
     trend: Trend = "ar1"
@@ -311,6 +330,7 @@ class Baseline(StrictModel):
     fourier_order: int = Field(default=2, ge=0, le=6)
     seasonality: Literal["hierarchical", "pooled"] = "hierarchical"
     regimes: list[Regime] = Field(default_factory=list)
+    min_regime_months: int = Field(default=3, ge=0, le=24)
     priors: Priors = Field(default_factory=Priors)
 
     @model_validator(mode="after")
