@@ -45,6 +45,7 @@ __all__ = [
     "DRIVER_SOURCES",
     "KERNEL_NAMES",
     "LIKELIHOOD_FAMILIES",
+    "NOISES",
     "SECTORS",
     "SHARE_FAMILIES",
     "TRENDS",
@@ -81,10 +82,12 @@ CountFamily = Literal["negbin", "poisson"]
 ShareFamily = Literal["binomial", "betabinomial"]
 LikelihoodFamily = Literal[CountFamily, ShareFamily]
 Trend = Literal["ar1", "local_level", "none"]
+Noise = Literal["ar1", "none"]
 COUNT_FAMILIES: tuple[str, ...] = get_args(CountFamily)
 SHARE_FAMILIES: tuple[str, ...] = get_args(ShareFamily)
 LIKELIHOOD_FAMILIES: tuple[str, ...] = get_args(LikelihoodFamily)
 TRENDS: tuple[str, ...] = get_args(Trend)
+NOISES: tuple[str, ...] = get_args(Noise)
 
 _NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 _MONTH_RE = re.compile(r"^(\d{4})-(\d{2})$")
@@ -146,6 +149,12 @@ class Priors(StrictModel):
     group_sd: HalfNormal scale of the between-group sd of driver effects (default for
         drivers that do not set their own).
     event_sd: HalfNormal scale of the between-event sd for per-event drivers.
+    factor_sd: Normal sd of the common factor's loadings.
+    noise_sd: HalfNormal scale of the monthly noise's innovation sd (``noise = "ar1"``;
+        0.3: median 0.2, a month typically +-20% off the baseline before the negative
+        binomial's own noise, 95% below 0.59).
+    noise_rho: Beta(a, b) prior of the monthly noise's AR coefficient (2, 2: mean 0.5,
+        90% in 0.14 .. 0.86; kept from 1, where the noise would become a second trend).
     kernel: not here; kernel priors belong to the kernel (``hybridflow.design.kernels``).
     """
 
@@ -159,6 +168,8 @@ class Priors(StrictModel):
     group_sd: float = 0.15
     event_sd: float = 0.2
     factor_sd: float = 0.5
+    noise_sd: float = 0.3
+    noise_rho: tuple[float, float] = (2.0, 2.0)
 
     @model_validator(mode="after")
     def _positive(self) -> Priors:
@@ -315,6 +326,9 @@ class Baseline(StrictModel):
     trend_parametrisation: "centred" (default; sample the knot values, right when counts
         inform every knot) or "non_centred" (standard-normal innovations, right for sparse
         series). On the eastern-border data the non-centred trend diverges.
+    noise: "ar1" adds mean-zero, per-series monthly AR(1) noise on the log rate
+        (non-centred; priors ``noise_sd``, ``noise_rho``), so that months are not
+        independent given the slow trend; "none" (default) leaves it out.
     fourier_order: harmonics of the 12-month cycle (0 = no seasonality).
     seasonality: "hierarchical" (pooled coefficients plus per-series deviations) or
         "pooled" (one seasonal shape for every series).
@@ -325,6 +339,7 @@ class Baseline(StrictModel):
     """
 
     trend: Trend = "ar1"
+    noise: Noise = "none"
     trend_step: int = Field(default=6, ge=1, le=24)
     trend_parametrisation: Literal["centred", "non_centred"] = "centred"
     fourier_order: int = Field(default=2, ge=0, le=6)
