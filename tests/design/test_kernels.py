@@ -85,6 +85,67 @@ def test_weights_are_differentiable(kernel: LagKernel) -> None:
     assert any(np.any(np.abs(g) > 0) for g in out)
 
 
+# --------------------------------------------------------------------------- min_lag
+
+MIN_LAG_KERNELS: list[LagKernel] = [
+    ImmediateKernel(max_lag=3, min_lag=1),
+    GeometricKernel(max_lag=6, min_lag=1),
+    GeometricKernel(max_lag=6, min_lag=2),
+    DelayedPeakKernel(max_lag=9, min_lag=1),
+    DelayedPeakKernel(max_lag=9, shape="weibull", min_lag=3),
+    FiniteDistributedLagKernel(max_lag=6, min_lag=1),
+]
+
+
+@pytest.mark.parametrize("kernel", MIN_LAG_KERNELS, ids=repr)
+def test_min_lag_zeroes_early_lags_and_renormalises(kernel: LagKernel) -> None:
+    rng = np.random.default_rng(3)
+    params = random_params(kernel, rng, 50)
+    w = kernel.weights_numpy(**params)
+    assert np.all(w[..., : kernel.min_lag] == 0)
+    assert np.all(w[..., kernel.min_lag :] >= 0)
+    np.testing.assert_allclose(w.sum(axis=-1), 1.0, atol=1e-12)
+    np.testing.assert_allclose(kernel.weights(params).eval(), w, rtol=1e-10, atol=1e-12)
+    # The lags it keeps are in the same proportions as without min_lag.
+    full = make_kernel(kernel.name, **{**kernel.options, "min_lag": 0}).weights_numpy(**params)
+    kept = full[..., kernel.min_lag :]
+    if kernel.param_names:
+        np.testing.assert_allclose(
+            w[..., kernel.min_lag :], kept / kept.sum(axis=-1, keepdims=True), rtol=1e-10
+        )
+    # The options rebuild the kernel, min_lag included.
+    assert make_kernel(kernel.name, **kernel.options).min_lag == kernel.min_lag
+
+
+def test_geometric_min_lag_one_is_the_shifted_kernel() -> None:
+    shifted = GeometricKernel(max_lag=5, min_lag=1).weights_numpy(decay=0.6)
+    plain = GeometricKernel(max_lag=4).weights_numpy(decay=0.6)
+    np.testing.assert_allclose(shifted, np.concatenate([[0.0], plain]), rtol=1e-12)
+    assert ImmediateKernel(max_lag=2, min_lag=2).weights_numpy().tolist() == [0, 0, 1]
+
+
+def test_delayed_peak_prior_respects_min_lag() -> None:
+    kernel = DelayedPeakKernel(max_lag=6, min_lag=2)
+    assert "lower=2" in kernel.describe_priors()["peak"]
+    with pm.Model():
+        peaks = pm.draw(kernel.create_params("d")["peak"], draws=200, random_seed=1)
+    assert peaks.min() >= 2
+
+
+@pytest.mark.parametrize(
+    ("options", "match"),
+    [
+        ({"max_lag": 2, "min_lag": 3}, r"min_lag \(3\) must be <= max_lag \(2\)"),
+        ({"max_lag": 2, "min_lag": -1}, "min_lag must be >= 0"),
+        ({"max_lag": 2, "min_lag": 0.5}, "min_lag must be an integer"),
+    ],
+)
+def test_min_lag_is_validated(options: dict, match: str) -> None:
+    for name in KERNELS:
+        with pytest.raises(SpecError, match=match):
+            make_kernel(name, **options)
+
+
 def test_geometric_decay_zero_is_immediate() -> None:
     k = GeometricKernel(max_lag=5)
     expected = np.array([1.0, 0, 0, 0, 0, 0])

@@ -193,6 +193,99 @@ def test_regime_always_on_is_dropped_with_a_note() -> None:
     assert any("war_onset" in n and "always on" in n for n in data.notes)
 
 
+def _regimes(regimes: list[dict], **data: str) -> Any:
+    spec = _spec(data=data, drivers=[], baseline={"regimes": regimes})
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        out = prepare_data(spec, make_panel(), make_events())
+    return out, [str(w.message) for w in caught]
+
+
+def test_transient_months_add_one_pulse_per_month_beside_the_step() -> None:
+    data, _ = _regimes([{"name": "war_onset", "start": "2022-02", "transient_months": 3}])
+    labels = [str(r) for r in data.regimes["regime"].values]
+    assert labels == ["war_onset", "war_onset@2022-02", "war_onset@2022-03", "war_onset@2022-04"]
+    cols = data.regimes.to_pandas()
+    assert cols["war_onset"].loc["2022-02-01":].eq(1).all()
+    assert cols["war_onset"].loc[:"2022-01-01"].eq(0).all()
+    for label in labels[1:]:
+        month = pd.Timestamp(label.split("@")[1] + "-01")
+        assert cols[label].sum() == 1 and cols.loc[month, label] == 1
+    # Each column has its own per-series effect, with the regime's prior.
+    assert data.regime_sd == [parse_spec({"name": "x"}).baseline.priors.regime_sd] * 4
+    model = build_model(data.spec, data).model
+    assert model.named_vars_to_dims["regime_effect"] == ("regime", "route", "group")
+    assert list(model.coords["regime"]) == labels
+
+
+def test_a_transient_that_covers_the_whole_step_is_not_a_ridge() -> None:
+    # Three months of step inside the window and three pulses: the last pulse is the step
+    # minus the others, so it is dropped (with a note), never fitted as a ridge.
+    data, _ = _regimes(
+        [{"name": "late", "start": "2024-07", "transient_months": 3}], end="2024-09"
+    )
+    assert [str(r) for r in data.regimes["regime"].values] == [
+        "late",
+        "late@2024-07",
+        "late@2024-08",
+    ]
+    assert any("late@2024-09" in n and "collinear" in n for n in data.notes)
+
+
+def test_a_regime_cut_short_by_the_window_end_is_dropped_with_a_warning() -> None:
+    regimes = [
+        {"name": "war_onset", "start": "2022-02"},
+        {"name": "suspension", "start": "2024-08"},  # 2 months inside a window to 2024-09
+    ]
+    data, caught = _regimes(regimes)
+    assert [str(r) for r in data.regimes["regime"].values] == ["war_onset"]
+    (note,) = [n for n in data.notes if "suspension" in n]
+    assert "only 2 month(s)" in note and "window's end" in note
+    assert any("suspension" in w and "min_regime_months = 3" in w for w in caught)
+    # Three months inside is enough; min_regime_months = 0 keeps every regime.
+    kept, _ = _regimes([{"name": "suspension", "start": "2024-07"}])
+    assert [str(r) for r in kept.regimes["regime"].values] == ["suspension"]
+    spec = _spec(drivers=[], baseline={"regimes": regimes, "min_regime_months": 0})
+    assert "suspension" in prepare_data(spec, make_panel(), make_events()).regimes["regime"]
+
+
+def test_a_regime_cut_short_by_the_window_start_is_dropped_and_its_transient_too() -> None:
+    regimes = [
+        {"name": "belarus_2021", "start": "2021-06", "end": "2021-11"},
+        {"name": "war_onset", "start": "2022-02", "transient_months": 2},
+    ]
+    data, _ = _regimes(regimes, start="2021-10")
+    assert [str(r) for r in data.regimes["regime"].values] == [
+        "war_onset",
+        "war_onset@2022-02",
+        "war_onset@2022-03",
+    ]
+    assert any("belarus_2021" in n and "window's start" in n for n in data.notes)
+    # A short step at the end takes its transient pulses with it.
+    data, _ = _regimes(
+        [{"name": "late", "start": "2024-08", "transient_months": 2}], end="2024-09"
+    )
+    assert data.regimes.sizes["regime"] == 0
+    # A short window inside the window is not cut by an edge: kept.
+    data, _ = _regimes([{"name": "short", "start": "2020-03", "end": "2020-04"}])
+    assert [str(r) for r in data.regimes["regime"].values] == ["short"]
+
+
+def test_kernel_min_lag_reaches_the_model_weights() -> None:
+    drivers = [d.model_dump(mode="python") for d in _spec().drivers]
+    drivers[0]["kernel"] = {"name": "geometric", "max_lag": 3, "min_lag": 1}
+    drivers[2]["kernel"] = {"name": "delayed", "max_lag": 4, "min_lag": 2}
+    bundle = build_model(_spec(drivers=drivers), make_panel(), make_events())
+    import pymc as pm
+
+    with bundle.model:
+        draw = pm.draw(bundle.model["kernel_weights"], random_seed=1)
+    np.testing.assert_allclose(draw.sum(axis=1), 1.0)
+    assert draw[0, 0] == 0 and np.all(draw[0, 1:4] > 0) and np.all(draw[0, 4:] == 0)
+    assert np.all(draw[1, :] > 0)  # losses: default kernel, from lag 0
+    assert np.all(draw[2, :2] == 0) and np.all(draw[2, 5:] == 0)
+
+
 def test_event_regimes_one_column_per_event() -> None:
     spec = _spec(
         drivers=[],

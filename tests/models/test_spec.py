@@ -6,6 +6,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -199,6 +200,20 @@ def test_cross_field_checks() -> None:
         )
     with pytest.raises(SpecError, match="source 'dates' needs start"):
         parse_spec({"name": "x", "baseline": {"regimes": [{"name": "war"}]}})
+    pulse = {"name": "war", "start": "2022-02", "shape": "pulse", "transient_months": 2}
+    with pytest.raises(SpecError, match="transient_months is for dated steps"):
+        parse_spec({"name": "x", "baseline": {"regimes": [pulse]}})
+    kernel = {"name": "geometric", "max_lag": 2, "min_lag": 3}
+    with pytest.raises(SpecError, match=r"min_lag \(3\) must be <= max_lag \(2\)"):
+        parse_spec({"name": "x", "drivers": [{"name": "a", "source": "losses", "kernel": kernel}]})
+
+
+def test_regime_prior_covers_hundredfold_breaks() -> None:
+    # The documented reading of the default: 90% of the mass on /100 .. x100.
+    from scipy.stats import norm
+
+    sd = parse_spec({"name": "x"}).baseline.priors.regime_sd
+    assert norm.ppf(0.95) * sd == pytest.approx(np.log(100), rel=0.01)
 
 
 def test_missing_file_and_bad_toml(tmp_path: Path) -> None:

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import pymc as pm
 import pytest
 import xarray as xr
@@ -25,6 +26,7 @@ from hybridflow.models.terms import (
     DRIVER_KINDS,
     DRIVER_TERMS,
     FAMILIES,
+    NOISES,
     SEASONALITIES,
     TRENDS,
     Design,
@@ -109,6 +111,52 @@ def test_every_trend_matches(trend: str, parametrisation: str) -> None:
     assert type(terms[1]) is TRENDS[trend]
 
 
+@pytest.mark.parametrize("noise", sorted(NOISES))
+def test_every_noise_matches(noise: str) -> None:
+    spec = _spec(baseline={"noise": noise, "trend_step": 4})
+    terms, draws = _assert_terms_match_log_mu(spec, prepare_data(spec, make_panel(), make_events()))
+    assert any(type(t) is NOISES[noise] for t in terms)
+    # The numpy recursion is the model's own noise deterministic.
+    (term,) = [t for t in terms if type(t) is NOISES[noise]]
+    design = Design.of_data(prepare_data(spec, make_panel(), make_events()))
+    np.testing.assert_allclose(
+        term.evaluate(draws, design), draws.get("noise", "month", "route", "group"), atol=1e-10
+    )
+
+
+def test_ar1_noise_is_stationary_with_the_stated_autocorrelation() -> None:
+    # Prior draws at fixed rho and sigma: marginal sd sigma / sqrt(1 - rho^2) in every
+    # month (the first included), lag-1 correlation rho, mean zero.
+    rng = np.random.default_rng(0)
+    S, T, rho, sigma = 20000, 24, 0.6, 0.3
+    post = xr.Dataset(
+        {
+            "noise_rho": (("chain", "draw"), np.full((1, S), rho)),
+            "noise_sigma": (("chain", "draw", "route", "group"), np.full((1, S, 1, 1), sigma)),
+            "noise_z": (
+                ("chain", "draw", "month", "route", "group"),
+                rng.normal(size=(1, S, T, 1, 1)),
+            ),
+        }
+    )
+    term = NOISES["ar1"](T)
+    eps = term.evaluate(Draws(post), Design(months=pd.date_range("2020-01", periods=T, freq="MS")))
+    eps = eps[:, :, 0, 0]
+    np.testing.assert_allclose(eps.std(axis=0), sigma / np.sqrt(1 - rho**2), rtol=0.04)
+    np.testing.assert_allclose(eps.mean(axis=0), 0.0, atol=0.02)
+    lag1 = np.corrcoef(eps[:, 10], eps[:, 11])[0, 1]
+    assert lag1 == pytest.approx(rho, abs=0.03)
+    # Continued past the fit with the same draws: still stationary, correlated with the
+    # last fitted month as rho**h.
+    months = pd.date_range("2020-01", periods=T + 6, freq="MS")
+    ext = term.extend(Draws(post), Design(months=months), 6, rng)[:, :, 0, 0]
+    assert ext.shape == (S, 6)
+    np.testing.assert_allclose(ext.std(axis=0), sigma / np.sqrt(1 - rho**2), rtol=0.05)
+    for h in (1, 3):
+        corr = np.corrcoef(eps[:, -1], ext[:, h - 1])[0, 1]
+        assert corr == pytest.approx(rho**h, abs=0.03)
+
+
 @pytest.mark.parametrize("seasonality", sorted(SEASONALITIES))
 def test_every_seasonality_matches(seasonality: str) -> None:
     spec = _spec(baseline={"seasonality": seasonality, "trend_step": 1}, drivers=[])
@@ -186,7 +234,7 @@ def test_extend_at_the_observed_months_agrees_with_evaluate() -> None:
     for term in terms:
         full = np.broadcast_to(term.evaluate(draws, design), (draws.n, len(data.months), 1, 2))
         assert term.extend(draws, design, 0, rng).shape[1] in (0, 1)
-        if type(term) in TRENDS.values():
+        if type(term) in (*TRENDS.values(), *NOISES.values()):
             continue  # a latent process: its extension is random (below)
         ext = term.extend(draws, design, 5, rng)
         np.testing.assert_allclose(np.broadcast_to(ext, full[:, -5:].shape), full[:, -5:])
@@ -255,6 +303,9 @@ def test_unknown_names_are_clear_errors() -> None:
     )
     with pytest.raises(SpecError, match="unknown baseline.seasonality 'weekly'"):
         model_terms(bad, data)
+    bad = spec.model_copy(update={"baseline": spec.baseline.model_copy(update={"noise": "ma2"})})
+    with pytest.raises(SpecError, match="unknown baseline.noise 'ma2'; valid options: 'ar1'"):
+        model_terms(bad, data)
     with pytest.raises(SpecError, match="unknown family 'gaussian'; valid options: 'negbin'"):
         family_named("gaussian")
 
@@ -270,6 +321,7 @@ def test_every_driver_source_has_a_kind_and_unknown_sources_fail() -> None:
     for source, cls in DRIVER_KINDS.items():
         assert cls.source == source
     with pytest.raises(
-        SpecError, match=r"unknown driver source 'tweets' \(did you mean 'events'\?\); valid options"
+        SpecError,
+        match=r"unknown driver source 'tweets' \(did you mean 'events'\?\); valid options",
     ):
         driver_kind(types.SimpleNamespace(name="x", source="tweets"))

@@ -12,6 +12,11 @@ Every kernel offers the same math three ways:
 - :meth:`LagKernel.weights_numpy` does the same in numpy (broadcasting over leading
   parameter dims), for analysis, plotting and tests.
 
+Every kernel takes ``min_lag`` (default 0): weights below it are zero and the rest are
+renormalised, so a driver can be made to act from the month after its exposure on
+(``min_lag = 1``: an event late in a month cannot move that month's count, and a
+same-month effect cannot be told apart from a same-month confounder).
+
 Kernels (registry :data:`KERNELS`, built by name with :func:`make_kernel`):
 
 - ``immediate`` (:class:`ImmediateKernel`): no parameters, all weight on lag 0 (no-lag
@@ -74,11 +79,11 @@ TensorLike = Any
 _WEIBULL_C = 0.8
 
 
-def _check_max_lag(max_lag: object, *, minimum: int = 0) -> int:
+def _check_max_lag(max_lag: object, *, minimum: int = 0, what: str = "max_lag") -> int:
     if isinstance(max_lag, bool) or not isinstance(max_lag, int | np.integer):
-        raise SpecError(f"max_lag must be an integer number of months, got {max_lag!r}")
+        raise SpecError(f"{what} must be an integer number of months, got {max_lag!r}")
     if max_lag < minimum:
-        raise SpecError(f"max_lag must be >= {minimum}, got {max_lag}")
+        raise SpecError(f"{what} must be >= {minimum}, got {max_lag}")
     return int(max_lag)
 
 
@@ -94,12 +99,18 @@ class LagKernel(ABC):
         Registry name (``"geometric"``, ``"delayed"``, ``"fdl"``, ``"immediate"``).
     max_lag
         Longest lag in months; the kernel has ``max_lag + 1`` weights.
+    min_lag
+        Shortest lag with weight (default 0); lags below it weigh zero and the others are
+        renormalised to sum to one. ``min_lag <= max_lag``.
     """
 
     name: ClassVar[str] = ""
 
-    def __init__(self, max_lag: int) -> None:
+    def __init__(self, max_lag: int, min_lag: int = 0) -> None:
         self.max_lag = _check_max_lag(max_lag)
+        self.min_lag = _check_max_lag(min_lag, what="min_lag")
+        if self.min_lag > self.max_lag:
+            raise SpecError(f"min_lag ({self.min_lag}) must be <= max_lag ({self.max_lag})")
         self._fixed: dict[str, np.ndarray] | None = None
 
     # -- description ---------------------------------------------------------------------
@@ -111,7 +122,16 @@ class LagKernel(ABC):
     @property
     def options(self) -> dict[str, Any]:
         """Constructor options, so ``make_kernel(k.name, **k.options)`` rebuilds ``k``."""
-        return {"max_lag": self.max_lag}
+        return self._lag_options()
+
+    def _lag_options(self) -> dict[str, Any]:
+        """``max_lag``, and ``min_lag`` where it is not the default 0."""
+        return {"max_lag": self.max_lag, **({"min_lag": self.min_lag} if self.min_lag else {})}
+
+    @property
+    def support(self) -> np.ndarray:
+        """``(max_lag + 1,)`` 0/1 mask of the lags that may carry weight (``>= min_lag``)."""
+        return (self.lags >= self.min_lag).astype(float)
 
     @property
     def n_lags(self) -> int:
@@ -204,6 +224,9 @@ class LagKernel(ABC):
         """
         picked = {k: pt.as_tensor_variable(v) for k, v in self._pick(params).items()}
         w = self._weights_pt(**picked)
+        if self.min_lag:
+            w = w * self.support.astype(pytensor.config.floatX)
+            w = w / w.sum(axis=-1, keepdims=True)
         # A static lag length lets convolve() unroll the lags without extra arguments.
         return pt.specify_shape(w, (None,) * (w.ndim - 1) + (self.n_lags,))
 
@@ -221,7 +244,11 @@ class LagKernel(ABC):
         if not params and self._fixed is not None:
             params = dict(self._fixed)
         picked = {k: np.asarray(v, dtype=float) for k, v in self._pick(params).items()}
-        return self._weights_np(**picked)
+        w = self._weights_np(**picked)
+        if self.min_lag:
+            w = w * self.support
+            w = w / w.sum(axis=-1, keepdims=True)
+        return w
 
     @abstractmethod
     def _weights_pt(self, **params: TensorVariable) -> TensorVariable: ...
@@ -287,15 +314,16 @@ class LagKernel(ABC):
 
 
 class ImmediateKernel(LagKernel):
-    """All weight on lag 0: the driver acts only in its own month (no-lag baseline).
+    """All weight on lag ``min_lag`` (default 0): the driver acts only in its own month,
+    or only ``min_lag`` months later (no-lag baseline).
 
-    ``max_lag`` may be > 0 to share a support with other kernels; the extra weights are 0.
+    ``max_lag`` may be larger to share a support with other kernels; the extra weights are 0.
     """
 
     name = "immediate"
 
-    def __init__(self, max_lag: int = 0) -> None:
-        super().__init__(max_lag)
+    def __init__(self, max_lag: int = 0, min_lag: int = 0) -> None:
+        super().__init__(max_lag, min_lag)
         self._fixed = {}  # nothing to learn
 
     @property
@@ -306,13 +334,11 @@ class ImmediateKernel(LagKernel):
         return {}
 
     def _weights_pt(self, **params: TensorVariable) -> TensorVariable:
-        w = np.zeros(self.n_lags, dtype=pytensor.config.floatX)
-        w[0] = 1.0
-        return pt.as_tensor_variable(w)
+        return pt.as_tensor_variable(self._weights_np().astype(pytensor.config.floatX))
 
     def _weights_np(self, **params: np.ndarray) -> np.ndarray:
         w = np.zeros(self.n_lags)
-        w[0] = 1.0
+        w[self.min_lag] = 1.0
         return w
 
 
@@ -331,12 +357,16 @@ class GeometricKernel(LagKernel):
         Longest lag in months (default 6).
     decay_prior
         ``(a, b)`` of the Beta prior on ``decay``.
+    min_lag
+        With ``min_lag = m`` the weights are ``decay**(l - m)`` normalised over ``m..max_lag``.
     """
 
     name = "geometric"
 
-    def __init__(self, max_lag: int = 6, decay_prior: tuple[float, float] = (2.0, 2.0)) -> None:
-        super().__init__(max_lag)
+    def __init__(
+        self, max_lag: int = 6, decay_prior: tuple[float, float] = (2.0, 2.0), min_lag: int = 0
+    ) -> None:
+        super().__init__(max_lag, min_lag)
         a, b = _positive_pair(decay_prior, "decay_prior")
         self.decay_prior = (a, b)
 
@@ -346,7 +376,7 @@ class GeometricKernel(LagKernel):
 
     @property
     def options(self) -> dict[str, Any]:
-        return {"max_lag": self.max_lag, "decay_prior": self.decay_prior}
+        return {**self._lag_options(), "decay_prior": self.decay_prior}
 
     def describe_priors(self) -> dict[str, str]:
         a, b = self.decay_prior
@@ -391,8 +421,8 @@ class DelayedPeakKernel(LagKernel):
 
     Priors (weakly informative):
 
-    - ``peak ~ TruncatedNormal(max_lag / 3, max_lag / 2, lower=0, upper=max_lag)``: every
-      month in the window is plausible, shorter delays mildly favoured;
+    - ``peak ~ TruncatedNormal(max_lag / 3, max_lag / 2, lower=min_lag, upper=max_lag)``:
+      every month in the window is plausible, shorter delays mildly favoured;
     - ``spread ~ LogNormal(log(max(1, max_lag / 4)), 0.5)``: median ``max_lag / 4``
       months, which keeps the shape away from a single spike or a flat line.
 
@@ -406,8 +436,8 @@ class DelayedPeakKernel(LagKernel):
 
     name = "delayed"
 
-    def __init__(self, max_lag: int = 9, shape: str = "gamma") -> None:
-        super().__init__(max_lag)
+    def __init__(self, max_lag: int = 9, shape: str = "gamma", min_lag: int = 0) -> None:
+        super().__init__(max_lag, min_lag)
         if self.max_lag < 1:
             raise SpecError("DelayedPeakKernel needs max_lag >= 1 (use 'immediate' for 0)")
         if shape not in ("gamma", "weibull"):
@@ -420,22 +450,25 @@ class DelayedPeakKernel(LagKernel):
 
     @property
     def options(self) -> dict[str, Any]:
-        return {"max_lag": self.max_lag, "shape": self.shape}
+        return {**self._lag_options(), "shape": self.shape}
 
     @property
     def _spread_median(self) -> float:
         return max(1.0, self.max_lag / 4.0)
 
     def describe_priors(self) -> dict[str, str]:
-        L = self.max_lag
+        L, m = self.max_lag, self.min_lag
         return {
-            "peak": f"TruncatedNormal({L / 3:.3g}, {L / 2:.3g}, lower=0, upper={L})",
+            "peak": f"TruncatedNormal({L / 3:.3g}, {L / 2:.3g}, lower={m}, upper={L})",
             "spread": f"LogNormal(log({self._spread_median:.3g}), 0.5), months",
         }
 
     def _create_priors(self, prefix: str) -> dict[str, TensorVariable]:
         L = float(self.max_lag)
-        peak = pm.TruncatedNormal(f"{prefix}_peak", mu=L / 3, sigma=L / 2, lower=0.0, upper=L)
+        # The peak lies where the kernel has support (min_lag .. max_lag).
+        peak = pm.TruncatedNormal(
+            f"{prefix}_peak", mu=L / 3, sigma=L / 2, lower=float(self.min_lag), upper=L
+        )
         spread = pm.LogNormal(f"{prefix}_spread", mu=math.log(self._spread_median), sigma=0.5)
         return {"peak": peak, "spread": spread}
 
@@ -503,8 +536,8 @@ class FiniteDistributedLagKernel(LagKernel):
 
     name = "fdl"
 
-    def __init__(self, max_lag: int = 6, smoothing: float = 0.5) -> None:
-        super().__init__(max_lag)
+    def __init__(self, max_lag: int = 6, smoothing: float = 0.5, min_lag: int = 0) -> None:
+        super().__init__(max_lag, min_lag)
         if (
             isinstance(smoothing, bool)
             or not isinstance(smoothing, int | float | np.floating | np.integer)
@@ -520,7 +553,7 @@ class FiniteDistributedLagKernel(LagKernel):
 
     @property
     def options(self) -> dict[str, Any]:
-        return {"max_lag": self.max_lag, "smoothing": self.smoothing}
+        return {**self._lag_options(), "smoothing": self.smoothing}
 
     def describe_priors(self) -> dict[str, str]:
         return {

@@ -239,6 +239,67 @@ def _common_factor(
     return xr.DataArray(z, dims=("month",), coords={"month": months}, name="common_factor")
 
 
+def _dated_columns(regime: Regime, months: pd.DatetimeIndex) -> list[tuple[str, np.ndarray]]:
+    """A dated regime's columns: its indicator (a step, a window or a pulse), then one
+    pulse per ``transient_months`` month from its start (labelled ``name@YYYY-MM``)."""
+    assert regime.start is not None
+    s0 = pd.Timestamp(regime.start + "-01")
+    if regime.shape == "pulse":
+        return [(regime.name, (months == s0).astype(float))]
+    s1 = months[-1] if regime.end is None else pd.Timestamp(regime.end + "-01")
+    cols = [(regime.name, ((months >= s0) & (months <= s1)).astype(float))]
+    for k in range(regime.transient_months):
+        month = s0 + pd.DateOffset(months=k)
+        cols.append((f"{regime.name}@{format_month(month)}", (months == month).astype(float)))
+    return cols
+
+
+def _event_columns(
+    regime: Regime, events: pd.DataFrame | None, months: pd.DatetimeIndex
+) -> list[tuple[str, np.ndarray]]:
+    """An event-defined regime's columns: one indicator per matching catalogue event."""
+    if events is None:
+        raise SpecError(f"baseline.regimes '{regime.name}': source 'events' needs an events table")
+    assert regime.filter is not None
+    sel = select_driver_events(events, regime.filter)
+    if sel.empty:
+        raise SpecError(f"baseline.regimes '{regime.name}': the filter matches no events")
+    ev = dd.event_exposure(
+        sel,
+        months,
+        shape=regime.shape,
+        date_column="effective_date",
+        end_column="end_date",
+        sign_column=None,
+        per_event=True,
+    )
+    return [
+        (f"{regime.name}[{e}]", (ev.sel(event=e).values != 0).astype(float))
+        for e in ev["event"].values
+    ]
+
+
+def _cut_by_the_window(
+    regime: Regime, values: np.ndarray, min_months: int, months: pd.DatetimeIndex
+) -> str | None:
+    """Why a step regime's column is dropped at a window edge, or None to keep it.
+
+    A step (or dated window) that the window's start or end cuts to fewer than
+    ``min_months`` months is identified by one or two months' counts only: its effect
+    would absorb those months whatever caused them (a regime starting in the window's
+    last month fits that month exactly)."""
+    n_on = int(values.sum())
+    if regime.shape == "pulse" or not 0 < n_on < min_months:
+        return None
+    edge = "end" if values[-1] else "start" if values[0] else None
+    if edge is None:
+        return None
+    return (
+        f"only {n_on} month(s) of it inside {format_month(months[0])}..{format_month(months[-1])}"
+        f", cut by the window's {edge} (baseline.min_regime_months = {min_months})"
+    )
+
+
 def _regime_columns(
     spec: ModelSpec,
     events: pd.DataFrame | None,
@@ -248,55 +309,44 @@ def _regime_columns(
     cols: list[np.ndarray] = []
     labels: list[str] = []
     sds: list[float] = []
-    default_sd = spec.baseline.priors.regime_sd
+    base = spec.baseline
+    window = f"{format_month(months[0])}..{format_month(months[-1])}"
 
-    def add(label: str, values: np.ndarray, regime: Regime) -> None:
+    def identifiable(label: str, values: np.ndarray) -> bool:
         if np.all(values == values[0]):
             state = "always on" if values[0] else "never on"
-            notes.append(
-                f"regime '{label}' dropped: {state} in {format_month(months[0])}.."
-                f"{format_month(months[-1])} (not identifiable)"
-            )
-            return
+            notes.append(f"regime '{label}' dropped: {state} in {window} (not identifiable)")
+            return False
         if any(np.array_equal(values, c) for c in cols):
             notes.append(f"regime '{label}' dropped: identical to an earlier regime column")
-            return
-        cols.append(values)
-        labels.append(label)
-        sds.append(regime.prior_sd or default_sd)
+            return False
+        # With the intercept and the earlier columns: a linear combination of them (a
+        # transient covering the whole of a short step) would be a ridge, not an effect.
+        stack = np.column_stack([np.ones(len(values)), *cols])
+        if np.linalg.matrix_rank(np.column_stack([stack, values])) == np.linalg.matrix_rank(stack):
+            notes.append(f"regime '{label}' dropped: collinear with earlier regime columns")
+            return False
+        return True
 
-    for r in spec.baseline.regimes:
+    for r in base.regimes:
+        # A dated regime's indicator and its transient pulses stand or fall together;
+        # each event of an event-defined regime is its own indicator.
         if r.source == "dates":
-            assert r.start is not None
-            if r.shape == "pulse":
-                values = (months == pd.Timestamp(r.start + "-01")).astype(float)
-            else:
-                s0, s1 = (
-                    pd.Timestamp(r.start + "-01"),
-                    months[-1] if r.end is None else pd.Timestamp(r.end + "-01"),
-                )
-                values = ((months >= s0) & (months <= s1)).astype(float)
-            add(r.name, values, r)
+            bundles = [_dated_columns(r, months)]
         else:
-            if events is None:
-                raise SpecError(
-                    f"baseline.regimes '{r.name}': source 'events' needs an events table"
-                )
-            assert r.filter is not None
-            sel = select_driver_events(events, r.filter)
-            if sel.empty:
-                raise SpecError(f"baseline.regimes '{r.name}': the filter matches no events")
-            ev = dd.event_exposure(
-                sel,
-                months,
-                shape=r.shape,
-                date_column="effective_date",
-                end_column="end_date",
-                sign_column=None,
-                per_event=True,
-            )
-            for e in ev["event"].values:
-                add(f"{r.name}[{e}]", (ev.sel(event=e).values != 0).astype(float), r)
+            bundles = [[c] for c in _event_columns(r, events, months)]
+        for bundle in bundles:
+            why = _cut_by_the_window(r, bundle[0][1], base.min_regime_months, months)
+            if why is not None:
+                msg = f"regime '{bundle[0][0]}' dropped: {why}"
+                warnings.warn(msg, UserWarning, stacklevel=3)
+                notes.append(msg)
+                continue
+            for label, values in bundle:
+                if identifiable(label, values):
+                    cols.append(values)
+                    labels.append(label)
+                    sds.append(r.prior_sd or base.priors.regime_sd)
     mat = np.column_stack(cols) if cols else np.zeros((len(months), 0))
     da = xr.DataArray(mat, dims=("month", "regime"), coords={"month": months, "regime": labels})
     return da, sds

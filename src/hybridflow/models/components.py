@@ -20,6 +20,7 @@ import pytensor.tensor as pt
 from pytensor.tensor.variable import TensorVariable
 
 __all__ = [
+    "ar1_noise",
     "ar1_trend",
     "interpolation_matrix",
     "knot_positions",
@@ -240,6 +241,34 @@ def local_level_trend(
     sigma = pm.HalfNormal(f"{name}_sigma", sigma=sigma_scale, dims=SERIES_DIMS)
     rho = pt.as_tensor_variable(np.float64(1.0))
     return _knot_process(name, n_month, step=step, rho=rho, sigma=sigma, centred=centred)
+
+
+def ar1_noise(
+    name: str, n_month: int, *, sigma_scale: float, rho_prior: tuple[float, float]
+) -> TensorVariable:
+    """Mean-zero monthly AR(1) noise per series, shape ``(month, route, group)``.
+
+    ``eps[t] = rho eps[t-1] + sigma[s] z[t, s]``, started from the stationary
+    distribution (``eps[0] = sigma z[0] / sqrt(1 - rho**2)``), written non-centred and
+    without a scan: ``eps = L(rho) @ (sigma * z')``, ``L[t, j] = rho**(t - j)`` for
+    ``j <= t``, ``z ~ Normal(0, 1)``, ``sigma[s] ~ HalfNormal(sigma_scale)``, one
+    ``rho ~ Beta(a, b)`` shared by the series.
+    """
+    model = pm.modelcontext(None)
+    rho = pm.Beta(f"{name}_rho", alpha=rho_prior[0], beta=rho_prior[1])
+    sigma = pm.HalfNormal(f"{name}_sigma", sigma=sigma_scale, dims=SERIES_DIMS)
+    z = pm.Normal(f"{name}_z", 0.0, 1.0, dims=("month", *SERIES_DIMS))
+    assert len(model.coords["month"]) == n_month
+    dist = np.subtract.outer(np.arange(n_month), np.arange(n_month)).astype(float)
+    lower = dist >= 0
+    L = pt.switch(lower, rho ** np.where(lower, dist, 0.0), 0.0)
+    start = np.zeros(n_month)
+    start[0] = 1.0
+    # The first innovation carries the stationary sd; the later ones sigma.
+    scale = 1.0 + start * (1.0 / pt.sqrt(1.0 - rho**2) - 1.0)
+    innovations = sigma[None, :, :] * z * scale[:, None, None]
+    eps = pt.tensordot(L, innovations, axes=[[1], [0]])
+    return pm.Deterministic(name, eps, dims=("month", *SERIES_DIMS))
 
 
 def _series_shape() -> tuple[int, int]:

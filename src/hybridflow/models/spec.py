@@ -45,6 +45,7 @@ __all__ = [
     "DRIVER_SOURCES",
     "KERNEL_NAMES",
     "LIKELIHOOD_FAMILIES",
+    "NOISES",
     "SECTORS",
     "SHARE_FAMILIES",
     "TRENDS",
@@ -81,10 +82,12 @@ CountFamily = Literal["negbin", "poisson"]
 ShareFamily = Literal["binomial", "betabinomial"]
 LikelihoodFamily = Literal[CountFamily, ShareFamily]
 Trend = Literal["ar1", "local_level", "none"]
+Noise = Literal["ar1", "none"]
 COUNT_FAMILIES: tuple[str, ...] = get_args(CountFamily)
 SHARE_FAMILIES: tuple[str, ...] = get_args(ShareFamily)
 LIKELIHOOD_FAMILIES: tuple[str, ...] = get_args(LikelihoodFamily)
 TRENDS: tuple[str, ...] = get_args(Trend)
+NOISES: tuple[str, ...] = get_args(Noise)
 
 _NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 _MONTH_RE = re.compile(r"^(\d{4})-(\d{2})$")
@@ -138,7 +141,10 @@ class Priors(StrictModel):
     ar_rho: Beta(a, b) prior of the AR(1) coefficient (mean a/(a+b)).
     season_sd: Normal sd of the pooled Fourier coefficients.
     season_dev_sd: HalfNormal scale of the per-series Fourier deviations' sd.
-    regime_sd: Normal sd of regime (step) effects, log scale (1.0: 90% in /5 .. x5).
+    regime_sd: Normal sd of regime effects (steps and transient pulses), log scale. 2.8
+        puts 90% of the mass on /100 .. x100 (1.645 * 2.8 = log 100): border closures and
+        crises move monthly counts by one to two orders of magnitude, so a break of that
+        size must not be shrunk towards none (and left to the drivers to explain).
     dispersion_sd: HalfNormal scale of 1/sqrt(phi) for the negative binomial.
     group_sd: scale of the between-group sd of driver effects (default for drivers that
         do not set their own): HalfNormal(0.32) lets two groups differ by as much as the
@@ -146,6 +152,12 @@ class Priors(StrictModel):
     group_prior: that sd's prior, "halfnormal" (default) or "gamma" (the earlier
         boundary-avoiding Gamma(2, 2/group_sd), kept to reproduce earlier runs).
     event_sd: HalfNormal scale of the between-event sd for per-event drivers.
+    factor_sd: Normal sd of the common factor's loadings.
+    noise_sd: HalfNormal scale of the monthly noise's innovation sd (``noise = "ar1"``;
+        0.3: median 0.2, a month typically +-20% off the baseline before the negative
+        binomial's own noise, 95% below 0.59).
+    noise_rho: Beta(a, b) prior of the monthly noise's AR coefficient (2, 2: mean 0.5,
+        90% in 0.14 .. 0.86; kept from 1, where the noise would become a second trend).
     kernel: not here; kernel priors belong to the kernel (``hybridflow.design.kernels``).
     """
 
@@ -154,12 +166,14 @@ class Priors(StrictModel):
     ar_rho: tuple[float, float] = (6.0, 2.0)
     season_sd: float = 0.5
     season_dev_sd: float = 0.2
-    regime_sd: float = 1.0
+    regime_sd: float = 2.8
     dispersion_sd: float = 1.0
     group_sd: float = 0.32
     group_prior: Literal["halfnormal", "gamma"] = "halfnormal"
     event_sd: float = 0.2
     factor_sd: float = 0.5
+    noise_sd: float = 0.3
+    noise_rho: tuple[float, float] = (2.0, 2.0)
 
     @model_validator(mode="after")
     def _positive(self) -> Priors:
@@ -250,6 +264,12 @@ class Regime(StrictModel):
     ``start..end`` inclusive; ``shape = "pulse"`` for one month) or events from the catalogue
     (``source = "events"`` with ``filter``): one indicator per matching event, from its
     start to its end date (open-ended if none).
+
+    ``transient_months = K`` (dated steps and windows) adds K one-month pulse columns at
+    ``start, start + 1, ..., start + K - 1`` (labelled ``name@YYYY-MM``), each with its own
+    per-series effect beside the step's: a break whose first months overshoot its lasting
+    level (the invasion's opening months) is then carried by the regime, not by whichever
+    driver happens to peak there.
     """
 
     name: str
@@ -258,6 +278,7 @@ class Regime(StrictModel):
     end: str | None = None
     shape: EventShape = "step"
     filter: EventFilter | None = None
+    transient_months: int = Field(default=0, ge=0, le=12)
     prior_sd: float | None = None
     description: str = ""
 
@@ -277,6 +298,11 @@ class Regime(StrictModel):
     def _consistent(self) -> Regime:
         if self.prior_sd is not None and not self.prior_sd > 0:
             raise ValueError(f"bad prior: prior_sd must be > 0, got {self.prior_sd}")
+        if self.transient_months and (self.source != "dates" or self.shape == "pulse"):
+            raise ValueError(
+                f"regime {self.name!r}: transient_months is for dated steps and windows "
+                "(source 'dates', shape 'step')"
+            )
         if self.source == "dates":
             if self.start is None:
                 raise ValueError(f"regime {self.name!r}: source 'dates' needs start")
@@ -306,17 +332,26 @@ class Baseline(StrictModel):
     trend_parametrisation: "centred" (default; sample the knot values, right when counts
         inform every knot) or "non_centred" (standard-normal innovations, right for sparse
         series). On the eastern-border data the non-centred trend diverges.
+    noise: "ar1" adds mean-zero, per-series monthly AR(1) noise on the log rate
+        (non-centred; priors ``noise_sd``, ``noise_rho``), so that months are not
+        independent given the slow trend; "none" (default) leaves it out.
     fourier_order: harmonics of the 12-month cycle (0 = no seasonality).
     seasonality: "hierarchical" (pooled coefficients plus per-series deviations) or
         "pooled" (one seasonal shape for every series).
+    min_regime_months: a step regime (or dated window) that the window's start or end
+        cuts to fewer months than this is dropped at build time, with a warning recorded
+        in the data's notes (default 3; 0 keeps every regime). One or two months of a
+        break at the edge would fit those months' counts exactly whatever caused them.
     """
 
     trend: Trend = "ar1"
+    noise: Noise = "none"
     trend_step: int = Field(default=6, ge=1, le=24)
     trend_parametrisation: Literal["centred", "non_centred"] = "centred"
     fourier_order: int = Field(default=2, ge=0, le=6)
     seasonality: Literal["hierarchical", "pooled"] = "hierarchical"
     regimes: list[Regime] = Field(default_factory=list)
+    min_regime_months: int = Field(default=3, ge=0, le=24)
     priors: Priors = Field(default_factory=Priors)
 
     @model_validator(mode="after")
@@ -337,11 +372,13 @@ class CommonFactor(StrictModel):
 
 class KernelSpec(StrictModel):
     """A lag kernel: ``name`` in geometric, delayed, fdl, immediate; ``max_lag`` months;
-    ``options`` passed to the kernel's constructor; ``fixed`` fixes its parameters
-    (no kernel parameters are sampled)."""
+    ``min_lag`` the first lag with weight (0 default; 1: the driver acts from the next
+    month on, weights below it are zero and the rest renormalised); ``options`` passed to
+    the kernel's constructor; ``fixed`` fixes its parameters (nothing sampled)."""
 
     name: str = "geometric"
     max_lag: int = Field(default=6, ge=0, le=36)
+    min_lag: int = Field(default=0, ge=0, le=36)
     options: dict[str, Any] = Field(default_factory=dict)
     fixed: dict[str, float] | None = None
 
@@ -349,6 +386,14 @@ class KernelSpec(StrictModel):
     @classmethod
     def _known(cls, v: str) -> str:
         return check_choice(v, KERNEL_NAMES, kind="kernel")
+
+    @model_validator(mode="after")
+    def _lags(self) -> KernelSpec:
+        if self.min_lag > self.max_lag:
+            raise ValueError(f"min_lag ({self.min_lag}) must be <= max_lag ({self.max_lag})")
+        if "min_lag" in self.options or "max_lag" in self.options:
+            raise ValueError("set min_lag and max_lag on the kernel table, not in options")
+        return self
 
 
 class EventFilter(StrictModel):

@@ -1,14 +1,14 @@
 """Model terms with one owner each: the linear predictor as a list of :class:`Term`.
 
-``eta = intercept + trend + seasonality + regimes + common factor + driver effects +
+``eta = intercept + trend + noise + seasonality + regimes + common factor + driver effects +
 per-event effects`` and ``y ~ family(eta)``. Each term writes its piece into the PyMC
 model (:meth:`Term.add_to_model`), evaluates it in numpy on draws
 (:meth:`Term.evaluate`: effects, counterfactuals, forecasts), carries it into future
 months (:meth:`Term.extend`) and names what the convergence gate checks
 (:attr:`Term.gate_vars`). The spec selects terms by its own names through registries
 (``baseline.trend`` -> :data:`TRENDS`, ``baseline.seasonality`` ->
-:data:`SEASONALITIES`, ``likelihood.family`` -> :data:`FAMILIES`, a driver's ``source``
--> :data:`DRIVER_KINDS`); an unknown name is a
+:data:`SEASONALITIES`, ``baseline.noise`` -> :data:`NOISES`, ``likelihood.family`` ->
+:data:`FAMILIES`, a driver's ``source`` -> :data:`DRIVER_KINDS`); an unknown name is a
 :class:`~hybridflow.errors.SpecError`.
 
 Usage::
@@ -40,6 +40,7 @@ from hybridflow.models.terms.likelihood import (
     fit_family,
     infer_family,
 )
+from hybridflow.models.terms.noise import NOISES, AR1Noise
 from hybridflow.models.terms.seasonality import HierarchicalSeasonality, PooledSeasonality
 from hybridflow.models.terms.trend import AR1Trend, LocalLevelTrend, NoTrend
 
@@ -51,6 +52,7 @@ __all__ = [
     "DRIVER_KINDS",
     "DRIVER_TERMS",
     "FAMILIES",
+    "NOISES",
     "SEASONALITIES",
     "TRENDS",
     "BuildContext",
@@ -91,6 +93,9 @@ def model_terms(spec: ModelSpec, data: ModelData) -> list[Term]:
             design.n_months, base.trend_step, base.trend_parametrisation == "centred"
         ),
     ]
+    if base.noise != "none":
+        noise_cls: Any = lookup(NOISES, base.noise, "baseline.noise")
+        terms.append(noise_cls(design.n_months))
     if base.fourier_order > 0:
         season_cls: Any = lookup(SEASONALITIES, base.seasonality, "baseline.seasonality")
         terms.append(season_cls(base.fourier_order, n_series))
@@ -111,4 +116,4 @@ def linear_predictor(terms: list[Term], draws: Draws, design: Design) -> np.ndar
     return eta
 
 
-__all__ += ["CommonFactor", "DriverEffects", "EventEffects", "Intercept", "Regimes"]
+__all__ += ["AR1Noise", "CommonFactor", "DriverEffects", "EventEffects", "Intercept", "Regimes"]

@@ -101,7 +101,7 @@ def make_driver_kernel(driver: Any) -> LagKernel:
     """The lag kernel a driver spec asks for (fixed when ``kernel.fixed`` is set)."""
     ks = driver.kernel
     try:
-        kernel = make_kernel(ks.name, max_lag=ks.max_lag, **ks.options)
+        kernel = make_kernel(ks.name, max_lag=ks.max_lag, min_lag=ks.min_lag, **ks.options)
         if ks.fixed is not None:
             kernel = kernel.fixed(**ks.fixed)
     except SpecError as exc:

@@ -77,13 +77,15 @@ def _geometric_weights(model: pm.Model, drivers: list[Any], geo: list[int], n_la
     b = np.asarray([k.decay_prior[1] for k in kernels], dtype=float)
     decay = pm.Beta("geometric_decay", alpha=a, beta=b, dims="geometric_driver")
     lags = np.arange(n_lags, dtype=float)
-    inside = np.array([lags <= k.max_lag for k in kernels], dtype=float)
+    # Support min_lag..max_lag; the weights are renormalised over it.
+    inside = np.array([(lags >= k.min_lag) & (lags <= k.max_lag) for k in kernels], dtype=float)
     raw = (decay[:, None] ** lags[None, :]) * inside
     return raw / raw.sum(axis=-1, keepdims=True)
 
 
 def kernel_weights(model: pm.Model, drivers: list[Any], n_lags: int, reported: list[str]) -> Any:
-    """``(driver, lag)`` kernel weights, zero beyond each driver's ``max_lag``.
+    """``(driver, lag)`` kernel weights, zero below each driver's ``min_lag`` and beyond
+    its ``max_lag``.
 
     Learned geometric kernels share one ``geometric_decay(geometric_driver)``; every other
     kernel creates its own parameters (``{driver}_{param}``) through the kernel API.
