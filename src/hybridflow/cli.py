@@ -483,7 +483,8 @@ def audit_cmd(
         "(default: --worlds).")] = None,
     hypothesis: Annotated[list[str] | None, typer.Option(
         "--hypothesis", help="Audit only these hypotheses (repeatable).")] = None,
-    group: Annotated[str, typer.Option(help="The estimand's group.")] = "Others",
+    group: Annotated[str | None, typer.Option(
+        help="The estimand's group (default: each hypothesis's own).")] = None,
     draws: Annotated[int, typer.Option(help="Draws per fit.")] = 500,
     tune: Annotated[int, typer.Option(help="Tuning steps per fit.")] = 500,
     chains: Annotated[int, typer.Option(help="Chains per fit.")] = 4,
@@ -505,7 +506,9 @@ def audit_cmd(
 
     spec, study_dir = load_study(study)
     targets = audit_targets(spec, study_dir, hypothesis or (), group)
-    sampling = AUDIT_SAMPLING.replace(draws=draws, tune=tune, chains=chains)
+    # The worlds are fitted as the study fits its headline models (same step size target).
+    sampling = AUDIT_SAMPLING.replace(draws=draws, tune=tune, chains=chains,
+                                      target_accept=spec.sampling.target_accept)
     with _make_executor(workers, scheduler, dask_local) as ex:
         res = run_audit(spec.name, targets, load_panel(), load_events(), n_null=worlds,
                         n_effect=worlds if effect_worlds is None else effect_worlds,

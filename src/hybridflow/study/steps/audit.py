@@ -34,10 +34,11 @@ def audit_targets(
     spec: StudySpec,
     study_dir: Path,
     hypotheses: Sequence[str] = (),
-    group: str = "Others",
+    group: str | None = None,
 ) -> list[AuditTarget]:
     """The study's hypotheses (all, or the ids in ``hypotheses``) as audit targets, each
-    with the model the study grades it with and ``group`` as the estimand."""
+    with the model the study grades it with and its estimand's group (``group``
+    overrides it for every hypothesis)."""
     known = [h.id for h in spec.hypotheses]
     unknown = sorted(set(hypotheses) - set(known))
     if unknown:
@@ -50,7 +51,7 @@ def audit_targets(
         if not path.is_file():
             raise SpecError(f"{path}: model spec '{h.model}' named by hypothesis {h.id} "
                             "was not found")
-        out.append(AuditTarget(h.id, load_spec(path), h.driver, h.direction, group))
+        out.append(AuditTarget(h.id, load_spec(path), h.driver, h.direction, group or h.group))
     return out
 
 
