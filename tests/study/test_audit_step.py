@@ -38,9 +38,10 @@ def _context(tmp_path: Path) -> Any:
                            write_table=write_table, written=written)
 
 
-def _audit_for(context: Any, hashes: dict[str, str]) -> AuditResult:
+def _audit_for(context: Any, hashes: dict[str, str],
+               n_null: int = step.MIN_NULL_WORLDS) -> AuditResult:
     table = pd.DataFrame({"hypothesis": list(hashes), "false_positive_rate": 0.05,
-                          "fp_low": 0.0, "fp_high": 0.2})
+                          "fp_low": 0.0, "fp_high": 0.2, "n_null": n_null})
     prov = {"study": "hjs-2025",
             "hypotheses": {h: {"model": "m", "spec_hash": v} for h, v in hashes.items()}}
     return AuditResult("hjs-2025", table, pd.DataFrame(), prov)
@@ -65,6 +66,11 @@ def test_current_audit_gives_rates_and_a_stale_one_none(tmp_path: Path) -> None:
     res = step.run(ctx, StudyResults())
     assert res.status == "stale" and not res.false_positive_rates
     assert "H1" in res.message and "H2" not in res.message
+    # An audit too small to show a rate <= 5% gives no rate the grades could pass.
+    write_audit(_audit_for(ctx, hashes, n_null=step.MIN_NULL_WORLDS - 1), folder)
+    res = step.run(ctx, StudyResults())
+    assert res.status == "ok" and not res.false_positive_rates
+    assert "fewer than 20 usable null worlds" in res.message
 
 
 def test_audit_targets_follow_the_study(tmp_path: Path) -> None:

@@ -344,6 +344,7 @@ def audit_section(status: str, path: str, message: str = "") -> str:
             "so the false-positive rates are upper bounds on the full pipeline's. Worlds "
             "whose fit failed the convergence gate are counted (failed) and not graded. "
             "See docs/audit.md for the world generator and its parameters."
+            + (f" Note: {message}." if message else "")
         )
     if status == "stale":
         return (f"The audit in {path} was run on other models than this study's current "

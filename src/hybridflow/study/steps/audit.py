@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from hybridflow.analysis.audit import AuditTarget, StaleAuditError, load_audit
@@ -22,7 +23,11 @@ from hybridflow.study.context import StudyContext
 from hybridflow.study.results import AuditResult, StudyResults
 from hybridflow.study.spec import StudySpec
 
-__all__ = ["audit_path", "audit_targets", "run"]
+__all__ = ["MIN_NULL_WORLDS", "audit_path", "audit_targets", "run", "usable_rates"]
+
+#: Usable null worlds an audit needs before its false-positive rate can pass a grade's
+#: audit check: with 20, one false positive is already the 5% limit.
+MIN_NULL_WORLDS = 20
 
 
 def audit_path(spec: StudySpec, study_dir: Path) -> Path:
@@ -68,6 +73,27 @@ def run(context: StudyContext, results: StudyResults) -> AuditResult:
         if path.exists():
             raise
         return AuditResult("not run", path, empty, {}, str(exc))
-    rates = {h: r for h in current if (r := audit.false_positive_rate(h)) is not None}
     context.write_table("audit", audit.table)
-    return AuditResult("ok", path, audit.table, rates)
+    rates, small = usable_rates(audit.table, list(current))
+    note = (f"audits of {', '.join(small)} have fewer than {MIN_NULL_WORLDS} usable null "
+            "worlds: their rates are shown but do not pass the grade's audit check"
+            if small else "")
+    return AuditResult("ok", path, audit.table, rates, note)
+
+
+def usable_rates(table: pd.DataFrame, hypotheses: Sequence[str]) -> tuple[dict[str, float],
+                                                                          list[str]]:
+    """The false-positive rates the grades may use: those resting on at least
+    :data:`MIN_NULL_WORLDS` usable null worlds (0 of 10 is not evidence of a rate <= 5%);
+    and the audited hypotheses left out for being too small."""
+    rates: dict[str, float] = {}
+    small: list[str] = []
+    for row in table.to_dict(orient="records"):
+        h = str(row["hypothesis"])
+        if h not in hypotheses or not np.isfinite(float(row["false_positive_rate"])):
+            continue
+        if int(row["n_null"]) >= MIN_NULL_WORLDS:
+            rates[h] = float(row["false_positive_rate"])
+        else:
+            small.append(h)
+    return rates, small
