@@ -139,3 +139,24 @@ def test_group_sd_prior_gives_a_group_difference_the_room_of_an_effect() -> None
         coords={"driver": ["d"]}
     ):
         comp.group_sd_prior("tau", np.array([0.3]), "halfcauchy", "driver")
+
+
+@pytest.mark.filterwarnings("ignore:Numba will use object mode")
+def test_centred_ar1_noise_is_stationary_and_matches_its_density() -> None:
+    # Centred AR(1) noise at fixed rho and sigma: forward draws stationary with marginal sd
+    # sigma / sqrt(1 - rho^2) in every month (the first included) and lag-1 correlation
+    # rho; its log density is the AR(1)'s (first month stationary, then the innovations).
+    rho, sigma, T = 0.6, 0.3, 12
+    with pm.Model(coords={"month": range(T), "route": ["r"], "group": ["g"]}) as model:
+        comp.ar1_noise("noise", T, sigma_scale=0.3, rho_prior=(2.0, 2.0), centred=True)
+    fixed = pm.do(model, {"noise_rho": rho, "noise_sigma": np.full((1, 1), sigma)})
+    eps = pm.draw(fixed["noise"], draws=20000, random_seed=1)[:, :, 0, 0]
+    np.testing.assert_allclose(eps.std(axis=0), sigma / np.sqrt(1 - rho**2), rtol=0.04)
+    assert np.corrcoef(eps[:, 5], eps[:, 6])[0, 1] == pytest.approx(rho, abs=0.03)
+    value = np.random.default_rng(2).normal(size=(1, 1, T))
+    logp = fixed.compile_logp(vars=[fixed["noise_eps"]], sum=True)({"noise_eps": value})
+    e = value[0, 0]
+    expected = stats.norm.logpdf(e[0], 0, sigma / np.sqrt(1 - rho**2)) + stats.norm.logpdf(
+        e[1:], rho * e[:-1], sigma
+    ).sum()
+    assert logp == pytest.approx(expected, rel=1e-8)

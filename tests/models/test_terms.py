@@ -112,11 +112,13 @@ def test_every_trend_matches(trend: str, parametrisation: str) -> None:
 
 
 @pytest.mark.parametrize("noise", sorted(NOISES))
-def test_every_noise_matches(noise: str) -> None:
-    spec = _spec(baseline={"noise": noise, "trend_step": 4})
+@pytest.mark.parametrize("parametrisation", ["centred", "non_centred"])
+def test_every_noise_matches(noise: str, parametrisation: str) -> None:
+    baseline = {"noise": noise, "noise_parametrisation": parametrisation, "trend_step": 4}
+    spec = _spec(baseline=baseline)
     terms, draws = _assert_terms_match_log_mu(spec, prepare_data(spec, make_panel(), make_events()))
     assert any(type(t) is NOISES[noise] for t in terms)
-    # The numpy recursion is the model's own noise deterministic.
+    # The numpy noise (recursion or centred draws) is the model's own noise deterministic.
     (term,) = [t for t in terms if type(t) is NOISES[noise]]
     design = Design.of_data(prepare_data(spec, make_panel(), make_events()))
     np.testing.assert_allclose(

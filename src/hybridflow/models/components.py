@@ -129,20 +129,29 @@ def _to_months(name: str, knots_val: TensorVariable, n_month: int, step: int) ->
     return pm.Deterministic(name, trend, dims=("month", *SERIES_DIMS))
 
 
-def _ar1_logp(
-    value: TensorVariable, rho: TensorVariable, sigma: TensorVariable, knots: TensorVariable
-) -> TensorVariable:
-    """log density of ``u[0] ~ N(0, sigma)``, ``u[k] ~ N(rho u[k-1], sigma)`` (time last).
+def _ar1_logp_fn(stationary: bool) -> Callable[..., TensorVariable]:
+    """log density of ``u[0] ~ N(0, sd0)``, ``u[k] ~ N(rho u[k-1], sigma)`` (time last),
+    ``sd0 = sigma / sqrt(1 - rho**2)`` if ``stationary`` else ``sigma``.
 
-    ``knots`` only carries the support length (a CustomDist needs it among its params)."""
-    first = pm.logp(pm.Normal.dist(0.0, sigma), value[..., 0])
-    rest = pm.logp(
-        pm.Normal.dist(rho[..., None] * value[..., :-1], sigma[..., None]), value[..., 1:]
-    ).sum(axis=-1)
-    return first + rest
+    The last parameter only carries the support length (a CustomDist needs it among its
+    params)."""
+
+    def logp(
+        value: TensorVariable, rho: TensorVariable, sigma: TensorVariable, _: TensorVariable
+    ) -> TensorVariable:
+        sd0 = sigma / pt.sqrt(1.0 - rho**2) if stationary else sigma
+        first = pm.logp(pm.Normal.dist(0.0, sd0), value[..., 0])
+        rest = pm.logp(
+            pm.Normal.dist(rho[..., None] * value[..., :-1], sigma[..., None]), value[..., 1:]
+        ).sum(axis=-1)
+        return first + rest
+
+    return logp
 
 
-def _ar1_random(n_knot: int) -> Callable[..., np.ndarray]:
+def _ar1_random(n_knot: int, stationary: bool = False) -> Callable[..., np.ndarray]:
+    """Forward draws of :func:`_ar1_logp_fn`'s process over ``n_knot`` steps."""
+
     def random(
         rho: np.ndarray,
         sigma: np.ndarray,
@@ -152,11 +161,12 @@ def _ar1_random(n_knot: int) -> Callable[..., np.ndarray]:
     ) -> np.ndarray:
         rng = rng if rng is not None else np.random.default_rng()
         batch = np.broadcast_shapes(np.shape(rho), np.shape(sigma), tuple(size or ()))
+        rho_b = np.broadcast_to(rho, batch)
         out = np.empty((*batch, n_knot))
         eps = rng.normal(size=out.shape) * np.asarray(sigma)[..., None]
-        out[..., 0] = eps[..., 0]
+        out[..., 0] = eps[..., 0] / np.sqrt(1.0 - rho_b**2) if stationary else eps[..., 0]
         for k in range(1, n_knot):
-            out[..., k] = np.asarray(rho) * out[..., k - 1] + eps[..., k]
+            out[..., k] = rho_b * out[..., k - 1] + eps[..., k]
         return out
 
     return random
@@ -183,7 +193,7 @@ def _knot_process(
             rho,
             sigma,
             np.arange(K, dtype=float),
-            logp=_ar1_logp,
+            logp=_ar1_logp_fn(stationary=False),
             random=_ar1_random(K),
             signature="(),(),(k)->(k)",
             dims=(*SERIES_DIMS, "trend_knot"),
@@ -244,21 +254,41 @@ def local_level_trend(
 
 
 def ar1_noise(
-    name: str, n_month: int, *, sigma_scale: float, rho_prior: tuple[float, float]
+    name: str,
+    n_month: int,
+    *,
+    sigma_scale: float,
+    rho_prior: tuple[float, float],
+    centred: bool = False,
 ) -> TensorVariable:
     """Mean-zero monthly AR(1) noise per series, shape ``(month, route, group)``.
 
-    ``eps[t] = rho eps[t-1] + sigma[s] z[t, s]``, started from the stationary
-    distribution (``eps[0] = sigma z[0] / sqrt(1 - rho**2)``), written non-centred and
-    without a scan: ``eps = L(rho) @ (sigma * z')``, ``L[t, j] = rho**(t - j)`` for
-    ``j <= t``, ``z ~ Normal(0, 1)``, ``sigma[s] ~ HalfNormal(sigma_scale)``, one
-    ``rho ~ Beta(a, b)`` shared by the series.
+    ``eps[t] = rho eps[t-1] + sigma[s] innovation[t, s]``, started from the stationary
+    distribution (``eps[0]`` has sd ``sigma / sqrt(1 - rho**2)``), ``sigma[s] ~
+    HalfNormal(sigma_scale)``, one ``rho ~ Beta(a, b)`` shared by the series.
+
+    ``centred`` samples ``eps`` itself (``{name}_eps``, time last; right when the counts
+    pin every month's rate); otherwise (non-centred) ``eps = L(rho) @ (sigma * z')`` with
+    ``z ~ Normal(0, 1)``, ``L[t, j] = rho**(t - j)`` for ``j <= t`` (no scan; right for
+    sparse series).
     """
     model = pm.modelcontext(None)
     rho = pm.Beta(f"{name}_rho", alpha=rho_prior[0], beta=rho_prior[1])
     sigma = pm.HalfNormal(f"{name}_sigma", sigma=sigma_scale, dims=SERIES_DIMS)
-    z = pm.Normal(f"{name}_z", 0.0, 1.0, dims=("month", *SERIES_DIMS))
     assert len(model.coords["month"]) == n_month
+    if centred:
+        eps_st = pm.CustomDist(
+            f"{name}_eps",
+            rho,
+            sigma,
+            np.arange(n_month, dtype=float),
+            logp=_ar1_logp_fn(stationary=True),
+            random=_ar1_random(n_month, stationary=True),
+            signature="(),(),(t)->(t)",
+            dims=(*SERIES_DIMS, "month"),
+        )
+        return pm.Deterministic(name, eps_st.transpose(2, 0, 1), dims=("month", *SERIES_DIMS))
+    z = pm.Normal(f"{name}_z", 0.0, 1.0, dims=("month", *SERIES_DIMS))
     dist = np.subtract.outer(np.arange(n_month), np.arange(n_month)).astype(float)
     lower = dist >= 0
     L = pt.switch(lower, rho ** np.where(lower, dist, 0.0), 0.0)

@@ -333,8 +333,10 @@ class Baseline(StrictModel):
         inform every knot) or "non_centred" (standard-normal innovations, right for sparse
         series). On the eastern-border data the non-centred trend diverges.
     noise: "ar1" adds mean-zero, per-series monthly AR(1) noise on the log rate
-        (non-centred; priors ``noise_sd``, ``noise_rho``), so that months are not
-        independent given the slow trend; "none" (default) leaves it out.
+        (priors ``noise_sd``, ``noise_rho``), so that months are not independent given
+        the slow trend; "none" (default) leaves it out.
+    noise_parametrisation: "non_centred" (default; standard-normal innovations) or
+        "centred" (sample the monthly noise itself, right when counts pin every month).
     fourier_order: harmonics of the 12-month cycle (0 = no seasonality).
     seasonality: "hierarchical" (pooled coefficients plus per-series deviations) or
         "pooled" (one seasonal shape for every series).
@@ -346,6 +348,7 @@ class Baseline(StrictModel):
 
     trend: Trend = "ar1"
     noise: Noise = "none"
+    noise_parametrisation: Literal["centred", "non_centred"] = "non_centred"
     trend_step: int = Field(default=6, ge=1, le=24)
     trend_parametrisation: Literal["centred", "non_centred"] = "centred"
     fourier_order: int = Field(default=2, ge=0, le=6)

@@ -95,7 +95,7 @@ def model_terms(spec: ModelSpec, data: ModelData) -> list[Term]:
     ]
     if base.noise != "none":
         noise_cls: Any = lookup(NOISES, base.noise, "baseline.noise")
-        terms.append(noise_cls(design.n_months))
+        terms.append(noise_cls(design.n_months, base.noise_parametrisation == "centred"))
     if base.fourier_order > 0:
         season_cls: Any = lookup(SEASONALITIES, base.seasonality, "baseline.seasonality")
         terms.append(season_cls(base.fourier_order, n_series))

@@ -4,9 +4,10 @@ The negative binomial makes months independent given the (slow, knot) trend; rea
 monthly counts are not: a month above its expectation is followed by others. Left out,
 that autocorrelation narrows every interval and lets a driver that peaks in a few
 months explain a run of high months. :class:`AR1Noise` adds a per-series monthly AR(1)
-``eps[t, s]`` (mean zero, stationary, non-centred:
-:func:`~hybridflow.models.components.ar1_noise`). In numpy it is rebuilt from the same
-``z``, ``sigma`` and ``rho`` by the recursion ``eps[t] = rho eps[t-1] + sigma z[t]``
+``eps[t, s]`` (mean zero, stationary; centred or non-centred by
+``baseline.noise_parametrisation``: :func:`~hybridflow.models.components.ar1_noise`). In
+numpy the centred noise is read from its draws and the non-centred one rebuilt from the
+same ``z``, ``sigma`` and ``rho`` by the recursion ``eps[t] = rho eps[t-1] + sigma z[t]``
 (no ``(month, month)`` matrix per draw); past the fit it continues with the same draws
 of ``rho`` and ``sigma`` (:func:`~hybridflow.models.terms.trend.continue_knots` on
 monthly knots), so forecasts carry its uncertainty.
@@ -27,22 +28,28 @@ __all__ = ["NOISES", "AR1Noise"]
 
 class AR1Noise(Term):
     """``noise(month, route, group)``: ``noise_rho ~ Beta(priors.noise_rho)``,
-    ``noise_sigma[s] ~ HalfNormal(priors.noise_sd)``, ``noise_z ~ Normal(0, 1)``."""
+    ``noise_sigma[s] ~ HalfNormal(priors.noise_sd)``; centred: ``noise_eps(route, group,
+    month)`` the AR(1) itself, else ``noise_z ~ Normal(0, 1)`` its innovations."""
 
     name = "ar1"
 
-    def __init__(self, n_month: int) -> None:
+    def __init__(self, n_month: int, centred: bool = False) -> None:
         super().__init__()
         self.n_month = n_month
+        self.centred = centred
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}(n_month={self.n_month})"
+        return f"{type(self).__name__}(n_month={self.n_month}, centred={self.centred})"
 
     def add_to_model(self, ctx: BuildContext) -> Any:
         pri = ctx.spec.baseline.priors
         self.gate_vars = ["noise_sigma", "noise_rho"]
         return comp.ar1_noise(
-            "noise", self.n_month, sigma_scale=pri.noise_sd, rho_prior=pri.noise_rho
+            "noise",
+            self.n_month,
+            sigma_scale=pri.noise_sd,
+            rho_prior=pri.noise_rho,
+            centred=self.centred,
         )
 
     def evaluate(self, draws: Draws, design: Design) -> np.ndarray:
@@ -51,6 +58,8 @@ class AR1Noise(Term):
                 f"the noise is defined on the {self.n_month} fitted months, not "
                 f"{design.n_months}; use extend() for months after the fit"
             )
+        if self.centred:
+            return draws.get("noise_eps", "month", "route", "group")
         z = draws.get("noise_z", "month", "route", "group")
         sigma = draws.get("noise_sigma", "route", "group")
         rho = draws.get("noise_rho")[:, None, None]
