@@ -56,16 +56,18 @@ def test_lag_matrix_reproduces_the_causal_convolution() -> None:
     np.testing.assert_allclose(short[0] @ w, convolve_numpy(x[0], w, history=1))
 
 
-def test_centred_ar1_density_matches_the_recursion() -> None:
+@pytest.mark.parametrize("stationary", [False, True])
+def test_centred_ar1_density_matches_the_recursion(stationary: bool) -> None:
     rho, sigma = 0.7, np.array([[0.3, 0.5]])
     u = np.random.default_rng(2).normal(size=(1, 2, 6))
-    lp = comp._ar1_logp(
+    lp = comp._ar1_logp_fn(stationary)(
         pm.math.constant(u),
         pm.math.constant(rho),
         pm.math.constant(sigma),
         pm.math.constant(np.arange(6.0)),
     ).eval()
-    expected = stats.norm.logpdf(u[..., 0], 0, sigma) + stats.norm.logpdf(
+    sd0 = sigma / np.sqrt(1 - rho**2) if stationary else sigma
+    expected = stats.norm.logpdf(u[..., 0], 0, sd0) + stats.norm.logpdf(
         u[..., 1:], rho * u[..., :-1], sigma[..., None]
     ).sum(-1)
     np.testing.assert_allclose(lp, expected)
