@@ -226,7 +226,8 @@ def test_strong_effect_at_the_true_timing_beats_every_shifted_timing(seed_shift:
     studentised effect exceeds every shifted timing's; p = 1 / (n_used + 1) over the
     refits that passed the gate, and the verdict is "passed" where enough did, "did not
     run" (never "passed") where they did not (one chain of 150 draws cannot pass the gate:
-    compiles once, 20 small refits).
+    compiles once, 20 small refits; 300 tuning steps: with 150 the one chain was sometimes
+    left unadapted and the observed effect far below the truth).
     The event months are irregular: no shift lands more than 2 of the 8 events on real
     event months (near-periodic events would share months with their shifts; the
     ``overlap`` column says how much)."""
@@ -235,10 +236,12 @@ def test_strong_effect_at_the_true_timing_beats_every_shifted_timing(seed_shift:
     panel, events = sim_panel(seed=11, event_months=months), sim_events(months)
     result = placebo_in_time(
         sim_spec(), "treat", panel, events, n=19, seed=5 + seed_shift, hypothesis="H1",
-        sampling=REFIT_SAMPLING.replace(draws=150, tune=150, chains=1),
+        sampling=REFIT_SAMPLING.replace(draws=150, tune=300, chains=1),
     )
     assert result.n == 19 and result.n_admissible == 59  # 2016-09..2021-12, offsets 3..61
-    assert result.observed > 100.0  # true effect exp(1.2) - 1 = +232%
+    # True effect exp(1.2) - 1 = +232%; one short chain estimates it anywhere from about
+    # +70% to +250% (measured), so only its sign and size in sd units are pinned.
+    assert result.observed > 0 and result.observed_z > 1.0
     assert np.all(result.placebo_z < result.observed_z)  # every refit, gated or not
     outcome = result.outcome()
     if result.n_used:
