@@ -162,6 +162,20 @@ def test_held_out_fold_changes_obs_length(
     refitter.reset()
 
 
+def test_a_container_the_graph_does_not_read_is_still_refittable(seed_shift: int) -> None:
+    """A Poisson model has no per-series dispersion, so its compiled graph does not read
+    ``obs_series``: refits (the audit's, the placebo's) must still swap the containers it
+    does read, and compute deterministics from the new data."""
+    spec = tiny_spec(likelihood={"family": "poisson"})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        refitter = Refitter(bundle_for(tiny_panel(0), spec))
+        new = bundle_for(tiny_panel(1, effect=-0.4), spec)
+        swapped = refitter.refit_bundle(new, SETTINGS, seed=3 + seed_shift)
+    np.testing.assert_array_equal(swapped.observed_data["y"], data_values(new)["y_obs"])
+    assert float(swapped.posterior["effect_mean"].mean()) < 0  # the new data's -0.4
+
+
 @pytest.fixture
 def uncompiled() -> Refitter:
     """A Refitter with PyMC's sampler: no compile step, so checks run instantly."""

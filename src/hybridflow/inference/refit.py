@@ -85,6 +85,14 @@ class Refitter:
         self._dims = {
             name: tuple(bundle.model.named_vars_to_dims.get(name, ())) for name in self._base
         }
+        # The containers the compiled graph reads: a container no term uses (the series
+        # index of a Poisson model, which has no per-series dispersion) is pruned from it,
+        # and nutpie refuses to update a name it does not know.
+        self._graph_data = (
+            {var.name for var in self.compiled.shared_var_keys}
+            if self.compiled is not None
+            else set(self._base)
+        )
         #: Refits done with this compiled model (it was compiled once, in ``__init__``).
         self.n_refits = 0
 
@@ -144,7 +152,11 @@ class Refitter:
         coords = {"obs": np.arange(len(new["y_obs"]))} if "y_obs" in new else None
         with self.bundle.model:
             pm.set_data(new, coords=coords)
-        compiled = self.compiled.with_data(**new) if self.compiled is not None else None
+        compiled = (
+            self.compiled.with_data(**{k: v for k, v in new.items() if k in self._graph_data})
+            if self.compiled is not None
+            else None
+        )
         idata = sample_model(
             self.bundle,
             sampling,
