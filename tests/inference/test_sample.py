@@ -118,6 +118,27 @@ def test_gate_passes_with_loose_thresholds(tiny: FitResult) -> None:
     assert report.converged == (report.n_divergences == 0)
 
 
+def test_gate_skips_elements_fixed_by_construction_but_not_stuck_chains() -> None:
+    # A regime's effect on a group it does not apply to is exactly 0 in every draw (arviz
+    # gives it r_hat NaN): not a failure. A chain stuck at its own value still fails.
+    import xarray as xr
+
+    rng = np.random.default_rng(0)
+    good = rng.normal(size=(4, 500, 2))
+    good[:, :, 1] = 0.0
+    stuck = rng.normal(size=(4, 500))
+    stuck[0] = 3.0
+    post = xr.Dataset(
+        {"a": (("chain", "draw", "group"), good), "b": (("chain", "draw"), stuck)},
+        coords={"group": ["Others", "UkrRussBel"]},
+    )
+    stats = xr.Dataset({"diverging": (("chain", "draw"), np.zeros((4, 500), dtype=bool))})
+    idata = xr.DataTree.from_dict({"posterior": post, "sample_stats": stats})
+    fixed_only = check_convergence(idata, ["a"])
+    assert fixed_only.converged and fixed_only.n_checked == 1
+    assert not check_convergence(idata, ["a", "b"]).converged
+
+
 def test_same_seed_same_numbers_nutpie(tiny: FitResult) -> None:
     assert tiny.bundle is not None and tiny.compiled is not None
     kw: dict[str, Any] = {"log_likelihood": False, "compiled": tiny.compiled}

@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pymc as pm
 import pytest
 
 from hybridflow.design.kernels import convolve_numpy
@@ -392,3 +393,39 @@ def test_baseline_and_likelihood_options_build(
     names = set(bundle.model.named_vars)
     assert present in names and absent not in names
     assert all(np.isfinite(v) for v in bundle.model.point_logps().values())
+
+
+def test_a_regime_limited_to_some_groups_has_no_effect_on_the_others() -> None:
+    # Ukraine's mobilisation rules concern UkrRussBel: the break must not also be a free
+    # level shift for Others (Regime.groups); the masked effects are exactly zero.
+    data, _ = _regimes([
+        {"name": "war_onset", "start": "2022-02"},
+        {"name": "mobilisation", "start": "2024-05", "groups": ["UkrRussBel"]},
+    ])
+    assert data.regime_groups == [None, ("UkrRussBel",)]
+    mask = data.regime_mask()
+    assert mask[0].tolist() == [1.0] * len(data.groups)
+    assert mask[1].tolist() == [1.0 if g == "UkrRussBel" else 0.0 for g in data.groups]
+    model = build_model(data.spec, data).model
+    draws = pm.draw(model["regime_effect"], draws=20, random_seed=1)  # (draw, regime, r, g)
+    other = data.groups.index("Others")
+    assert np.all(draws[:, 1, :, other] == 0.0) and np.all(draws[:, 0, :, other] != 0.0)
+    # The mask is part of the data's identity (cached compiled models are keyed by it).
+    unlimited, _ = _regimes([
+        {"name": "war_onset", "start": "2022-02"},
+        {"name": "mobilisation", "start": "2024-05"},
+    ])
+    assert unlimited.data_hash() != data.data_hash()
+
+
+def test_a_regime_naming_an_unknown_group_is_refused() -> None:
+    with pytest.raises(SpecError, match=r"'mobilisation'.groups: \['Ukrainians'\] not among"):
+        _regimes([{"name": "mobilisation", "start": "2024-05",
+                   "groups": ["UkrRussBel", "Ukrainians"]}])
+    # Data grouped otherwise (none of the named groups is a series: a route total, a
+    # top-k grouping) hold the group inside every series: the regime applies to all.
+    data, caught = _regimes([{"name": "mobilisation", "start": "2024-05",
+                              "groups": ["Ukrainians"]}])
+    assert data.regime_groups == [None]
+    assert any("applies to every series" in m for m in caught)
+    assert any("applies to every series" in n for n in data.notes)

@@ -129,7 +129,7 @@ def test_group_sd_prior_gives_a_group_difference_the_room_of_an_effect() -> None
     z = np.random.default_rng(5).normal(size=(n, 2))
     p_diff = {}
     for kind in comp.GROUP_PRIORS:
-        scale = priors.group_sd if kind == "halfnormal" else 0.15  # 0.15: the old default
+        scale = 0.15 if kind == "gamma" else priors.group_sd  # 0.15: gamma's old default
         with pm.Model(coords={"driver": ["d"]}):
             tau = comp.group_sd_prior("tau", np.array([scale]), kind, "driver")
         draws = pm.draw(tau, draws=n, random_seed=6)[:, 0]
@@ -137,6 +137,7 @@ def test_group_sd_prior_gives_a_group_difference_the_room_of_an_effect() -> None
     p_effect = 2 * stats.norm.sf(big / 0.32)
     assert p_diff["halfnormal"] == pytest.approx(p_effect, abs=0.02)
     assert p_diff["gamma"] < 0.6 * p_effect  # the old prior's much smaller room
+    assert p_diff["fixed"] > p_effect  # a known sd at the scale: no mass near tau = 0
     with pytest.raises(ValueError, match="group_prior must be one of"), pm.Model(
         coords={"driver": ["d"]}
     ):

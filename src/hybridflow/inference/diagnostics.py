@@ -123,6 +123,19 @@ def _finite(x: float) -> float:
     return float(x) if np.isfinite(x) else -1.0
 
 
+def _fixed_elements(post: Any, names: Sequence[str]) -> np.ndarray:
+    """Per element of ``names`` (arviz's row order: each variable in C order), whether
+    every draw of every chain has the same value."""
+    flags: list[np.ndarray] = []
+    for name in names:
+        da = post[name]
+        rest = [d for d in da.dims if d not in ("chain", "draw")]
+        arr = np.asarray(da.transpose("chain", "draw", *rest).values, dtype=float)
+        flat = arr.reshape(arr.shape[0] * arr.shape[1], -1)
+        flags.append(np.all(flat == flat[:1], axis=0))
+    return np.concatenate(flags) if flags else np.zeros(0, dtype=bool)
+
+
 def check_convergence(
     idata: Posterior,
     var_names: Sequence[str],
@@ -161,6 +174,11 @@ def check_convergence(
             table = az.summary(post[names], kind="diagnostics", round_to="none")[
                 ["r_hat", "ess_bulk", "ess_tail"]
             ].astype(float)
+        fixed = _fixed_elements(post, names)
+        if len(fixed) == len(table):
+            # Fixed by construction (a regime's effect on a group it does not apply to):
+            # no sampling error to check, and arviz's r_hat of a constant is NaN.
+            table = table[~fixed]
     failing: list[str] = []
     if n_div:
         failing.append(f"{n_div} divergent transition(s) (need 0)")

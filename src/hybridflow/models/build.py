@@ -300,15 +300,44 @@ def _cut_by_the_window(
     )
 
 
+def _regime_groups(
+    r: Regime, spec: ModelSpec, groups: list[str], notes: list[str]
+) -> tuple[str, ...] | None:
+    """The groups a regime applies to (None: all), checked against the data's groups.
+
+    Data grouped otherwise than the spec's groups name them (a control route's total, a
+    top-k grouping of the sensitivity forest) hold the named groups inside their series:
+    there the regime applies to every series, with a warning and a note.
+    """
+    if r.groups is None or spec.data.outcome == "share":
+        return None
+    unknown = [g for g in r.groups if g not in groups]
+    if len(unknown) == len(r.groups):
+        msg = (
+            f"regime '{r.name}': its groups {r.groups} are not groups of these data "
+            f"({groups}); it applies to every series"
+        )
+        warnings.warn(msg, UserWarning, stacklevel=4)
+        notes.append(msg)
+        return None
+    if unknown:
+        raise SpecError(
+            f"baseline.regimes '{r.name}'.groups: {unknown} not among the groups {groups}"
+        )
+    return tuple(r.groups)
+
+
 def _regime_columns(
     spec: ModelSpec,
     events: pd.DataFrame | None,
     months: pd.DatetimeIndex,
     notes: list[str],
-) -> tuple[xr.DataArray, list[float]]:
+    groups: list[str],
+) -> tuple[xr.DataArray, list[float], list[tuple[str, ...] | None]]:
     cols: list[np.ndarray] = []
     labels: list[str] = []
     sds: list[float] = []
+    limits: list[tuple[str, ...] | None] = []
     base = spec.baseline
     window = f"{format_month(months[0])}..{format_month(months[-1])}"
 
@@ -329,6 +358,7 @@ def _regime_columns(
         return True
 
     for r in base.regimes:
+        applies = _regime_groups(r, spec, groups, notes)
         # A dated regime's indicator and its transient pulses stand or fall together;
         # each event of an event-defined regime is its own indicator.
         if r.source == "dates":
@@ -347,9 +377,10 @@ def _regime_columns(
                     cols.append(values)
                     labels.append(label)
                     sds.append(r.prior_sd or base.priors.regime_sd)
+                    limits.append(applies)
     mat = np.column_stack(cols) if cols else np.zeros((len(months), 0))
     da = xr.DataArray(mat, dims=("month", "regime"), coords={"month": months, "regime": labels})
-    return da, sds
+    return da, sds, limits
 
 
 def prepare_data(
@@ -413,7 +444,7 @@ def prepare_data(
 
     inputs = DesignInputs(spec, panel, events, months, months_ext, notes)
     designs = [driver_kind(d).design(inputs) for d in drivers]
-    regimes, regime_sd = _regime_columns(spec, events, months, notes)
+    regimes, regime_sd, regime_groups = _regime_columns(spec, events, months, notes, groups)
     factor = _common_factor(spec, panel, months)
     return ModelData(
         spec=spec,
@@ -427,6 +458,7 @@ def prepare_data(
         regimes=regimes,
         factor=factor,
         regime_sd=regime_sd,
+        regime_groups=regime_groups,
         notes=notes,
         panel_attrs={k: v for k, v in panel.attrs.items() if isinstance(v, str | int | float)},
     )

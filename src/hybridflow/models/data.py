@@ -71,6 +71,8 @@ class ModelData:
     regimes: xr.DataArray
     factor: xr.DataArray | None
     regime_sd: list[float] = field(default_factory=list)
+    #: Per regime column, the groups it applies to (None: every group).
+    regime_groups: list[tuple[str, ...] | None] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     panel_attrs: dict[str, Any] = field(default_factory=dict)
 
@@ -125,6 +127,15 @@ class ModelData:
         mat = np.vstack(cols) if cols else np.zeros((0, len(self.months_ext)))
         return labels, ids, owners, mat
 
+    def regime_mask(self) -> np.ndarray:
+        """``(regime, group)``: 1 where a regime column applies to a group, else 0."""
+        n = self.regimes.sizes["regime"]
+        limits = self.regime_groups or [None] * n
+        return np.array(
+            [[1.0 if gs is None or g in gs else 0.0 for g in self.groups] for gs in limits],
+            dtype=float,
+        ).reshape(n, len(self.groups))
+
     def data_hash(self) -> str:
         """sha256 over the arrays the model uses (outcome, exposures, regimes, factor)."""
         h = hashlib.sha256()
@@ -148,6 +159,7 @@ class ModelData:
         add("events", ev)
         h.update("|".join(map(str, self.regimes["regime"].values)).encode())
         add("regimes", self.regimes.values)
+        add("regime_mask", self.regime_mask())
         if self.factor is not None:
             add("factor", self.factor.values)
         return h.hexdigest()

@@ -149,8 +149,10 @@ class Priors(StrictModel):
     group_sd: scale of the between-group sd of driver effects (default for drivers that
         do not set their own): HalfNormal(0.32) lets two groups differ by as much as the
         effect prior lets one group's effect be (docs/models.md, "Priors").
-    group_prior: that sd's prior, "halfnormal" (default) or "gamma" (the earlier
-        boundary-avoiding Gamma(2, 2/group_sd), kept to reproduce earlier runs).
+    group_prior: that sd's prior, "halfnormal" (default), "fixed" (the sd set to group_sd,
+        not learned: with two groups the data say almost nothing about it, and its funnel
+        fails the convergence gate) or "gamma" (the earlier boundary-avoiding
+        Gamma(2, 2/group_sd), kept to reproduce earlier runs).
     event_sd: HalfNormal scale of the between-event sd for per-event drivers.
     factor_sd: Normal sd of the common factor's loadings.
     noise_sd: HalfNormal scale of the monthly noise's innovation sd (``noise = "ar1"``;
@@ -169,7 +171,7 @@ class Priors(StrictModel):
     regime_sd: float = 2.8
     dispersion_sd: float = 1.0
     group_sd: float = 0.32
-    group_prior: Literal["halfnormal", "gamma"] = "halfnormal"
+    group_prior: Literal["halfnormal", "fixed", "gamma"] = "halfnormal"
     event_sd: float = 0.2
     factor_sd: float = 0.5
     noise_sd: float = 0.3
@@ -270,10 +272,16 @@ class Regime(StrictModel):
     per-series effect beside the step's: a break whose first months overshoot its lasting
     level (the invasion's opening months) is then carried by the regime, not by whichever
     driver happens to peak there.
+
+    ``groups`` limits the break to some groups (default: all): its effect on the others is
+    fixed at zero, so a break that concerns one population (Ukraine's mobilisation rules,
+    UkrRussBel) is not a free level shift for another (Others) as well. Share models ignore
+    it: a break in any group moves the share.
     """
 
     name: str
     source: Literal["dates", "events"] = "dates"
+    groups: list[str] | None = None
     start: str | None = None
     end: str | None = None
     shape: EventShape = "step"
@@ -298,6 +306,8 @@ class Regime(StrictModel):
     def _consistent(self) -> Regime:
         if self.prior_sd is not None and not self.prior_sd > 0:
             raise ValueError(f"bad prior: prior_sd must be > 0, got {self.prior_sd}")
+        if self.groups is not None and not self.groups:
+            raise ValueError(f"regime {self.name!r}: groups, where given, must name a group")
         if self.transient_months and (self.source != "dates" or self.shape == "pulse"):
             raise ValueError(
                 f"regime {self.name!r}: transient_months is for dated steps and windows "

@@ -43,7 +43,8 @@ class Intercept(Term):
 
 class Regimes(Term):
     """Known breaks: ``sum_r gamma[r, s] R[t, r]``, independent per-series effects
-    ``regime_effect = sd_r * raw`` (breaks hit groups differently)."""
+    ``regime_effect = sd_r * raw`` (breaks hit groups differently), fixed at zero for the
+    groups a regime does not apply to (``Regime.groups``: ``ModelData.regime_mask``)."""
 
     name = "regimes"
 
@@ -55,8 +56,9 @@ class Regimes(Term):
         R_d = ctx.data_var("regime_design", data.regimes.values, ("month", "regime"))
         sd = np.asarray(data.regime_sd, dtype=float)
         g_raw = pm.Normal("regime_raw", 0.0, 1.0, dims=("regime", "route", "group"))
+        scale = sd[:, None, None] * data.regime_mask()[:, None, :]
         gamma = pm.Deterministic(
-            "regime_effect", sd[:, None, None] * g_raw, dims=("regime", "route", "group")
+            "regime_effect", scale * g_raw, dims=("regime", "route", "group")
         )
         ctx.constant["regime_design"] = data.regimes
         self.gate_vars = ["regime_effect"]
