@@ -429,3 +429,18 @@ def test_a_regime_naming_an_unknown_group_is_refused() -> None:
     assert data.regime_groups == [None]
     assert any("applies to every series" in m for m in caught)
     assert any("applies to every series" in n for n in data.notes)
+
+
+def test_regimes_for_different_groups_may_cover_the_same_months() -> None:
+    # A step for UkrRussBel and a window for Others, both from 2024-05 in a window ending
+    # 2024-09: identical columns, but no group has both, so neither is a ridge.
+    regimes = [
+        {"name": "mobilisation", "start": "2024-05", "groups": ["UkrRussBel"]},
+        {"name": "episode", "start": "2024-05", "end": "2024-10", "groups": ["Others"]},
+    ]
+    data, _ = _regimes(regimes)
+    assert [str(r) for r in data.regimes["regime"].values] == ["mobilisation", "episode"]
+    both = [dict(r, groups=None) for r in regimes]
+    data, _ = _regimes(both)
+    assert [str(r) for r in data.regimes["regime"].values] == ["mobilisation"]
+    assert any("'episode' dropped: identical" in n for n in data.notes)

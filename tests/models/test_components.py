@@ -97,7 +97,7 @@ def test_the_default_pooling_prior_lets_two_groups_differ(seed_shift: int) -> No
         "drivers": [{"name": "ev", "source": "events", "filter": {"family": "sanctions"},
                      "kernel": {"name": "geometric", "max_lag": 3, "fixed": {"decay": 0.5}}}],
     })
-    assert spec.baseline.priors.group_prior == "halfnormal"
+    assert spec.baseline.priors.group_prior == "fixed"
     months = pd.date_range("2016-01", "2024-09", freq="MS")
     rng = np.random.default_rng(11)
     picks = np.sort(rng.choice(len(months), size=24, replace=False))

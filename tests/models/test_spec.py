@@ -44,7 +44,7 @@ def test_minimal_spec_gets_documented_defaults() -> None:
     assert spec.baseline.trend_step == 6
     # Issue 12: a scale that lets two groups differ (docs/models.md, "Priors").
     assert spec.baseline.priors.group_sd == pytest.approx(0.32)
-    assert spec.baseline.priors.group_prior == "halfnormal"
+    assert spec.baseline.priors.group_prior == "fixed"
     assert spec.drivers == []
 
 

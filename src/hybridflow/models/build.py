@@ -341,17 +341,24 @@ def _regime_columns(
     base = spec.baseline
     window = f"{format_month(months[0])}..{format_month(months[-1])}"
 
-    def identifiable(label: str, values: np.ndarray) -> bool:
+    def shared(a: tuple[str, ...] | None, b: tuple[str, ...] | None) -> bool:
+        """Whether two regimes apply to a common group (None: every group)."""
+        return a is None or b is None or bool(set(a) & set(b))
+
+    def identifiable(label: str, values: np.ndarray, applies: tuple[str, ...] | None) -> bool:
         if np.all(values == values[0]):
             state = "always on" if values[0] else "never on"
             notes.append(f"regime '{label}' dropped: {state} in {window} (not identifiable)")
             return False
-        if any(np.array_equal(values, c) for c in cols):
+        # Only columns acting on a common group can be confounded with this one (a step
+        # for UkrRussBel and a window for Others may cover the same months).
+        rivals = [c for c, lim in zip(cols, limits, strict=True) if shared(lim, applies)]
+        if any(np.array_equal(values, c) for c in rivals):
             notes.append(f"regime '{label}' dropped: identical to an earlier regime column")
             return False
         # With the intercept and the earlier columns: a linear combination of them (a
         # transient covering the whole of a short step) would be a ridge, not an effect.
-        stack = np.column_stack([np.ones(len(values)), *cols])
+        stack = np.column_stack([np.ones(len(values)), *rivals])
         if np.linalg.matrix_rank(np.column_stack([stack, values])) == np.linalg.matrix_rank(stack):
             notes.append(f"regime '{label}' dropped: collinear with earlier regime columns")
             return False
@@ -373,7 +380,7 @@ def _regime_columns(
                 notes.append(msg)
                 continue
             for label, values in bundle:
-                if identifiable(label, values):
+                if identifiable(label, values, applies):
                     cols.append(values)
                     labels.append(label)
                     sds.append(r.prior_sd or base.priors.regime_sd)

@@ -149,9 +149,9 @@ class Priors(StrictModel):
     group_sd: scale of the between-group sd of driver effects (default for drivers that
         do not set their own): HalfNormal(0.32) lets two groups differ by as much as the
         effect prior lets one group's effect be (docs/models.md, "Priors").
-    group_prior: that sd's prior, "halfnormal" (default), "fixed" (the sd set to group_sd,
-        not learned: with two groups the data say almost nothing about it, and its funnel
-        fails the convergence gate) or "gamma" (the earlier boundary-avoiding
+    group_prior: that sd's prior, "fixed" (default: the sd set to group_sd, not learned;
+        with two groups the data say almost nothing about it, and its funnel failed the
+        convergence gate in the audit's worlds), "halfnormal" (learned) or "gamma" (the earlier boundary-avoiding
         Gamma(2, 2/group_sd), kept to reproduce earlier runs).
     event_sd: HalfNormal scale of the between-event sd for per-event drivers.
     factor_sd: Normal sd of the common factor's loadings.
@@ -171,7 +171,7 @@ class Priors(StrictModel):
     regime_sd: float = 2.8
     dispersion_sd: float = 1.0
     group_sd: float = 0.32
-    group_prior: Literal["halfnormal", "fixed", "gamma"] = "halfnormal"
+    group_prior: Literal["halfnormal", "fixed", "gamma"] = "fixed"
     event_sd: float = 0.2
     factor_sd: float = 0.5
     noise_sd: float = 0.3
