@@ -74,13 +74,14 @@ def test_model_has_named_dims_and_reported_vars() -> None:
     for name in (
         "effect",
         "effect_mean",
-        "effect_group_sd",
         "geometric_decay",
         "event_effect",
         "strikes_peak",
         "strikes_spread",
     ):
         assert name in bundle.reported_vars
+    # The between-group sd is fixed by default (group_prior "fixed"): no parameter to gate.
+    assert "effect_group_sd" not in model.named_vars
     assert {"y_obs", "driver_lagged", "event_lagged", "regime_design"} <= set(bundle.data_names)
     # The model evaluates to a finite log density at its initial point.
     logp = model.point_logps()

@@ -61,7 +61,8 @@ def test_coinciding_sanctions_drivers_are_graded_from_one_model_that_builds() ->
     assert data.groups == ["UkrRussBel", INSTRUMENTALISED_GROUP]
     assert model.named_vars_to_dims["effect"] == ("driver", "route", "group")
     assert list(model.coords["driver"]) == [d.name for d in spec.drivers]
-    assert "effect_group_sd" in model.named_vars  # partial pooling over the two groups
+    # Partial pooling over the two groups, with the between-group sd fixed (the default).
+    assert "effect_z" in model.named_vars and "effect_group_sd" not in model.named_vars
 
 
 def test_every_hypothesis_has_a_placebo_and_gated_checks_sample_enough_for_the_gate() -> None:
