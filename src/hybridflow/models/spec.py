@@ -146,13 +146,12 @@ class Priors(StrictModel):
         crises move monthly counts by one to two orders of magnitude, so a break of that
         size must not be shrunk towards none (and left to the drivers to explain).
     dispersion_sd: HalfNormal scale of 1/sqrt(phi) for the negative binomial.
-    group_sd: scale of the between-group sd of driver effects (default for drivers that
-        do not set their own): HalfNormal(0.32) lets two groups differ by as much as the
-        effect prior lets one group's effect be (docs/models.md, "Priors").
-    group_prior: that sd's prior, "fixed" (default: the sd set to group_sd, not learned;
-        with two groups the data say almost nothing about it, and its funnel failed the
-        convergence gate in the audit's worlds), "halfnormal" (learned) or "gamma" (the earlier boundary-avoiding
-        Gamma(2, 2/group_sd), kept to reproduce earlier runs).
+    group_sd: the between-group sd of driver effects (default for drivers that do not
+        set their own): fixed at 0.32, or the scale of its prior (docs/models.md, "Priors").
+    group_prior: "fixed" (default: the sd is group_sd, not learned; with two groups the
+        data say almost nothing about it, and its funnel failed the convergence gate in
+        the audit's worlds), "halfnormal" (learned, HalfNormal(group_sd)) or "gamma" (the
+        earlier boundary-avoiding Gamma(2, 2/group_sd), kept to reproduce earlier runs).
     event_sd: HalfNormal scale of the between-event sd for per-event drivers.
     factor_sd: Normal sd of the common factor's loadings.
     noise_sd: HalfNormal scale of the monthly noise's innovation sd (``noise = "ar1"``;
