@@ -65,6 +65,8 @@ def test_variants_change_one_choice_each_and_skip_duplicates_of_the_baseline() -
         "start 2021-01",
         "start 2022-02",
         "grouping top_5",
+        "trend x0.5",
+        "trend x2",
     ]
     by = {v.label: v.spec for v in variants}
     assert all(s is not None for s in by.values())
@@ -80,6 +82,10 @@ def test_variants_change_one_choice_each_and_skip_duplicates_of_the_baseline() -
     assert start is not None and start.data.start == "2022-02" and start.data.end == "2024-09"
     top = by["grouping top_5"]
     assert top is not None and getattr(top.data.grouping, "top_k", None) == 5
+    stiff = by["trend x0.5"]
+    assert stiff is not None
+    assert stiff.baseline.priors.trend_sd == pytest.approx(spec.baseline.priors.trend_sd / 2)
+    assert stiff.drivers == spec.drivers  # only the trend changes
     with pytest.raises(KeyError, match="no driver"):
         sensitivity_variants(spec, "nope")
 
@@ -98,11 +104,12 @@ def test_grid_table_has_one_row_per_variant_for_the_forest_plot() -> None:
     assert list(table.columns) == SENSITIVITY_COLUMNS
     assert list(table["label"]) == [
         "baseline", "prior x0.5", "prior x2", "kernel immediate", "kernel delayed",
-        "kernel fdl", "start 2021-01", "start 2022-02", "grouping top_5",
+        "kernel fdl", "start 2021-01", "start 2022-02", "grouping top_5", "trend x0.5",
+        "trend x2",
     ]  # fmt: skip
     assert (table["panel"] == "H1 eu_sanctions").all()
-    assert len(fake.tasks) == 9
-    assert table["mean"].tolist() == pytest.approx([10.0 + i for i in range(9)])
+    assert len(fake.tasks) == 11
+    assert table["mean"].tolist() == pytest.approx([10.0 + i for i in range(11)])
     assert (table["low"] < table["mean"]).all() and (table["high"] > table["mean"]).all()
     assert table["converged"].dtype == bool
     assert table["p_direction"].iloc[0] == pytest.approx(np.mean(np.linspace(-5, 25, 101) > 0))
@@ -114,7 +121,7 @@ def test_grid_table_has_one_row_per_variant_for_the_forest_plot() -> None:
     assert "belarus_2021' dropped" in row.loc["start 2022-02", "note"]
     assert row.loc["grouping top_5", "groups"].count(",") == 5
     # Seeds depend on the variant's position only (same tasks whatever the executor).
-    assert len({t.seed for t in fake.tasks}) == 9
+    assert len({t.seed for t in fake.tasks}) == 11
 
 
 def test_grid_reports_variants_that_cannot_be_built_and_reuses_a_baseline_fit() -> None:

@@ -353,11 +353,15 @@ def test_regime_switch_and_unknown_regime(
 # The trend's extension itself is tested with the term (tests/models/test_terms.py).
 
 
-def test_forecast_intervals_widen_with_horizon(panel: xr.Dataset, events: pd.DataFrame) -> None:
+@pytest.mark.parametrize("trend_prior", ["halfnormal", "fixed"])
+def test_forecast_intervals_widen_with_horizon(
+    panel: xr.Dataset, events: pd.DataFrame, trend_prior: str
+) -> None:
     spec = {
         "name": "plain",
         "data": SPEC["data"],
-        "baseline": {"trend": "local_level", "trend_step": 2, "fourier_order": 0},
+        "baseline": {"trend": "local_level", "trend_step": 2, "fourier_order": 0,
+                     "priors": {"trend_prior": trend_prior}},
     }
     res = fake_result(spec, panel, events, draws=400)
     fc = forecast(res, panel, events, horizon=6)
@@ -366,10 +370,13 @@ def test_forecast_intervals_widen_with_horizon(panel: xr.Dataset, events: pd.Dat
     step = np.log(fc.expected.sel(scenario="baseline", route="R", group="A")) - last
     sd = step.std(("chain", "draw")).values
     assert np.all(np.diff(sd) > 0)
-    sigma = res.idata.posterior["trend_sigma"].sel(route="R", group="A")
-    np.testing.assert_allclose(
-        sd[[1, 3, 5]], float(np.sqrt((sigma**2).mean())) * np.sqrt([1, 2, 3]), rtol=0.15
-    )
+    if trend_prior == "halfnormal":  # learned: the draws' own sd
+        sigma = res.idata.posterior["trend_sigma"].sel(route="R", group="A")
+        knot_sd = float(np.sqrt((sigma**2).mean()))
+    else:  # fixed: no parameter, the spec's value
+        assert "trend_sigma" not in res.idata.posterior
+        knot_sd = res.spec.baseline.priors.trend_sd
+    np.testing.assert_allclose(sd[[1, 3, 5]], knot_sd * np.sqrt([1, 2, 3]), rtol=0.15)
 
 
 # --------------------------------------------------------------------------- probabilities, output

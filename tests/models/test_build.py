@@ -380,7 +380,9 @@ def test_common_factor_from_control_routes() -> None:
 @pytest.mark.parametrize(
     ("baseline", "family", "present", "absent"),
     [
-        ({"trend": "local_level"}, "negbin", "trend_sigma", "trend_rho"),
+        ({"trend": "local_level"}, "negbin", "trend_u", "trend_rho"),
+        ({"priors": {"trend_prior": "halfnormal"}}, "negbin", "trend_sigma", "trend_z"),
+        ({}, "negbin", "trend_rho", "trend_sigma"),  # the innovation sd is fixed by default
         ({"trend_parametrisation": "non_centred"}, "negbin", "trend_z", "trend_u"),
         ({"trend": "ar1"}, "poisson", "trend_u", "dispersion"),
         ({"trend": "none", "seasonality": "pooled"}, "negbin", "season_coef", "season_dev_sd"),

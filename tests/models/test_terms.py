@@ -243,7 +243,8 @@ def test_extend_at_the_observed_months_agrees_with_evaluate() -> None:
 
 
 def test_trend_extension_starts_from_the_last_knot_and_is_random_after() -> None:
-    spec = _spec(baseline={"trend_step": 3}, drivers=[])
+    # The innovation sd learned (its draws can be zeroed below); fixed is tested after.
+    spec = _spec(baseline={"trend_step": 3, "priors": {"trend_prior": "halfnormal"}}, drivers=[])
     data = prepare_data(spec, make_panel(), make_events())
     (trend,) = [t for t in model_terms(spec, data) if type(t) in TRENDS.values()]
     draws = _prior(spec, data)
@@ -256,6 +257,26 @@ def test_trend_extension_starts_from_the_last_knot_and_is_random_after() -> None
     sigma0 = draws.post.assign(trend_sigma=draws.post["trend_sigma"] * 0.0)
     quiet = trend.extend(Draws(sigma0), Design.of_data(data), 3, np.random.default_rng(1))
     np.testing.assert_allclose(quiet[:, 2], rho * fitted[:, -1])
+
+
+def test_a_fixed_trend_sd_has_no_parameter_and_the_term_supplies_it() -> None:
+    spec = _spec(baseline={"trend_step": 3, "priors": {"trend_sd": 0.2}}, drivers=[])
+    assert spec.baseline.priors.trend_prior == "fixed"  # the default
+    data = prepare_data(spec, make_panel(), make_events())
+    (trend,) = [t for t in model_terms(spec, data) if type(t) in TRENDS.values()]
+    assert trend.fixed_sigma == 0.2
+    draws = _prior(spec, data, draws=1000)  # enough for sds within 10% (se ~2-3%)
+    assert "trend_sigma" not in draws.post
+    # The prior draws' knot innovations have the fixed sd (u[k] - rho u[k-1] ~ N(0, 0.2)).
+    u = draws.get("trend_u", "trend_knot", "route", "group")
+    rho = draws.get("trend_rho")[:, None, None, None]
+    innov = u[:, 1:] - rho * u[:, :-1]
+    assert float(innov.std()) == pytest.approx(0.2, rel=0.1)
+    # Its forecast continues with the same sd: one knot step ahead, sd 0.2 around rho*last.
+    ext = trend.extend(draws, Design.of_data(data), 3, np.random.default_rng(2))
+    last = trend.evaluate(draws, Design.of_data(data))[:, -1]
+    step = ext[:, 2] - draws.get("trend_rho")[:, None, None] * last
+    assert float(step.std()) == pytest.approx(0.2, rel=0.1)
 
 
 def test_trend_extension_uncertainty_grows_with_horizon() -> None:

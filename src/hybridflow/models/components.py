@@ -216,13 +216,15 @@ def ar1_trend(
     sigma_scale: float,
     rho_prior: tuple[float, float],
     centred: bool = True,
+    sigma_prior: str = "halfnormal",
 ) -> TensorVariable:
     """AR(1) latent trend per series, shape ``(month, route, group)``.
 
     The process lives on knots every ``step`` months (``step = 1``: every month) and is
     linearly interpolated in between: ``u[0] ~ N(0, sigma)``, ``u[k] ~ N(rho u[k-1],
-    sigma)``, with ``sigma[series] ~ HalfNormal(sigma_scale)`` and one ``rho ~ Beta(a, b)``
-    shared by all series (both per knot step). The first state has sd ``sigma``, not the
+    sigma)``, with ``sigma[series] ~ HalfNormal(sigma_scale)`` (``sigma_prior =
+    "halfnormal"``) or ``sigma = sigma_scale`` (``"fixed"``, no parameter) and one ``rho ~
+    Beta(a, b)`` shared by all series (both per knot step). The first state has sd ``sigma``, not the
     stationary ``sigma / sqrt(1 - rho**2)``: the intercept sets the level, and the
     stationary scaling makes a funnel as ``rho`` approaches 1.
 
@@ -231,8 +233,24 @@ def ar1_trend(
     ``z ~ Normal(0, 1)`` and ``L[k, j] = rho**(k - j)`` (best for sparse data).
     """
     rho = pm.Beta(f"{name}_rho", alpha=rho_prior[0], beta=rho_prior[1])
-    sigma = pm.HalfNormal(f"{name}_sigma", sigma=sigma_scale, dims=SERIES_DIMS)
+    sigma = _trend_sigma(name, sigma_scale, sigma_prior)
     return _knot_process(name, n_month, step=step, rho=rho, sigma=sigma, centred=centred)
+
+
+#: ``baseline.priors.trend_prior``: how the trend's innovation sd per series is set.
+TREND_PRIORS: tuple[str, ...] = ("fixed", "halfnormal")
+
+
+def _trend_sigma(name: str, sigma_scale: float, kind: str) -> TensorVariable:
+    """The trend's innovation sd per series: learned (``HalfNormal(sigma_scale)``) or the
+    constant ``sigma_scale`` (``fixed``)."""
+    if kind == "halfnormal":
+        return pm.HalfNormal(f"{name}_sigma", sigma=sigma_scale, dims=SERIES_DIMS)
+    if kind == "fixed":
+        model = pm.modelcontext(None)
+        shape = tuple(len(model.coords[d]) for d in SERIES_DIMS)
+        return pt.as_tensor_variable(np.full(shape, float(sigma_scale)))
+    raise ValueError(f"trend_prior must be one of {TREND_PRIORS}, got {kind!r}")
 
 
 def local_level_trend(
@@ -242,13 +260,14 @@ def local_level_trend(
     step: int,
     sigma_scale: float,
     centred: bool = True,
+    sigma_prior: str = "halfnormal",
 ) -> TensorVariable:
     """Random-walk (local level) trend per series: the AR(1) above with ``rho = 1``.
 
     Knots every ``step`` months, linearly interpolated: ``u[0] ~ N(0, sigma)``,
     ``u[k] ~ N(u[k-1], sigma)``.
     """
-    sigma = pm.HalfNormal(f"{name}_sigma", sigma=sigma_scale, dims=SERIES_DIMS)
+    sigma = _trend_sigma(name, sigma_scale, sigma_prior)
     rho = pt.as_tensor_variable(np.float64(1.0))
     return _knot_process(name, n_month, step=step, rho=rho, sigma=sigma, centred=centred)
 

@@ -137,7 +137,13 @@ class Priors(StrictModel):
     """Baseline priors; every value is a scale (> 0) except the Beta shape pair.
 
     intercept_sd: Normal sd of per-series intercepts around log(mean count).
-    trend_sd: HalfNormal scale of the latent trend's innovation sd (per knot step).
+    trend_sd: the latent trend's innovation sd per knot step: its value (``trend_prior =
+        "fixed"``) or the scale of its HalfNormal prior.
+    trend_prior: "fixed" (default: the innovation sd is trend_sd, 0.3, not learned) or
+        "halfnormal" (learned, ``HalfNormal(trend_sd)``; earlier releases, with trend_sd 0.5).
+        With the knot values sampled (centred), a learned sd makes a funnel: chains that
+        reach a small sd stop moving (every transition divergent) in the audit's worlds;
+        trend flexibility is a sensitivity dimension instead (docs/models.md, "Trend").
     ar_rho: Beta(a, b) prior of the AR(1) coefficient (mean a/(a+b)).
     season_sd: Normal sd of the pooled Fourier coefficients.
     season_dev_sd: HalfNormal scale of the per-series Fourier deviations' sd.
@@ -163,7 +169,8 @@ class Priors(StrictModel):
     """
 
     intercept_sd: float = 2.0
-    trend_sd: float = 0.5
+    trend_sd: float = 0.3
+    trend_prior: Literal["fixed", "halfnormal"] = "fixed"
     ar_rho: tuple[float, float] = (6.0, 2.0)
     season_sd: float = 0.5
     season_dev_sd: float = 0.2
@@ -181,7 +188,7 @@ class Priors(StrictModel):
         for name in type(self).model_fields:
             value = getattr(self, name)
             if isinstance(value, str):
-                continue  # a choice (group_prior), validated by its Literal
+                continue  # a choice (group_prior, trend_prior), validated by its Literal
             values = value if isinstance(value, tuple) else (value,)
             for v in values:
                 if not v > 0:

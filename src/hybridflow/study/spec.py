@@ -100,6 +100,7 @@ class Sensitivity(StrictModel):
     kernels: list[KernelName] = Field(default_factory=lambda: list(DEFAULT_KERNELS))
     window_starts: list[str] = Field(default_factory=lambda: ["2021-01", "2022-02"])
     groupings: list[Any] = Field(default_factory=lambda: [{"top_k": 5}])
+    trend_scales: list[float] = Field(default_factory=lambda: [0.5, 2.0])
 
 
 class GatedSampling(StrictModel):

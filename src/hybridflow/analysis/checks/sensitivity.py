@@ -12,7 +12,10 @@ choice and is refitted:
   ``note``;
 - ``grouping G``: nationalities grouped by ``G`` (``"ukrrussbel"``, ``"none"``,
   ``{"top_k": k}`` or a CSV path). The pooled effect then averages over other groups,
-  and a group-specific headline needs its group to exist.
+  and a group-specific headline needs its group to exist;
+- ``trend xS``: the latent trend's flexibility, its innovation sd per knot step
+  (``baseline.priors.trend_sd``, a value or its prior's scale) multiplied by ``S``: a
+  stiffer trend leaves slow movements to the drivers, a looser one can absorb their pulses.
 
 A variant identical to the baseline (say ``start 2016-01`` when the spec starts in 2016) is
 left out. Each variant has its own structure, hence its own compile; they run in parallel
@@ -138,6 +141,7 @@ def sensitivity_variants(
     kernels: Sequence[str] = DEFAULT_KERNELS,
     window_starts: Sequence[str] = ("2016-01", "2021-01", "2022-02"),
     groupings: Sequence[Any] = (REPORT_GROUPING, {"top_k": 5}),
+    trend_scales: Sequence[float] = (0.5, 2.0),
 ) -> list[Variant]:
     """The baseline and every one-choice-at-a-time variant of ``spec``.
 
@@ -184,6 +188,15 @@ def sensitivity_variants(
         d = spec.model_dump(mode="python")
         d["data"]["grouping"] = _normal_grouping(g)
         add(f"grouping {grouping_label(g)}", "grouping", d)
+    for s in trend_scales:
+        # Trend flexibility: the knots' innovation sd (its value, or its prior's scale).
+        if not s > 0:
+            raise ValueError(f"trend scales must be > 0, got {s}")
+        d = spec.model_dump(mode="python")
+        if d["baseline"]["trend"] == "none":
+            continue
+        d["baseline"]["priors"]["trend_sd"] = float(d["baseline"]["priors"]["trend_sd"]) * float(s)
+        add(f"trend x{s:g}", "trend", d)
     return out
 
 
@@ -302,6 +315,7 @@ def sensitivity_grid(
     kernels: Sequence[str] = DEFAULT_KERNELS,
     window_starts: Sequence[str] = ("2016-01", "2021-01", "2022-02"),
     groupings: Sequence[Any] = (REPORT_GROUPING, {"top_k": 5}),
+    trend_scales: Sequence[float] = (0.5, 2.0),
     direction: Direction = "+",
     group: str | None = None,
     route: str | None = None,
@@ -319,7 +333,7 @@ def sensitivity_grid(
     ----------
     spec, driver, panel, events
         The headline model, its driver, the panel and the event catalogue.
-    prior_scales, kernels, window_starts, groupings
+    prior_scales, kernels, window_starts, groupings, trend_scales
         The variants (see the module docstring); each changes one choice.
     direction
         Predicted direction, for ``p_direction``.
@@ -356,6 +370,7 @@ def sensitivity_grid(
         kernels=kernels,
         window_starts=window_starts,
         groupings=groupings,
+        trend_scales=trend_scales,
     )
     headline = Headline(driver, group=group, route=route, direction=direction)
     datas, notes = _variant_data(variants, panel, events, group)

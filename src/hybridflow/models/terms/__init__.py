@@ -90,7 +90,10 @@ def model_terms(spec: ModelSpec, data: ModelData) -> list[Term]:
     terms: list[Term] = [
         Intercept(),
         trend_cls(
-            design.n_months, base.trend_step, base.trend_parametrisation == "centred"
+            design.n_months,
+            base.trend_step,
+            base.trend_parametrisation == "centred",
+            fixed_sigma=base.priors.trend_sd if base.priors.trend_prior == "fixed" else None,
         ),
     ]
     if base.noise != "none":

@@ -6,7 +6,8 @@ In numpy the knots are rebuilt from the parameters: sampled directly (centred), 
 ``u = L(rho) @ (sigma * z)`` (non-centred). Past the fit the process continues with
 the same draws of ``rho`` (1 for a local level) and ``sigma``: new knots every
 ``trend_step`` months, ``u[k] = rho u[k-1] + sigma eps``, linear in between, so the
-forecast's uncertainty grows with the horizon.
+forecast's uncertainty grows with the horizon. With ``priors.trend_prior = "fixed"``
+``sigma`` is the constant ``priors.trend_sd`` (no parameter; the term supplies it).
 """
 
 from __future__ import annotations
@@ -28,12 +29,28 @@ class _KnotTrend(Term):
     #: True when ``rho`` is learned (AR(1)); a local level has ``rho = 1``.
     has_rho: ClassVar[bool] = True
 
-    def __init__(self, n_month: int, step: int, centred: bool) -> None:
+    def __init__(
+        self, n_month: int, step: int, centred: bool, fixed_sigma: float | None = None
+    ) -> None:
         super().__init__()
         self.n_month, self.step, self.centred = n_month, step, centred
+        #: The innovation sd when it is fixed (``priors.trend_prior = "fixed"``), else None.
+        self.fixed_sigma = fixed_sigma
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}(step={self.step}, centred={self.centred})"
+        return (
+            f"{type(self).__name__}(step={self.step}, centred={self.centred}, "
+            f"fixed_sigma={self.fixed_sigma})"
+        )
+
+    def _sigma_prior(self) -> str:
+        return "halfnormal" if self.fixed_sigma is None else "fixed"
+
+    def _sigma(self, draws: Draws, series_shape: tuple[int, int]) -> np.ndarray:
+        """``(sample, route, group)`` draws of the innovation sd (constant when fixed)."""
+        if self.fixed_sigma is None:
+            return draws.get("trend_sigma", "route", "group")
+        return np.full((draws.n, *series_shape), self.fixed_sigma)
 
     def _rho(self, draws: Draws) -> np.ndarray:
         """``(sample,)`` draws of rho."""
@@ -44,7 +61,7 @@ class _KnotTrend(Term):
         if self.centred:
             return np.moveaxis(draws.get("trend_u", "route", "group", "trend_knot"), -1, 1)
         z = draws.get("trend_z", "trend_knot", "route", "group")
-        sigma = draws.get("trend_sigma", "route", "group")
+        sigma = self._sigma(draws, z.shape[2:])
         K = z.shape[1]
         dist = np.subtract.outer(np.arange(K), np.arange(K)).astype(float)
         lower = dist >= 0
@@ -74,12 +91,12 @@ class _KnotTrend(Term):
     ) -> np.ndarray:
         """``(sample, horizon, route, group)``: the process continued from ``last``
         ``(sample, route, group)``, its value in the last fitted month (a knot)."""
-        sigma = draws.get("trend_sigma", "route", "group")
+        sigma = self._sigma(draws, last.shape[1:])
         return continue_knots(last, self._rho(draws), sigma, self.step, horizon, rng)
 
 
 class AR1Trend(_KnotTrend):
-    """AR(1) trend: ``trend_rho ~ Beta``, ``trend_sigma[s] ~ HalfNormal``."""
+    """AR(1) trend: ``trend_rho ~ Beta``, ``trend_sigma[s]`` fixed or ``~ HalfNormal``."""
 
     name = "ar1"
 
@@ -92,6 +109,7 @@ class AR1Trend(_KnotTrend):
             sigma_scale=pri.trend_sd,
             rho_prior=pri.ar_rho,
             centred=self.centred,
+            sigma_prior=self._sigma_prior(),
         )
 
 
@@ -108,6 +126,7 @@ class LocalLevelTrend(_KnotTrend):
             step=self.step,
             sigma_scale=ctx.spec.baseline.priors.trend_sd,
             centred=self.centred,
+            sigma_prior=self._sigma_prior(),
         )
 
 
@@ -116,7 +135,10 @@ class NoTrend(Term):
 
     name = "none"
 
-    def __init__(self, n_month: int = 0, step: int = 1, centred: bool = True) -> None:
+    def __init__(
+        self, n_month: int = 0, step: int = 1, centred: bool = True,
+        fixed_sigma: float | None = None,
+    ) -> None:
         super().__init__()
 
     def add_to_model(self, ctx: BuildContext) -> Any:

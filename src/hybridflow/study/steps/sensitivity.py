@@ -47,7 +47,7 @@ def run(context: StudyContext, results: StudyResults) -> SensitivityResult | Non
             table = sensitivity_grid(
                 spec, h.driver, context.panel, context.events, prior_scales=sens.prior_scales,
                 kernels=sens.kernels, window_starts=starts, groupings=groupings,
-                direction=h.direction, group=h.graded_group,
+                trend_scales=sens.trend_scales, direction=h.direction, group=h.graded_group,
                 panel_label=f"{h.id} {h.driver}",
                 baseline=headline, sampling=sampling, seed=seed, executor=context.executor(),
             )
