@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from hybridflow.analysis import evidence as _ev
 from hybridflow.numbers import format_number
 
 # ------------------------------------------------------------------ page one
@@ -82,10 +83,11 @@ GRADES_SECTION = (
     "is shown beside it, and the pooled mean across groups only where the groups agree "
     "(their 90% HDIs overlap and their means have one sign), otherwise 'groups differ'. "
     "Evidence grades follow one fixed rule (docs/tutorial.md): strong = "
-    "P(direction) >= 0.975 and P(effect beyond +-10% in that direction) >= 0.75; "
-    "moderate = 0.90 and 0.50; weak = P(direction) >= 0.75; practically null = "
-    "P(|effect| < 10%) >= 0.90; contrary = P(effect beyond 10% the other way) >= "
-    "0.90. Nothing above weak (or leans contrary) stands unless every check ran and "
+    f"P(direction) >= {_ev.STRONG[0]:g} and P(effect beyond +-10% in that direction) >= "
+    f"{_ev.STRONG[1]:g}; moderate = {_ev.MODERATE[0]:g} and {_ev.MODERATE[1]:g}; weak = "
+    f"P(direction) >= {_ev.WEAK:g}; practically null = P(|effect| < 10%) >= "
+    f"{_ev.P_ROPE_NULL:g}; contrary = P(effect beyond 10% the other way) >= "
+    f"{_ev.P_CONTRARY:g}. Nothing above weak (or leans contrary) stands unless every check ran and "
     "passed: the placebo-in-time rank p <= 0.10 in the graded direction, no negative-control "
     "route with an effect of either sign at P >= 0.90 (fitted with the graded model), "
     "every sensitivity variant converged with the same sign, and the audit's "
