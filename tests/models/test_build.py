@@ -383,6 +383,8 @@ def test_common_factor_from_control_routes() -> None:
         ({"trend": "local_level"}, "negbin", "trend_u", "trend_rho"),
         ({"priors": {"trend_prior": "halfnormal"}}, "negbin", "trend_sigma", "trend_z"),
         ({}, "negbin", "trend_rho", "trend_sigma"),  # the innovation sd is fixed by default
+        ({}, "negbin", "season_dev_z", "season_dev_sd"),  # so is the seasonal deviations' sd
+        ({"priors": {"season_dev_prior": "halfnormal"}}, "negbin", "season_dev_sd", "trend_z"),
         ({"trend_parametrisation": "non_centred"}, "negbin", "trend_z", "trend_u"),
         ({"trend": "ar1"}, "poisson", "trend_u", "dispersion"),
         ({"trend": "none", "seasonality": "pooled"}, "negbin", "season_coef", "season_dev_sd"),

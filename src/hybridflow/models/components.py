@@ -332,11 +332,13 @@ def seasonality(
     coef_sd: float,
     deviation_sd: float,
     hierarchical: bool,
+    deviation_prior: str = "halfnormal",
 ) -> TensorVariable:
     """Fourier seasonality: pooled coefficients plus (optionally) per-series deviations.
 
     ``coef[f] ~ Normal(0, coef_sd)``; with ``hierarchical``, ``coef[f, series] = coef[f] +
-    tau * z[f, series]``, ``tau ~ HalfNormal(deviation_sd)``, ``z ~ Normal(0, 1)``.
+    tau * z[f, series]``, ``z ~ Normal(0, 1)``, ``tau ~ HalfNormal(deviation_sd)``
+    (``deviation_prior = "halfnormal"``) or ``tau = deviation_sd`` (``"fixed"``).
 
     Returns
     -------
@@ -345,7 +347,12 @@ def seasonality(
     """
     coef = pm.Normal(f"{name}_coef", 0.0, coef_sd, dims="fourier")
     if hierarchical:
-        tau = pm.HalfNormal(f"{name}_dev_sd", sigma=deviation_sd)
+        if deviation_prior == "halfnormal":
+            tau = pm.HalfNormal(f"{name}_dev_sd", sigma=deviation_sd)
+        elif deviation_prior == "fixed":
+            tau = pt.as_tensor_variable(np.float64(deviation_sd))
+        else:
+            raise ValueError(f"season_dev_prior must be fixed or halfnormal, got {deviation_prior!r}")
         z = pm.Normal(f"{name}_dev_z", 0.0, 1.0, dims=("fourier", *SERIES_DIMS))
         full = coef[:, None, None] + tau * z
     else:

@@ -101,7 +101,10 @@ def model_terms(spec: ModelSpec, data: ModelData) -> list[Term]:
         terms.append(noise_cls(design.n_months, base.noise_parametrisation == "centred"))
     if base.fourier_order > 0:
         season_cls: Any = lookup(SEASONALITIES, base.seasonality, "baseline.seasonality")
-        terms.append(season_cls(base.fourier_order, n_series))
+        fixed_dev = (
+            base.priors.season_dev_sd if base.priors.season_dev_prior == "fixed" else None
+        )
+        terms.append(season_cls(base.fourier_order, n_series, fixed_dev_sd=fixed_dev))
     if design.regimes:
         terms.append(Regimes())
     if design.factor is not None:

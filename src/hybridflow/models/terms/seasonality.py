@@ -21,11 +21,13 @@ class _Seasonality(Term):
     #: Per-series deviations around the pooled coefficients.
     hierarchical: ClassVar[bool] = False
 
-    def __init__(self, order: int, n_series: int) -> None:
+    def __init__(self, order: int, n_series: int, fixed_dev_sd: float | None = None) -> None:
         super().__init__()
         self.order = order
         # One series cannot deviate from the pooled shape.
         self.with_deviations = self.hierarchical and n_series > 1
+        #: The deviations' sd when fixed (``priors.season_dev_prior = "fixed"``), else None.
+        self.fixed_dev_sd = fixed_dev_sd
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(order={self.order})"
@@ -46,13 +48,18 @@ class _Seasonality(Term):
             coef_sd=pri.season_sd,
             deviation_sd=pri.season_dev_sd,
             hierarchical=self.with_deviations,
+            deviation_prior="halfnormal" if self.fixed_dev_sd is None else "fixed",
         )
 
     def evaluate(self, draws: Draws, design: Design) -> np.ndarray:
         features = comp.fourier_features(design.months, self.order)
         coef = draws.get("season_coef", "fourier")[:, :, None, None]
         if self.with_deviations:
-            tau = draws.get("season_dev_sd")[:, None, None, None]
+            tau = (
+                draws.get("season_dev_sd")[:, None, None, None]
+                if self.fixed_dev_sd is None
+                else np.full((draws.n, 1, 1, 1), self.fixed_dev_sd)
+            )
             coef = coef + tau * draws.get("season_dev_z", "fourier", "route", "group")
         return np.einsum("tf,sfrg->strg", features, coef)
 
