@@ -52,10 +52,10 @@ for m in models:
         "s": round(time.time() - t0),
         "gate": "; ".join(d.failing[:2]),
     }
-    eff = effect_draws(res.idata)["cumulative_pct"]
-    for h in study.hypotheses:
-        if h.model != m:
-            continue
+    graded = [h for h in study.hypotheses if h.model == m]
+    eff = effect_draws(res.idata)["cumulative_pct"] if graded else None  # null: no drivers
+    for h in graded:
+        assert eff is not None
         g = h.group or "Others"
         v = np.asarray(eff.sel(driver=h.driver, group=g).isel(route=0).values, float).ravel()
         gr = grade_effect(v, h.direction, converged=d.converged)

@@ -139,6 +139,41 @@ def test_gate_skips_elements_fixed_by_construction_but_not_stuck_chains() -> Non
     assert not check_convergence(idata, ["a", "b"]).converged
 
 
+def test_gate_reads_each_parameter_s_own_diagnostics_when_several_share_dims() -> None:
+    # As in the null model: intercept and dispersion (route, group) around regime_effect
+    # (regime, route, group) with constant elements. A summary of the three together
+    # (ArviZ 1.x) gave r_hat NaN to other rows than the constant ones, so the gate failed
+    # the fit and named the wrong parameters.
+    import xarray as xr
+
+    rng = np.random.default_rng(1)
+    dims2, dims3 = ("chain", "draw", "route", "group"), ("chain", "draw", "regime", "route", "group")
+    reg = rng.normal(size=(4, 500, 5, 1, 2))
+    reg[:, :, 3, 0, 0] = 0.0  # fixed by construction (a regime for the other group only)
+    post = xr.Dataset(
+        {
+            "intercept": (dims2, rng.normal(size=(4, 500, 1, 2))),
+            "regime_effect": (dims3, reg),
+            "dispersion": (dims2, rng.gamma(5.0, size=(4, 500, 1, 2))),
+        },
+        coords={"route": ["R"], "group": ["A", "B"], "regime": list("pqrst")},
+    )
+    stats = xr.Dataset({"diverging": (("chain", "draw"), np.zeros((4, 500), dtype=bool))})
+    idata = xr.DataTree.from_dict({"posterior": post, "sample_stats": stats})
+    for names in (["intercept", "regime_effect", "dispersion"], ["regime_effect", "intercept"]):
+        report = check_convergence(idata, names)
+        assert report.converged, (names, report.failing)
+        assert report.n_checked == (13 if "dispersion" in names else 11)
+        assert "regime_effect[s, R, A]" not in report.table.index
+        assert np.isfinite(report.table["r_hat"]).all()
+    # A stuck element is still named as itself.
+    reg[1, :, 1, 0, 1] = 2.0
+    post["regime_effect"] = (dims3, reg)
+    idata = xr.DataTree.from_dict({"posterior": post, "sample_stats": stats})
+    failing = check_convergence(idata, ["intercept", "regime_effect", "dispersion"]).failing
+    assert failing and all("regime_effect[q, R, B]" in f for f in failing)
+
+
 def test_same_seed_same_numbers_nutpie(tiny: FitResult) -> None:
     assert tiny.bundle is not None and tiny.compiled is not None
     kw: dict[str, Any] = {"log_likelihood": False, "compiled": tiny.compiled}

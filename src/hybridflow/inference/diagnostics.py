@@ -124,8 +124,8 @@ def _finite(x: float) -> float:
 
 
 def _fixed_elements(post: Any, names: Sequence[str]) -> np.ndarray:
-    """Per element of ``names`` (arviz's row order: each variable in C order), whether
-    every draw of every chain has the same value."""
+    """Per element of ``names`` (each variable in C order, as arviz labels one variable's
+    rows), whether every draw of every chain has the same value."""
     flags: list[np.ndarray] = []
     for name in names:
         da = post[name]
@@ -168,17 +168,23 @@ def check_convergence(
     n_div = n_divergences(idata)
     table = pd.DataFrame(columns=["r_hat", "ess_bulk", "ess_tail"], dtype=float)
     if names:
-        with warnings.catch_warnings():
-            # Too few draws make arviz warn; the gate reports it instead.
-            warnings.simplefilter("ignore")
-            table = az.summary(post[names], kind="diagnostics", round_to="none")[
-                ["r_hat", "ess_bulk", "ess_tail"]
-            ].astype(float)
-        fixed = _fixed_elements(post, names)
-        if len(fixed) == len(table):
-            # Fixed by construction (a regime's effect on a group it does not apply to):
-            # no sampling error to check, and arviz's r_hat of a constant is NaN.
-            table = table[~fixed]
+        parts = []
+        for name in names:
+            # One variable at a time: a summary of several variables of different dims
+            # (ArviZ 1.x) can pair a row's label with another element's numbers.
+            with warnings.catch_warnings():
+                # Too few draws make arviz warn; the gate reports it instead.
+                warnings.simplefilter("ignore")
+                part = az.summary(post[[name]], kind="diagnostics", round_to="none")[
+                    ["r_hat", "ess_bulk", "ess_tail"]
+                ].astype(float)
+            fixed = _fixed_elements(post, [name])
+            if len(fixed) == len(part):
+                # Fixed by construction (a regime's effect on a group it does not apply
+                # to): no sampling error to check, and arviz's r_hat of a constant is NaN.
+                part = part[~fixed]
+            parts.append(part)
+        table = pd.concat(parts)
     failing: list[str] = []
     if n_div:
         failing.append(f"{n_div} divergent transition(s) (need 0)")
