@@ -242,15 +242,11 @@ TREND_PRIORS: tuple[str, ...] = ("fixed", "halfnormal")
 
 
 def _trend_sigma(name: str, sigma_scale: float, kind: str) -> TensorVariable:
-    """The trend's innovation sd per series: learned (``HalfNormal(sigma_scale)``) or the
-    constant ``sigma_scale`` (``fixed``)."""
-    if kind == "halfnormal":
-        return pm.HalfNormal(f"{name}_sigma", sigma=sigma_scale, dims=SERIES_DIMS)
-    if kind == "fixed":
-        model = pm.modelcontext(None)
-        shape = tuple(len(model.coords[d]) for d in SERIES_DIMS)
-        return pt.as_tensor_variable(np.full(shape, float(sigma_scale)))
-    raise ValueError(f"trend_prior must be one of {TREND_PRIORS}, got {kind!r}")
+    """The trend's innovation sd per series (:func:`scale_prior` over the series)."""
+    model = pm.modelcontext(None)
+    shape = tuple(len(model.coords[d]) for d in SERIES_DIMS)
+    return scale_prior(f"{name}_sigma", np.full(shape, float(sigma_scale)), kind, SERIES_DIMS,
+                       option="trend_prior")
 
 
 def local_level_trend(
@@ -347,12 +343,8 @@ def seasonality(
     """
     coef = pm.Normal(f"{name}_coef", 0.0, coef_sd, dims="fourier")
     if hierarchical:
-        if deviation_prior == "halfnormal":
-            tau = pm.HalfNormal(f"{name}_dev_sd", sigma=deviation_sd)
-        elif deviation_prior == "fixed":
-            tau = pt.as_tensor_variable(np.float64(deviation_sd))
-        else:
-            raise ValueError(f"season_dev_prior must be fixed or halfnormal, got {deviation_prior!r}")
+        tau = scale_prior(f"{name}_dev_sd", np.float64(deviation_sd), deviation_prior, (),
+                          option="season_dev_prior")
         z = pm.Normal(f"{name}_dev_z", 0.0, 1.0, dims=("fourier", *SERIES_DIMS))
         full = coef[:, None, None] + tau * z
     else:
@@ -375,16 +367,32 @@ def seasonality(
 GROUP_PRIORS: tuple[str, ...] = ("halfnormal", "fixed", "gamma")
 
 
+def scale_prior(
+    name: str,
+    scale: np.ndarray | float,
+    kind: str,
+    dims: str | tuple[str, ...],
+    option: str = "the scale prior",
+) -> TensorVariable:
+    """A scale parameter (an sd of deviations or innovations), one owner for every term:
+    ``halfnormal`` learns it (``HalfNormal(scale)``), ``gamma`` too (``Gamma(2, 2 / scale)``,
+    mean ``scale``, zero density at 0), ``fixed`` makes it the constant ``scale`` (no
+    parameter: with few series the data barely inform it and its funnel fails the gate).
+    ``scale`` has the shape of ``dims`` (``()``: a scalar); ``option`` names the spec
+    field in the error for an unknown ``kind``."""
+    if kind == "halfnormal":
+        return pm.HalfNormal(name, sigma=scale, dims=dims or None)
+    if kind == "gamma":
+        return pm.Gamma(name, alpha=2.0, beta=2.0 / np.asarray(scale), dims=dims or None)
+    if kind == "fixed":
+        return pt.as_tensor_variable(np.asarray(scale, dtype=float))
+    raise ValueError(f"{option} must be one of {GROUP_PRIORS}, got {kind!r}")
+
+
 def group_sd_prior(name: str, group_sd: np.ndarray, kind: str, dim: str) -> TensorVariable:
     """The between-group sd per item (``dim``): prior ``kind`` (:data:`GROUP_PRIORS`) at
     scale ``group_sd``."""
-    if kind == "halfnormal":
-        return pm.HalfNormal(name, sigma=group_sd, dims=dim)
-    if kind == "gamma":
-        return pm.Gamma(name, alpha=2.0, beta=2.0 / group_sd, dims=dim)
-    if kind == "fixed":
-        return pt.as_tensor_variable(np.asarray(group_sd, dtype=float))
-    raise ValueError(f"group_prior must be one of {GROUP_PRIORS}, got {kind!r}")
+    return scale_prior(name, group_sd, kind, dim, option="group_prior")
 
 
 def pooled_effects(
