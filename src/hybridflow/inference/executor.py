@@ -431,20 +431,37 @@ def _run_task(task: Task, threads_per_worker: int | None = None) -> _Attempt:
 # Bookkeeping shared by the executors: attempts, retries, final results, progress
 
 
+#: Seconds between plain progress lines when stderr is not a terminal (a log file).
+PLAIN_PROGRESS_EVERY_S = 30.0
+
+
 class _Progress:
-    """Dispatch final results to a rich bar, a callback, or nowhere."""
+    """Dispatch final results to a rich bar (a terminal), plain lines (a log file: at the
+    first result, then at most every :data:`PLAIN_PROGRESS_EVERY_S`, and the last), a
+    callback, or nowhere."""
 
     def __init__(self, progress: ProgressArg, total: int, label: str) -> None:
         self.total = total
         self.done = 0
         self.failed = 0
+        self.label = label
         self._callback: Callable[[int, int, TaskResult], object] | None = None
         self._bar: Any = None
         self._bar_task: Any = None
+        self._plain: Any = None
+        self._start = time.perf_counter()
+        self._last_line = -float("inf")
         if callable(progress):
             self._callback = progress
         elif progress and total:
             from rich.console import Console
+
+            console = Console(stderr=True)
+            if not console.is_terminal:
+                # A redirected log gets no live bar from rich (it renders only at the
+                # end), so a long run there would look hung: write timestamped lines.
+                self._plain = sys.stderr
+                return
             from rich.progress import (
                 BarColumn,
                 MofNCompleteColumn,
@@ -461,7 +478,7 @@ class _Progress:
                 TextColumn("{task.fields[failed]} failed"),
                 TimeElapsedColumn(),
                 TimeRemainingColumn(),
-                console=Console(stderr=True),
+                console=console,
             )
             self._bar_task = self._bar.add_task(label, total=total, failed=0)
             self._bar.start()
@@ -471,13 +488,35 @@ class _Progress:
         self.failed += not result.ok
         if self._bar is not None:
             self._bar.update(self._bar_task, advance=1, failed=self.failed)
+        if self._plain is not None:
+            self._plain_line()
         if self._callback is not None:
             self._callback(self.done, self.total, result)
+
+    def _plain_line(self) -> None:
+        now = time.perf_counter()
+        last = self.done == self.total
+        if not (last or self.done == 1 or now - self._last_line >= PLAIN_PROGRESS_EVERY_S):
+            return
+        self._last_line = now
+        elapsed = now - self._start
+        eta = "" if last else f", about {_clock(elapsed / self.done * (self.total - self.done))} left"
+        print(f"{time.strftime('%H:%M:%S')} {self.label}: {self.done}/{self.total} done, "
+              f"{self.failed} failed, {_clock(elapsed)} elapsed{eta}",
+              file=self._plain, flush=True)
 
     def close(self) -> None:
         if self._bar is not None:
             self._bar.stop()
             self._bar = None
+
+
+def _clock(seconds: float) -> str:
+    """``1h02m03s``, ``2m03s`` or ``3s``."""
+    s = int(round(seconds))
+    h, rest = divmod(s, 3600)
+    m, sec = divmod(rest, 60)
+    return f"{h}h{m:02d}m{sec:02d}s" if h else (f"{m}m{sec:02d}s" if m else f"{sec}s")
 
 
 class _Ledger:
