@@ -21,7 +21,7 @@ from hybridflow.analysis.audit import (
     run_audit,
     write_audit,
 )
-from hybridflow.analysis.audit.metrics import clopper_pearson
+from hybridflow.analysis.audit.metrics import clopper_pearson, underpowered
 from hybridflow.errors import SpecError
 from hybridflow.models.spec import spec_hash
 
@@ -137,6 +137,14 @@ def test_metrics_count_false_positives_coverage_bias_and_power() -> None:
     assert row["bias_null"] == pytest.approx(0.0)
     assert row["bias_50"] == pytest.approx(-12.5)
     assert row["power_50"] == pytest.approx(0.5) and row["power_30"] == pytest.approx(1.0)
+
+
+def test_underpowered_lists_hypotheses_below_the_target_at_the_largest_size() -> None:
+    table = pd.DataFrame({"hypothesis": ["H1", "H2", "H3"], "power_30": [0.1, 0.9, 0.9],
+                          "power_50": [0.8, 0.6, np.nan]})
+    assert underpowered(table) == [("H2", "50", 0.6), ("H3", "50", pytest.approx(np.nan,
+                                                                                nan_ok=True))]
+    assert underpowered(table.drop(columns=["power_30", "power_50"])) == []
 
 
 def test_clopper_pearson_interval() -> None:

@@ -44,3 +44,11 @@ def test_grades_box_states_the_expected_false_grades_or_that_the_audit_did_not_r
     assert "1 hypotheses were not audited" in text
     assert captions.group_effects([("Others", 40.0, 20.0, 60.0)], "groups differ") == (
         "Others +40.0% (+20.0% to +60.0%); pooled: groups differ")
+
+
+def test_audit_section_names_the_hypotheses_the_audit_finds_underpowered() -> None:
+    low = [("H2", "50", 0.6), ("H3", "50", float("nan"))]
+    text = captions.audit_section("ok", "a.json", underpowered=low)
+    assert "Power below 70% (H2 60% at 50%; H3 no usable worlds at 50%)" in text
+    assert "weak evidence that there is no effect" in text
+    assert "Power below" not in captions.audit_section("ok", "a.json")

@@ -7,10 +7,11 @@ in the step that computed the table. Functions take the few values a caption nam
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from hybridflow.analysis import evidence as _ev
+from hybridflow.analysis.audit.metrics import POWER_TARGET
 from hybridflow.numbers import format_number
 
 # ------------------------------------------------------------------ page one
@@ -338,18 +339,33 @@ AUDIT_TABLE = (
 )
 
 
-def audit_section(status: str, path: str, message: str = "") -> str:
-    """The audit section's text: what the rates mean, or why there are none."""
+def audit_section(status: str, path: str, message: str = "",
+                  underpowered: Sequence[tuple[str, str, float]] = ()) -> str:
+    """The audit section's text: what the rates mean (and which hypotheses the audit
+    finds too weak to detect its largest injected effect, ``(hypothesis, size, power)``),
+    or why there are none."""
     if status == "ok":
+        weak = ""
+        if underpowered:
+            listed = "; ".join(
+                f"{h} {_share(p)} at {size}%" for h, size, p in underpowered
+            )
+            weak = (f" Power below {POWER_TARGET:.0%} ({listed}): with these data the "
+                    "pipeline would often miss an effect of that size, so an 'inconclusive' "
+                    "grade for these hypotheses is weak evidence that there is no effect.")
         return (
             "Grades in the audit use the posterior alone; the checks can only lower a grade, "
             "so the false-positive rates are upper bounds on the full pipeline's. Worlds "
             "whose fit failed the convergence gate are counted (failed) and not graded. "
             "See docs/audit.md for the world generator and its parameters."
-            + (f" Note: {message}." if message else "")
+            + weak + (f" Note: {message}." if message else "")
         )
     if status == "stale":
         return (f"The audit in {path} was run on other models than this study's current "
                 f"ones, so its rates are not shown: {message}")
     return (f"No audit was found ({path}): how often this pipeline would be fooled is not "
             "known for this run. Run `hybridflow check audit STUDY`.")
+
+
+def _share(p: float) -> str:
+    return "no usable worlds" if p != p else f"{p:.0%}"

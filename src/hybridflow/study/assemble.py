@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from hybridflow.analysis.audit.metrics import underpowered
 from hybridflow.analysis.audit.store import figure_data as audit_figure_data
 from hybridflow.analysis.checks.ppc import TOTAL
 from hybridflow.analysis.effects import contributions, reference_counterfactual_draws, units_table
@@ -479,7 +480,8 @@ def briefing_sections(context: StudyContext, results: StudyResults) -> dict[str,
     }
     if results.audit is not None:
         a = results.audit
-        sections["audit"] = captions.audit_section(a.status, str(a.path), a.message)
+        low = underpowered(a.table) if a.status == "ok" else []
+        sections["audit"] = captions.audit_section(a.status, str(a.path), a.message, low)
     forecast = forecast_text(results)
     if forecast is not None:
         sections["forecast"] = forecast

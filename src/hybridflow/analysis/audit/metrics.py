@@ -24,12 +24,16 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-__all__ = ["FALSE_POSITIVE_GRADES", "POWER_GRADES", "audit_table", "clopper_pearson"]
+__all__ = ["FALSE_POSITIVE_GRADES", "POWER_GRADES", "POWER_TARGET", "audit_table",
+           "clopper_pearson", "underpowered"]
 
 #: Grades a null world must not get.
 FALSE_POSITIVE_GRADES = ("strong", "moderate", "contrary")
 #: Grades that count as detecting an injected effect.
 POWER_GRADES = ("strong", "moderate")
+#: Power the largest injected effect should reach; below it a hypothesis' "inconclusive"
+#: says little about whether the effect exists, and the briefing says so.
+POWER_TARGET = 0.70
 
 
 def clopper_pearson(k: int, n: int, level: float = 0.95) -> tuple[float, float]:
@@ -84,3 +88,19 @@ def audit_table(worlds: pd.DataFrame, effect_sizes: Sequence[float]) -> pd.DataF
         sub = worlds[worlds["hypothesis"] == hyp]
         rows.append({"hypothesis": hyp, **_one(sub, effect_sizes)})
     return pd.DataFrame(rows)
+
+
+def underpowered(table: pd.DataFrame) -> list[tuple[str, str, float]]:
+    """``(hypothesis, size, power)`` for each audited hypothesis whose power at the largest
+    injected effect size is below :data:`POWER_TARGET` (NaN power, no usable effect
+    worlds, counts as below)."""
+    sizes = [c.removeprefix("power_") for c in table.columns if c.startswith("power_")]
+    if not sizes:
+        return []
+    largest = max(sizes, key=float)
+    out = []
+    for row in table.to_dict(orient="records"):
+        power = float(row[f"power_{largest}"])
+        if not power >= POWER_TARGET:
+            out.append((str(row["hypothesis"]), largest, power))
+    return out
