@@ -217,7 +217,14 @@ def test_gate_vars_come_from_the_terms() -> None:
     spec = _spec()
     bundle = build_model(spec, make_panel(), make_events())
     assert bundle.reported_vars[:1] == ["geometric_decay"]
-    assert {"effect", "effect_mean", "event_effect", "event_sd"} <= set(bundle.reported_vars)
+    assert {"effect", "effect_mean", "event_effect"} <= set(bundle.reported_vars)
+    # The between-event sd is fixed by default: a constant in the posterior, not gated.
+    assert "event_sd" not in bundle.reported_vars
+    assert "event_sd" not in bundle.model.free_RVs and "event_sd" in bundle.model.named_vars
+    learned = build_model(_spec(baseline={"priors": {"event_sd_prior": "halfnormal"}}),
+                          make_panel(), make_events())
+    assert "event_sd" in learned.reported_vars
+    assert learned.model["event_sd"] in learned.model.free_RVs
     assert "intercept" not in bundle.reported_vars
     null = build_model(_spec(drivers=[]), make_panel(), make_events())
     assert null.reported_vars == ["intercept", "regime_effect", "dispersion"]

@@ -219,7 +219,12 @@ class EventEffects(DriverTerm):
         pe_owner = _one_hot(owners, pe_drivers)
         pri = spec.baseline.priors
         ev_sd = np.array([spec.driver(n).event_sd or pri.event_sd for n in pe_drivers])  # type: ignore[union-attr]
-        tau_e = pm.HalfNormal("event_sd", sigma=ev_sd, shape=len(pe_drivers))
+        kind = pri.event_sd_prior
+        tau_e = comp.scale_prior("event_sd", ev_sd, kind, (), option="event_sd_prior")
+        if kind == "fixed":
+            # Kept in the posterior (a constant) so that a scenario's new events draw
+            # their deviations from it as from a learned one.
+            tau_e = pm.Deterministic("event_sd", tau_e)
         z_e = pm.Normal("event_z", 0.0, 1.0, dims="event")
         base = pt.tensordot(owner, ctx.shared["effect"], axes=[[1], [0]])  # (event, route, group)
         ev_eff = pm.Deterministic(
@@ -229,7 +234,7 @@ class EventEffects(DriverTerm):
         )
         w_ev = pt.dot(owner, ctx.shared["kernel_weights"])  # (event, lag)
         conv_e = (XE * w_ev[:, None, :]).sum(axis=-1)  # (event, month)
-        self.gate_vars = ["event_effect", "event_sd"]
+        self.gate_vars = ["event_effect"] + (["event_sd"] if kind != "fixed" else [])
         return pt.tensordot(conv_e, ev_eff, axes=[[0], [0]])
 
     def _parts(self, draws: Draws, design: Design) -> tuple[np.ndarray, np.ndarray]:
