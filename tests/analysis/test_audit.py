@@ -17,8 +17,10 @@ from hybridflow.analysis.audit import (
     StaleAuditError,
     WorldConfig,
     audit_table,
+    hypothesis_seed,
     load_audit,
     run_audit,
+    world_plan,
     write_audit,
 )
 from hybridflow.analysis.audit.metrics import clopper_pearson, underpowered
@@ -135,6 +137,7 @@ def test_metrics_count_false_positives_coverage_bias_and_power() -> None:
     assert row["fp_low"] < 2 / 3 < row["fp_high"]
     assert row["coverage"] == pytest.approx(3 / 6)
     assert row["bias_null"] == pytest.approx(0.0)
+    assert row["null_hdi_width"] == pytest.approx(30.0)  # median of 35, 28, 30
     assert row["bias_50"] == pytest.approx(-12.5)
     assert row["power_50"] == pytest.approx(0.5) and row["power_30"] == pytest.approx(1.0)
 
@@ -158,3 +161,20 @@ def test_run_audit_rejects_bad_targets() -> None:
         run_audit("s", [AuditTarget("H1", sim_spec(), "nope")], sim_panel(0), sim_events())
     with pytest.raises(ValueError, match="at least one hypothesis"):
         run_audit("s", [], sim_panel(0), sim_events())
+
+
+def test_worlds_do_not_depend_on_the_other_hypotheses_or_the_blocks_lengths() -> None:
+    # Auditing H5 alone must give the worlds it gets among all eight, and adding null
+    # worlds must extend an audit, not reshuffle its effect worlds.
+    target = AuditTarget("H5", sim_spec(), "acled_strikes", "-")
+    root = hypothesis_seed(1, "H5")
+    assert root == hypothesis_seed(1, "H5") != hypothesis_seed(1, "H1")
+    assert root != hypothesis_seed(2, "H5")
+    short = world_plan(target, 3, 2, (30.0, 50.0), root)
+    long = world_plan(target, 5, 2, (30.0, 50.0), root)
+    assert [p.kind for p in short] == ["null"] * 3 + ["effect"] * 4
+    assert [p.truth_pct for p in short[3:]] == [-30.0, -30.0, -50.0, -50.0]
+    assert [p.seed for p in long[:3]] == [p.seed for p in short[:3]]
+    assert [p.seed for p in long[5:]] == [p.seed for p in short[3:]]
+    assert len({p.seed for p in long}) == len(long)
+    assert [p.index for p in long] == list(range(9))

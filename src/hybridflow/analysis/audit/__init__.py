@@ -18,7 +18,9 @@ from hybridflow.analysis.audit.runner import (
     EFFECT_SIZES,
     AuditResult,
     AuditTarget,
+    hypothesis_seed,
     run_audit,
+    world_plan,
 )
 from hybridflow.analysis.audit.store import AuditFile, StaleAuditError, load_audit, write_audit
 
@@ -35,7 +37,9 @@ __all__ = [
     "WorldConfig",
     "audit_table",
     "generate_world",
+    "hypothesis_seed",
     "load_audit",
     "run_audit",
+    "world_plan",
     "write_audit",
 ]

@@ -65,6 +65,10 @@ def _one(worlds: pd.DataFrame, effect_sizes: Sequence[float]) -> dict[str, Any]:
         "fp_high": high,
         "coverage": float(inside.mean()) if len(good) else np.nan,
         "bias_null": float((null["pct_mean"] - null["truth_pct"]).mean()) if len(null) else np.nan,
+        # How precise the estimand can be with these data: an effect much smaller than
+        # half this width cannot reach P(direction) >= 0.975 however real it is.
+        "null_hdi_width": (float((null["hdi_high"] - null["hdi_low"]).median())
+                           if len(null) else np.nan),
     }
     effect = good[good["kind"] == "effect"]
     for size in effect_sizes:

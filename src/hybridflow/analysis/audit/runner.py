@@ -19,16 +19,19 @@ is one executor task:
 
 The checks (placebo, negative controls, sensitivity) can only lower a grade, so the
 posterior-only rate of false "moderate or stronger" grades is an upper bound on the full
-pipeline's (docs/audit.md). Seeds: world ``i`` of a hypothesis (in a fixed order: nulls,
-then each effect size) gets the ``i``-th of :func:`~hybridflow.inference.executor.spawn_seeds`
-of the hypothesis' root seed for its counts, and a seed derived from it for the sampler,
-so the same root seed gives the same table on every executor.
+pipeline's (docs/audit.md). Seeds: the hypothesis' root seed comes from the audit's and the hypothesis' id
+(:func:`hypothesis_seed`); the ``j``-th world of a block (the nulls, each effect size)
+gets the ``j``-th of :func:`~hybridflow.inference.executor.spawn_seeds` of the block's
+stream for its counts, and a seed derived from it for the sampler, so the same root seed
+gives the same table on every executor, whichever hypotheses are audited and however many
+worlds.
 """
 
 from __future__ import annotations
 
 import time
 import warnings
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -66,6 +69,7 @@ __all__ = [
     "AuditResult",
     "AuditTarget",
     "audit_world",
+    "hypothesis_seed",
     "run_audit",
     "run_worlds",
     "world_plan",
@@ -123,16 +127,18 @@ def world_plan(
     target: AuditTarget, n_null: int, n_effect: int, effect_sizes: Sequence[float], seed: int
 ) -> list[WorldPlan]:
     """The worlds of one hypothesis, in a fixed order: ``n_null`` nulls, then ``n_effect``
-    worlds per effect size (signed in the hypothesis' direction)."""
+    worlds per effect size (signed in the hypothesis' direction). Each block (the nulls,
+    each size) draws its seeds from its own stream, so the ``j``-th world of a block is the
+    same whatever the blocks' lengths: more null worlds extend an audit, never change it."""
     sign = 1.0 if target.direction == "+" else -1.0
-    kinds: list[tuple[Literal["null", "effect"], float]] = [("null", 0.0)] * n_null
-    for size in effect_sizes:
-        kinds += [("effect", sign * float(size))] * n_effect
-    seeds = spawn_seeds(seed, len(kinds))
-    return [
-        WorldPlan(target.hypothesis, i, kind, truth, seeds[i])
-        for i, (kind, truth) in enumerate(kinds)
-    ]
+    blocks: list[tuple[Literal["null", "effect"], float, int]] = [("null", 0.0, n_null)]
+    blocks += [("effect", sign * float(size), n_effect) for size in effect_sizes]
+    plans: list[WorldPlan] = []
+    for b, (kind, truth, n) in enumerate(blocks):
+        stream = int(np.random.SeedSequence([seed, b]).generate_state(1, dtype=np.uint32)[0])
+        for seed_j in spawn_seeds(stream, n):
+            plans.append(WorldPlan(target.hypothesis, len(plans), kind, truth, seed_j))
+    return plans
 
 
 def audit_world(
@@ -185,6 +191,13 @@ def audit_world(
     return out
 
 
+def hypothesis_seed(seed: int, hypothesis: str) -> int:
+    """A hypothesis' root seed: from the audit's root seed and the hypothesis' id (not its
+    position), so that the worlds do not depend on which other hypotheses are audited."""
+    ss = np.random.SeedSequence([seed, zlib.crc32(hypothesis.encode())])
+    return int(ss.generate_state(1, dtype=np.uint32)[0])
+
+
 def _sampler_seed(world_seed: int) -> int:
     """The sampler's seed of a world: derived from its counts' seed, independent of it."""
     return spawn_seeds(world_seed, 1)[0]
@@ -210,11 +223,13 @@ def run_worlds(
     ``converged``, ``divergences``, ``rhat_max``, ``ess_min``, ``gate`` (why the gate
     failed), ``pct_mean, hdi_low, hdi_high, p_direction, grade`` (NaN/"" unless converged
     and ok), ``seconds`` (the task) and ``worker``. Hypothesis ``k`` of ``targets`` uses
-    the ``k``-th of :func:`spawn_seeds` ``(seed, len(targets))`` as its root seed.
+    :func:`hypothesis_seed` ``(seed, hypothesis)`` as its root seed, so auditing one
+    hypothesis alone gives the same worlds as auditing it among others.
     """
     tasks: list[Task] = []
     plans: list[WorldPlan] = []
-    for target, root in zip(targets, spawn_seeds(seed, len(targets)), strict=True):
+    for target in targets:
+        root = hypothesis_seed(seed, target.hypothesis)
         data = prepare_data(target.spec, panel, events)
         for plan in world_plan(target, n_null, n_effect, effect_sizes, root):
             plans.append(plan)
