@@ -494,6 +494,9 @@ def audit_cmd(
     seed: Annotated[int, typer.Option(help="Random seed.")] = 1,
     out: Annotated[Path | None, typer.Option(
         "--out", help="Output folder (default: the study's [checks] audit folder).")] = None,
+    merge: Annotated[bool, typer.Option(
+        "--merge", help="Replace only these hypotheses' worlds in the audit already at "
+        "--out (same seed, generator and sampling), keeping the others'.")] = False,
     workers: WorkersOpt = None,
     scheduler: SchedulerOpt = None,
     dask_local: DaskLocalOpt = None,
@@ -501,6 +504,9 @@ def audit_cmd(
     """The audit: false-positive rate, coverage, bias and power of each hypothesis' grade
     on fake worlds with the real drivers (docs/audit.md)."""
     from hybridflow.analysis.audit import AUDIT_SAMPLING, run_audit, write_audit
+    from hybridflow.analysis.audit.generator import DEFAULT_CONFIG
+    from hybridflow.analysis.audit.runner import EFFECT_SIZES
+    from hybridflow.analysis.audit.store import check_mergeable, merge_audit
     from hybridflow.briefing.figures import audit_rates, to_png
     from hybridflow.data.events import load_events
     from hybridflow.data.panel import load_panel
@@ -520,11 +526,17 @@ def audit_cmd(
         target_accept=s.target_accept,
         sampler=s.sampler,
     )
+    folder = out or audit_path(spec, study_dir).parent
+    if merge:  # refuse before the fits, not after them
+        check_mergeable(folder, {"study": spec.name, "sampling": sampling.record(),
+                                 "seed": seed, "generator": DEFAULT_CONFIG.to_dict(),
+                                 "effect_sizes_pct": list(EFFECT_SIZES)})
     with _make_executor(workers, scheduler, dask_local) as ex:
         res = run_audit(spec.name, targets, load_panel(), load_events(), n_null=worlds,
                         n_effect=worlds if effect_worlds is None else effect_worlds,
                         sampling=sampling, seed=seed, executor=ex, progress=True)
-    folder = out or audit_path(spec, study_dir).parent
+    if merge:
+        res = merge_audit(folder, res)
     write_audit(res, folder, figure_png=lambda **kw: to_png(audit_rates(**kw)))
     console.print(res.summary_text(), highlight=False)
     console.print(f"audit written to {folder}")

@@ -24,6 +24,7 @@ from hybridflow.analysis.audit import (
     write_audit,
 )
 from hybridflow.analysis.audit.metrics import clopper_pearson, underpowered
+from hybridflow.analysis.audit.store import merge_audit
 from hybridflow.errors import SpecError
 from hybridflow.models.spec import spec_hash
 
@@ -178,3 +179,49 @@ def test_worlds_do_not_depend_on_the_other_hypotheses_or_the_blocks_lengths() ->
     assert [p.seed for p in long[5:]] == [p.seed for p in short[3:]]
     assert len({p.seed for p in long}) == len(long)
     assert [p.index for p in long] == list(range(9))
+
+
+def _fake_result(hyps: dict[str, list[float]], seed: int = 1) -> AuditResult:
+    """An audit without fits: per hypothesis, the null worlds' posterior means."""
+    rows = []
+    for h, means in hyps.items():
+        for i, m in enumerate(means):
+            rows.append({"hypothesis": h, "world": i, "kind": "null", "truth_pct": 0.0,
+                         "seed": i, "ok": True, "error": "", "converged": True, "gate": "",
+                         "grade": "moderate" if m > 50 else "weak", "divergences": 0,
+                         "rhat_max": 1.0, "ess_min": 900.0, "pct_mean": m, "hdi_low": m - 20,
+                         "hdi_high": m + 20, "p_direction": 0.5, "fit_seconds": 1.0,
+                         "seconds": 1.0, "worker": "w"})
+    worlds = pd.DataFrame(rows)
+    prov = {"study": "s", "hypotheses": {h: {"model": f"m{h}", "spec_hash": h * 3}
+                                         for h in hyps},
+            "n_null": len(next(iter(hyps.values()))), "n_effect": 0,
+            "effect_sizes_pct": [30.0, 50.0], "generator": {"a": (1, 2)},
+            "sampling": {"draws": 10}, "seed": seed, "hdi_prob": 0.9, "grading": "g",
+            "versions": {"hybridflow": "x"}}
+    return AuditResult("s", audit_table(worlds, (30.0, 50.0)), worlds, prov)
+
+
+def test_merge_replaces_only_the_rerun_hypotheses(tmp_path: Path) -> None:
+    write_audit(_fake_result({"H1": [0.0, 60.0], "H2": [1.0, 2.0]}), tmp_path / "a")
+    merged = merge_audit(tmp_path / "a", _fake_result({"H2": [70.0, 3.0, 4.0, 5.0]}))
+    assert list(merged.table["hypothesis"]) == ["H1", "H2"]
+    h1, h2 = merged.table.iloc[0], merged.table.iloc[1]
+    assert h1["n_null"] == 2 and h1["false_positives"] == 1  # kept as it was
+    assert h2["n_null"] == 4 and h2["false_positives"] == 1  # the rerun's four worlds
+    assert merged.worlds.loc[merged.worlds["hypothesis"] == "H2", "pct_mean"].tolist() == [
+        70.0, 3.0, 4.0, 5.0]
+    assert (merged.worlds.loc[merged.worlds["hypothesis"] == "H1", "error"] == "").all()
+    assert merged.provenance["hypotheses"]["H1"]["n_null"] == 2
+    assert merged.provenance["hypotheses"]["H2"]["n_null"] == 4
+    assert merged.provenance["merged"] == [["H2"]]
+    write_audit(merged, tmp_path / "a")
+    assert load_audit(tmp_path / "a").false_positive_rate("H2") == pytest.approx(0.25)
+
+
+def test_merge_refuses_an_audit_with_other_seeds(tmp_path: Path) -> None:
+    write_audit(_fake_result({"H1": [0.0]}), tmp_path / "a")
+    with pytest.raises(SpecError, match="cannot merge: 'seed' differs"):
+        merge_audit(tmp_path / "a", _fake_result({"H1": [0.0]}, seed=2))
+    with pytest.raises(SpecError, match="no audit file"):
+        merge_audit(tmp_path / "none", _fake_result({"H1": [0.0]}))

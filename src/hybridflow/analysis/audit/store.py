@@ -17,14 +17,22 @@ from typing import Any
 
 import pandas as pd
 
+from hybridflow.analysis.audit.metrics import audit_table
 from hybridflow.analysis.audit.runner import AuditResult
 from hybridflow.errors import SpecError
 from hybridflow.io import atomic_dir
 
-__all__ = ["AUDIT_FILE", "AuditFile", "StaleAuditError", "load_audit", "write_audit"]
+__all__ = ["AUDIT_FILE", "MERGE_KEYS", "AuditFile", "StaleAuditError", "load_audit",
+           "check_mergeable", "merge_audit", "write_audit"]
 
 #: The file :func:`load_audit` reads (the others sit beside it).
 AUDIT_FILE = "audit.json"
+WORLDS_FILE = "audit_worlds.csv"
+#: Provenance two audits must share for :func:`merge_audit`: the same generator, seeds,
+#: sampling, effect sizes and grading make the same worlds and fits, whatever else ran.
+MERGE_KEYS = ("study", "effect_sizes_pct", "generator", "sampling", "seed", "hdi_prob",
+              "grading")
+_TEXT_COLUMNS = ("kind", "error", "gate", "grade", "worker", "hypothesis")
 
 
 class StaleAuditError(SpecError):
@@ -71,7 +79,7 @@ def write_audit(
         File kind -> final path.
     """
     out = Path(out_dir)
-    names = {"json": AUDIT_FILE, "table": "audit.csv", "worlds": "audit_worlds.csv"}
+    names = {"json": AUDIT_FILE, "table": "audit.csv", "worlds": WORLDS_FILE}
     if figure_png is not None:
         names["figure"] = "audit.png"
     payload = {
@@ -181,3 +189,70 @@ def load_audit(path: str | Path, current: Mapping[str, str] | None = None) -> Au
     if current is not None:
         audit.check_current(current)
     return audit
+
+
+def _plain(value: Any) -> Any:
+    """``value`` as it reads back from JSON (tuples as lists, odd types as strings)."""
+    return json.loads(json.dumps(value, default=str))
+
+
+def check_mergeable(previous: str | Path, provenance: Mapping[str, Any]) -> AuditFile:
+    """The audit in ``previous``, if the :data:`MERGE_KEYS` present in ``provenance`` (a
+    run's, or the part of it known before the run) match its own; else
+    :class:`SpecError` naming the first that differs."""
+    prev = load_audit(previous)
+    new = _plain(dict(provenance))
+    for key in MERGE_KEYS:
+        if key in new and prev.provenance.get(key) != new[key]:
+            raise SpecError(
+                f"{prev.path}: cannot merge: '{key}' differs (audit: "
+                f"{prev.provenance.get(key)!r}, this run: {new[key]!r}); run the "
+                "whole audit with the same settings, or write it elsewhere (--out)"
+            )
+    return prev
+
+
+def merge_audit(previous: str | Path, result: AuditResult) -> AuditResult:
+    """The audit in ``previous`` (a folder or its ``audit.json``) with ``result``'s
+    hypotheses replacing theirs, every other hypothesis kept as it was.
+
+    Re-auditing one changed model, or adding null worlds to one hypothesis, then costs
+    that hypothesis' fits only. The two must share :data:`MERGE_KEYS` (a hypothesis'
+    worlds depend only on those and its id, ``runner.hypothesis_seed``); each
+    hypothesis' entry in the provenance records its own world counts and versions, and
+    the table is recomputed from the merged worlds.
+
+    Raises
+    ------
+    SpecError
+        No readable audit in ``previous``, or one whose :data:`MERGE_KEYS` differ (named).
+    """
+    prev = check_mergeable(previous, result.provenance)
+    new_prov = _plain(result.provenance)
+    worlds_path = prev.path.parent / WORLDS_FILE
+    try:
+        old = pd.read_csv(worlds_path, keep_default_na=False, na_values=[""])
+    except (OSError, pd.errors.ParserError) as exc:
+        raise SpecError(f"{worlds_path}: unreadable audit worlds ({exc})") from None
+    for col in _TEXT_COLUMNS:
+        if col in old:
+            old[col] = old[col].astype(object).where(old[col].notna(), "").astype(str)
+    redone = set(result.worlds["hypothesis"])
+    order = list(dict.fromkeys([*old["hypothesis"], *result.worlds["hypothesis"]]))
+    merged = pd.concat([old[~old["hypothesis"].isin(redone)], result.worlds],
+                       ignore_index=True)
+    merged["_order"] = merged["hypothesis"].map(order.index)
+    merged = (merged.sort_values(["_order", "world"], kind="stable")
+              .drop(columns="_order").reset_index(drop=True))
+    hyps = dict(prev.provenance.get("hypotheses", {}))
+    for entry in hyps.values():  # an audit from before per-hypothesis counts
+        entry.setdefault("n_null", prev.provenance.get("n_null"))
+        entry.setdefault("n_effect", prev.provenance.get("n_effect"))
+        entry.setdefault("versions", prev.provenance.get("versions"))
+    for h, entry in new_prov["hypotheses"].items():
+        hyps[h] = {**entry, "n_null": new_prov.get("n_null"),
+                   "n_effect": new_prov.get("n_effect"), "versions": new_prov.get("versions")}
+    provenance = {**prev.provenance, "hypotheses": {h: hyps[h] for h in order},
+                  "merged": [*prev.provenance.get("merged", []), sorted(redone)]}
+    sizes = [float(x) for x in new_prov["effect_sizes_pct"]]
+    return AuditResult(result.study, audit_table(merged, sizes), merged, provenance)
