@@ -23,7 +23,8 @@ STUDY = Path("studies/hjs-2025")
 def _context(tmp_path: Path) -> Any:
     """A study folder copy (models alongside) and the context attributes the step reads."""
     study_dir = tmp_path / "studies" / "hjs-2025"
-    shutil.copytree(STUDY, study_dir)
+    # Without the committed audit of record: each test writes the audit it needs.
+    shutil.copytree(STUDY, study_dir, ignore=shutil.ignore_patterns("audit"))
     shutil.copytree("models", tmp_path / "models")
     spec, folder = load_study(study_dir)
     written: dict[str, pd.DataFrame] = {}
