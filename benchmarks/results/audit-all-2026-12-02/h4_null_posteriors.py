@@ -1,21 +1,28 @@
 """Joint posterior of effect and kernel decay in H4 null worlds of all-v1 (old seeds)."""
-import sys, warnings
+import sys
+import warnings
+
 import numpy as np
+
 from hybridflow.analysis.audit import AUDIT_SAMPLING
 from hybridflow.analysis.audit.generator import WorldConfig, generate_world, world_model_data
 from hybridflow.analysis.effects import effect_draws
+from hybridflow.data.events import load_events
+from hybridflow.data.panel import load_panel
 from hybridflow.inference.executor import spawn_seeds
 from hybridflow.inference.refit import cached_refitter
 from hybridflow.models.build import build_model, prepare_data
-from hybridflow.data.panel import load_panel
-from hybridflow.data.events import load_events
 from hybridflow.study.spec import load_study
 from hybridflow.study.steps.audit import audit_targets
 
-hyp = sys.argv[1]; worlds = [int(x) for x in sys.argv[2].split(",")]
+hyp = sys.argv[1]
+worlds = [int(x) for x in sys.argv[2].split(",")]
 spec, d = load_study("studies/hjs-2025")
-ts = audit_targets(spec, d); k = [t.hypothesis for t in ts].index(hyp); t = ts[k]
-root = spawn_seeds(1, 8)[k]; seeds = spawn_seeds(root, 40)
+ts = audit_targets(spec, d)
+k = [t.hypothesis for t in ts].index(hyp)
+t = ts[k]
+root = spawn_seeds(1, 8)[k]
+seeds = spawn_seeds(root, 40)
 data = prepare_data(t.spec, load_panel(), load_events())
 ref = cached_refitter(data, "nutpie")
 for i in worlds:
@@ -34,6 +41,7 @@ for i in worlds:
     if dec is not None:
         for lo, hi in [(0,.2),(.2,.4),(.4,.6),(.6,.8),(.8,1)]:
             m = (dec>=lo)&(dec<hi)
-            if m.sum(): print(f"  decay {lo:.1f}-{hi:.1f}: n {m.sum():4d}, pct mean {v[m].mean():+.1f}, P(+) {(v[m]>0).mean():.2f}")
+            if m.sum():
+                print(f"  decay {lo:.1f}-{hi:.1f}: n {m.sum():4d}, pct mean {v[m].mean():+.1f}, P(+) {(v[m]>0).mean():.2f}")
     chains = np.asarray(pct.values)
     print("  per-chain means", chains.mean(axis=-1).round(1).ravel().tolist())
