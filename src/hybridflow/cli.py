@@ -504,8 +504,7 @@ def audit_cmd(
     """The audit: false-positive rate, coverage, bias and power of each hypothesis' grade
     on fake worlds with the real drivers (docs/audit.md)."""
     from hybridflow.analysis.audit import AUDIT_SAMPLING, run_audit, write_audit
-    from hybridflow.analysis.audit.generator import DEFAULT_CONFIG
-    from hybridflow.analysis.audit.runner import EFFECT_SIZES
+    from hybridflow.analysis.audit.runner import audit_settings
     from hybridflow.analysis.audit.store import check_mergeable, merge_audit
     from hybridflow.briefing.figures import audit_rates, to_png
     from hybridflow.data.events import load_events
@@ -528,9 +527,7 @@ def audit_cmd(
     )
     folder = out or audit_path(spec, study_dir).parent
     if merge:  # refuse before the fits, not after them
-        check_mergeable(folder, {"study": spec.name, "sampling": sampling.record(),
-                                 "seed": seed, "generator": DEFAULT_CONFIG.to_dict(),
-                                 "effect_sizes_pct": list(EFFECT_SIZES)})
+        check_mergeable(folder, audit_settings(spec.name, sampling=sampling, seed=seed))
     with _make_executor(workers, scheduler, dask_local) as ex:
         res = run_audit(spec.name, targets, load_panel(), load_events(), n_null=worlds,
                         n_effect=worlds if effect_worlds is None else effect_worlds,

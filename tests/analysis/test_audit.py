@@ -24,7 +24,7 @@ from hybridflow.analysis.audit import (
     write_audit,
 )
 from hybridflow.analysis.audit.metrics import clopper_pearson, underpowered
-from hybridflow.analysis.audit.store import merge_audit
+from hybridflow.analysis.audit.store import MERGE_KEYS, merge_audit
 from hybridflow.errors import SpecError
 from hybridflow.models.spec import spec_hash
 
@@ -225,3 +225,14 @@ def test_merge_refuses_an_audit_with_other_seeds(tmp_path: Path) -> None:
         merge_audit(tmp_path / "a", _fake_result({"H1": [0.0]}, seed=2))
     with pytest.raises(SpecError, match="no audit file"):
         merge_audit(tmp_path / "none", _fake_result({"H1": [0.0]}))
+
+
+def test_settings_known_before_the_fits_are_the_run_s_provenance(tiny_audit: AuditResult) -> None:
+    # --merge refuses an incompatible audit before fitting, from these settings alone.
+    from hybridflow.analysis.audit.runner import audit_settings
+
+    before = audit_settings("sim-study", config=SIM_CONFIG,
+                            sampling=AUDIT_SAMPLING.replace(draws=500, tune=300, chains=2),
+                            seed=int(tiny_audit.provenance["seed"]))
+    assert before == {k: tiny_audit.provenance[k] for k in before}
+    assert set(before) == set(MERGE_KEYS)

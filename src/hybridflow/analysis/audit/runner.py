@@ -68,6 +68,7 @@ __all__ = [
     "EFFECT_SIZES",
     "AuditResult",
     "AuditTarget",
+    "audit_settings",
     "audit_world",
     "hypothesis_seed",
     "run_audit",
@@ -389,7 +390,7 @@ def _provenance(
     from hybridflow.inference.fit import package_versions
 
     return {
-        "study": study,
+        **audit_settings(study, effect_sizes, config, sampling, seed),
         "hypotheses": {
             t.hypothesis: {
                 "model": t.spec.name,
@@ -402,11 +403,25 @@ def _provenance(
         },
         "n_null": n_null,
         "n_effect": n_effect,
+        "versions": package_versions(),
+    }
+
+
+def audit_settings(
+    study: str,
+    effect_sizes: Sequence[float] = EFFECT_SIZES,
+    config: WorldConfig = DEFAULT_CONFIG,
+    sampling: Sampling = AUDIT_SAMPLING,
+    seed: int = 1,
+) -> dict[str, Any]:
+    """What decides an audit's worlds and fits (besides each hypothesis' model and id):
+    the provenance two audits must share to be merged, known before any fit."""
+    return {
+        "study": study,
         "effect_sizes_pct": [float(s) for s in effect_sizes],
         "generator": config.to_dict(),
         "sampling": sampling.record(),
         "seed": seed,
         "hdi_prob": HDI_PROB,
         "grading": "posterior only (analysis.evidence.grade_effect, no checks)",
-        "versions": package_versions(),
     }
