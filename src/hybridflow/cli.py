@@ -497,6 +497,10 @@ def audit_cmd(
     merge: Annotated[bool, typer.Option(
         "--merge", help="Replace only these hypotheses' worlds in the audit already at "
         "--out (same seed, generator and sampling), keeping the others'.")] = False,
+    extend: Annotated[bool, typer.Option(
+        "--extend", help="As --merge, but take the worlds the audit at --out already holds "
+        "(same settings, models and package versions) instead of refitting them: more "
+        "--worlds then cost only the new ones.")] = False,
     workers: WorkersOpt = None,
     scheduler: SchedulerOpt = None,
     dask_local: DaskLocalOpt = None,
@@ -505,7 +509,7 @@ def audit_cmd(
     on fake worlds with the real drivers (docs/audit.md)."""
     from hybridflow.analysis.audit import AUDIT_SAMPLING, run_audit, write_audit
     from hybridflow.analysis.audit.runner import audit_settings
-    from hybridflow.analysis.audit.store import check_mergeable, merge_audit
+    from hybridflow.analysis.audit.store import check_mergeable, merge_audit, reusable_worlds
     from hybridflow.briefing.figures import audit_rates, to_png
     from hybridflow.data.events import load_events
     from hybridflow.data.panel import load_panel
@@ -526,12 +530,22 @@ def audit_cmd(
         sampler=s.sampler,
     )
     folder = out or audit_path(spec, study_dir).parent
+    settings = audit_settings(spec.name, sampling=sampling, seed=seed)
+    reuse = None
+    if extend:
+        from hybridflow.inference.fit import package_versions
+        from hybridflow.models.spec import spec_hash
+
+        merge = True
+        reuse = reusable_worlds(folder, {**settings, "versions": package_versions()},
+                                {t.hypothesis: spec_hash(t.spec) for t in targets})
     if merge:  # refuse before the fits, not after them
-        check_mergeable(folder, audit_settings(spec.name, sampling=sampling, seed=seed))
+        check_mergeable(folder, settings)
     with _make_executor(workers, scheduler, dask_local) as ex:
         res = run_audit(spec.name, targets, load_panel(), load_events(), n_null=worlds,
                         n_effect=worlds if effect_worlds is None else effect_worlds,
-                        sampling=sampling, seed=seed, executor=ex, progress=True)
+                        sampling=sampling, seed=seed, executor=ex, progress=True,
+                        reuse=reuse)
     if merge:
         res = merge_audit(folder, res)
     write_audit(res, folder, figure_png=lambda **kw: to_png(audit_rates(**kw)))

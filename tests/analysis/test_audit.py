@@ -236,3 +236,42 @@ def test_settings_known_before_the_fits_are_the_run_s_provenance(tiny_audit: Aud
                             seed=int(tiny_audit.provenance["seed"]))
     assert before == {k: tiny_audit.provenance[k] for k in before}
     assert set(before) == set(MERGE_KEYS)
+
+
+def test_extend_fits_only_the_new_worlds(tiny_audit: AuditResult, tmp_path: Path,
+                                         seed_shift: int) -> None:
+    # --extend: one more null world costs one fit; the stored ones are taken as they are.
+    from hybridflow.analysis.audit.store import reusable_worlds
+    from hybridflow.inference.executor import SerialExecutor
+
+    class Counting(SerialExecutor):
+        keys: list[str] = []
+
+        def map(self, tasks, progress=False):  # type: ignore[no-untyped-def]
+            self.keys.extend(t.key for t in tasks)
+            return super().map(tasks, progress=progress)
+
+    write_audit(tiny_audit, tmp_path / "a")
+    prov = tiny_audit.provenance
+    reuse = reusable_worlds(tmp_path / "a", prov, {"H1": spec_hash(sim_spec())})
+    assert len(reuse) == 4
+    target = AuditTarget("H1", sim_spec(), "treat", "+", "Others")
+    with warnings.catch_warnings(), Counting() as ex:
+        warnings.simplefilter("ignore")
+        longer = run_audit(
+            "sim-study", [target], sim_panel(0), sim_events(), n_null=3, n_effect=1,
+            config=SIM_CONFIG, sampling=AUDIT_SAMPLING.replace(draws=500, tune=300, chains=2),
+            seed=11 + seed_shift, executor=ex, reuse=reuse,
+        )
+    assert ex.keys == ["audit-H1-0002"]  # the third null world, nothing else
+    w, old = longer.worlds, tiny_audit.worlds
+    assert list(w["kind"]) == ["null"] * 3 + ["effect"] * 2 and list(w["world"]) == [0, 1, 2, 3, 4]
+    kept = w.drop(index=2).reset_index(drop=True)
+    for col in ("seed", "truth_pct", "pct_mean", "hdi_low", "grade"):
+        assert kept[col].tolist() == old[col].tolist(), col
+    assert longer.provenance["reused_worlds"] == 4
+    # Another model, or other package versions, is not the same fit.
+    assert reusable_worlds(tmp_path / "a", prov, {"H1": "other"}).empty
+    with pytest.raises(SpecError, match="cannot extend H1: .*package versions"):
+        reusable_worlds(tmp_path / "a", {**prov, "versions": {"pymc": "0"}},
+                        {"H1": spec_hash(sim_spec())})

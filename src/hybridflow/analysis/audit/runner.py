@@ -32,7 +32,7 @@ from __future__ import annotations
 import time
 import warnings
 import zlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -217,8 +217,14 @@ def run_worlds(
     seed: int,
     executor: Executor | None = None,
     progress: ProgressArg = False,
+    reuse: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Every world of every target on ``executor``: one row per world.
+
+    ``reuse``: rows of an earlier run with the same settings, models and package versions
+    (:func:`hybridflow.analysis.audit.store.reusable_worlds`); a world whose hypothesis,
+    kind, truth and seed are among them is taken from there, not refitted (its fit would
+    be the same), so extending an audit costs only its new worlds.
 
     Columns: ``hypothesis, world, kind, truth_pct, seed, ok`` (the task ran), ``error``,
     ``converged``, ``divergences``, ``rhat_max``, ``ess_min``, ``gate`` (why the gate
@@ -227,6 +233,7 @@ def run_worlds(
     :func:`hypothesis_seed` ``(seed, hypothesis)`` as its root seed, so auditing one
     hypothesis alone gives the same worlds as auditing it among others.
     """
+    done = _reusable_rows(reuse)
     tasks: list[Task] = []
     plans: list[WorldPlan] = []
     for target in targets:
@@ -234,13 +241,42 @@ def run_worlds(
         data = prepare_data(target.spec, panel, events)
         for plan in world_plan(target, n_null, n_effect, effect_sizes, root):
             plans.append(plan)
-            tasks.append(Task(plan.key, audit_world, (data, target, plan, config, sampling)))
-    if executor is None:
+            if _plan_key(plan) not in done:
+                tasks.append(Task(plan.key, audit_world, (data, target, plan, config, sampling)))
+    if not tasks:
+        results: list[TaskResult] = []
+    elif executor is None:
         with SerialExecutor() as ex:
             results = ex.map(tasks, progress=progress)
     else:
         results = executor.map(tasks, progress=progress)
-    return pd.DataFrame([_row(p, r) for p, r in zip(plans, results, strict=True)])
+    fitted = iter(results)
+    rows = [
+        {**done[_plan_key(p)], "world": p.index} if _plan_key(p) in done else _row(p, next(fitted))
+        for p in plans
+    ]
+    return pd.DataFrame(rows)
+
+
+def _plan_key(plan: WorldPlan) -> tuple[str, str, float, int]:
+    return (plan.hypothesis, plan.kind, float(plan.truth_pct), int(plan.seed))
+
+
+def _row_key(row: Mapping[Any, Any]) -> tuple[str, str, float, int]:
+    return (str(row["hypothesis"]), str(row["kind"]), float(row["truth_pct"]), int(row["seed"]))
+
+
+def _reusable_rows(reuse: pd.DataFrame | None) -> dict[tuple[str, str, float, int], dict[str, Any]]:
+    """Earlier worlds by (hypothesis, kind, truth, seed); a task that errored is refitted
+    (an error may be the machine's, not the world's)."""
+    if reuse is None or reuse.empty:
+        return {}
+    out: dict[tuple[str, str, float, int], dict[str, Any]] = {}
+    for row in reuse.to_dict(orient="records"):
+        if str(row.get("ok")).lower() not in ("true", "1"):
+            continue
+        out[_row_key(row)] = {str(k): v for k, v in row.items()} | {"ok": True}
+    return out
 
 
 def _row(plan: WorldPlan, res: TaskResult) -> dict[str, Any]:
@@ -335,6 +371,7 @@ def run_audit(
     seed: int = 0,
     executor: Executor | None = None,
     progress: ProgressArg = False,
+    reuse: pd.DataFrame | None = None,
 ) -> AuditResult:
     """Audit each target's pipeline on fake worlds (module docstring).
 
@@ -358,6 +395,8 @@ def run_audit(
         Root seed: same seed, same worlds and fits, whichever executor.
     executor, progress
         Where the worlds run (default serial, here) and the executor's progress display.
+    reuse
+        Worlds of an earlier audit to take instead of refitting (:func:`run_worlds`).
     """
     if not targets:
         raise ValueError("the audit needs at least one hypothesis")
@@ -371,9 +410,13 @@ def run_audit(
     worlds = run_worlds(
         targets, panel, events, n_null=n_null, n_effect=n_effect, effect_sizes=effect_sizes,
         config=config, sampling=sampling, seed=seed, executor=executor, progress=progress,
+        reuse=reuse,
     )
     provenance = _provenance(study, targets, n_null, n_effect, effect_sizes, config, sampling,
                              seed)
+    if reuse is not None:
+        provenance["reused_worlds"] = len(_reusable_rows(reuse).keys()
+                                          & {_row_key(r) for r in worlds.to_dict("records")})
     return AuditResult(study, audit_table(worlds, effect_sizes), worlds, provenance)
 
 

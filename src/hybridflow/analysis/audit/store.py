@@ -23,7 +23,7 @@ from hybridflow.errors import SpecError
 from hybridflow.io import atomic_dir
 
 __all__ = ["AUDIT_FILE", "MERGE_KEYS", "AuditFile", "StaleAuditError", "load_audit",
-           "check_mergeable", "merge_audit", "write_audit"]
+           "check_mergeable", "merge_audit", "reusable_worlds", "write_audit"]
 
 #: The file :func:`load_audit` reads (the others sit beside it).
 AUDIT_FILE = "audit.json"
@@ -212,6 +212,53 @@ def check_mergeable(previous: str | Path, provenance: Mapping[str, Any]) -> Audi
     return prev
 
 
+def _read_worlds(audit: AuditFile) -> pd.DataFrame:
+    """The worlds file beside ``audit`` (text columns as text: kind "null" is not NaN)."""
+    worlds_path = audit.path.parent / WORLDS_FILE
+    try:
+        old = pd.read_csv(worlds_path, keep_default_na=False, na_values=[""])
+    except (OSError, pd.errors.ParserError) as exc:
+        raise SpecError(f"{worlds_path}: unreadable audit worlds ({exc})") from None
+    for col in _TEXT_COLUMNS:
+        if col in old:
+            old[col] = old[col].astype(object).where(old[col].notna(), "").astype(str)
+    return old
+
+
+def reusable_worlds(
+    previous: str | Path, provenance: Mapping[str, Any], spec_hashes: Mapping[str, str]
+) -> pd.DataFrame:
+    """The worlds of the audit in ``previous`` that a run with ``provenance`` (its
+    :data:`MERGE_KEYS` and ``versions``) would fit again exactly: those of the hypotheses
+    whose model (``spec_hashes``: hypothesis -> the spec hash audited now) and package
+    versions are the ones recorded. :func:`~hybridflow.analysis.audit.runner.run_worlds`
+    takes them instead of refitting (``check audit --extend``).
+
+    Raises
+    ------
+    SpecError
+        No readable audit, :data:`MERGE_KEYS` that differ, or other package versions
+        (a refit with other versions is not the same fit).
+    """
+    prev = check_mergeable(previous, provenance)
+    now = _plain(provenance.get("versions"))
+    hyps = prev.provenance.get("hypotheses", {})
+    keep = []
+    for h, current in spec_hashes.items():
+        entry = hyps.get(h)
+        if entry is None or entry.get("spec_hash") != current:
+            continue
+        versions = entry.get("versions", prev.provenance.get("versions"))
+        if now is not None and versions != now:
+            raise SpecError(
+                f"{prev.path}: cannot extend {h}: its worlds were fitted with package "
+                f"versions {versions!r}, this run has {now!r}; re-run it without --extend"
+            )
+        keep.append(h)
+    old = _read_worlds(prev)
+    return old[old["hypothesis"].isin(keep)].reset_index(drop=True)
+
+
 def merge_audit(previous: str | Path, result: AuditResult) -> AuditResult:
     """The audit in ``previous`` (a folder or its ``audit.json``) with ``result``'s
     hypotheses replacing theirs, every other hypothesis kept as it was.
@@ -229,14 +276,7 @@ def merge_audit(previous: str | Path, result: AuditResult) -> AuditResult:
     """
     prev = check_mergeable(previous, result.provenance)
     new_prov = _plain(result.provenance)
-    worlds_path = prev.path.parent / WORLDS_FILE
-    try:
-        old = pd.read_csv(worlds_path, keep_default_na=False, na_values=[""])
-    except (OSError, pd.errors.ParserError) as exc:
-        raise SpecError(f"{worlds_path}: unreadable audit worlds ({exc})") from None
-    for col in _TEXT_COLUMNS:
-        if col in old:
-            old[col] = old[col].astype(object).where(old[col].notna(), "").astype(str)
+    old = _read_worlds(prev)
     redone = set(result.worlds["hypothesis"])
     order = list(dict.fromkeys([*old["hypothesis"], *result.worlds["hypothesis"]]))
     merged = pd.concat([old[~old["hypothesis"].isin(redone)], result.worlds],
