@@ -269,7 +269,10 @@ def test_extend_fits_only_the_new_worlds(tiny_audit: AuditResult, tmp_path: Path
     kept = w.drop(index=2).reset_index(drop=True)
     for col in ("seed", "truth_pct", "pct_mean", "hdi_low", "grade"):
         assert kept[col].tolist() == old[col].tolist(), col
-    assert longer.provenance["reused_worlds"] == 4
+    assert longer.provenance["reused_worlds"] == {"H1": 4}
+    merged = merge_audit(tmp_path / "a", longer)
+    assert merged.provenance["hypotheses"]["H1"]["reused_worlds"] == 4
+    assert merged.provenance["hypotheses"]["H1"]["n_null"] == 3
     # Another model, or other package versions, is not the same fit.
     assert reusable_worlds(tmp_path / "a", prov, {"H1": "other"}).empty
     with pytest.raises(SpecError, match="cannot extend H1: .*package versions"):

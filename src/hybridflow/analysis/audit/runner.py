@@ -414,9 +414,10 @@ def run_audit(
     )
     provenance = _provenance(study, targets, n_null, n_effect, effect_sizes, config, sampling,
                              seed)
-    if reuse is not None:
-        provenance["reused_worlds"] = len(_reusable_rows(reuse).keys()
-                                          & {_row_key(r) for r in worlds.to_dict("records")})
+    if reuse is not None:  # per hypothesis: how many worlds were taken, not refitted
+        taken = _reusable_rows(reuse).keys() & {_row_key(r) for r in worlds.to_dict("records")}
+        provenance["reused_worlds"] = {t.hypothesis: sum(k[0] == t.hypothesis for k in taken)
+                                       for t in targets}
     return AuditResult(study, audit_table(worlds, effect_sizes), worlds, provenance)
 
 

@@ -292,6 +292,8 @@ def merge_audit(previous: str | Path, result: AuditResult) -> AuditResult:
     for h, entry in new_prov["hypotheses"].items():
         hyps[h] = {**entry, "n_null": new_prov.get("n_null"),
                    "n_effect": new_prov.get("n_effect"), "versions": new_prov.get("versions")}
+        if "reused_worlds" in new_prov:  # --extend: worlds taken from the earlier audit
+            hyps[h]["reused_worlds"] = new_prov["reused_worlds"].get(h, 0)
     provenance = {**prev.provenance, "hypotheses": {h: hyps[h] for h in order},
                   "merged": [*prev.provenance.get("merged", []), sorted(redone)]}
     sizes = [float(x) for x in new_prov["effect_sizes_pct"]]
