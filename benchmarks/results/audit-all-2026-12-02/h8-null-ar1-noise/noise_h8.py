@@ -46,7 +46,7 @@ def main():
     sampling = Sampling(draws=draws, tune=s.tune, chains=s.chains,
                         target_accept=s.target_accept, sampler=s.sampler)
     data = prepare_data(t.spec, panel, events)
-    plans = world_plan(t, 20, 10, EFFECT_SIZES, hypothesis_seed(1, hyp))
+    plans = world_plan(t, 60, 10, EFFECT_SIZES, hypothesis_seed(1, hyp))
     for w in worlds.split(","):
         t1 = time.time()
         with warnings.catch_warnings():
