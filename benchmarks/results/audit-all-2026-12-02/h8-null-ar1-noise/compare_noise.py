@@ -1,4 +1,4 @@
-"""Compare H8's null worlds in the audit of record with the AR(1)-noise refits."""
+"""Compare a hypothesis' null worlds (first argument, default H8) in the audit of record with the AR(1)-noise refits."""
 import json
 import sys
 from pathlib import Path
@@ -6,8 +6,10 @@ from pathlib import Path
 import pandas as pd
 
 w = pd.read_csv('studies/hjs-2025/audit/audit_worlds.csv', keep_default_na=False)
-b = w[(w.hypothesis == 'H8') & (w.kind == 'null')].set_index('world')
-rows = [json.loads(line) for f in sys.argv[1:] for line in Path(f).read_text().splitlines()]
+args = sys.argv[1:]
+hyp = args.pop(0) if not args[0].endswith('.jsonl') else 'H8'
+b = w[(w.hypothesis == hyp) & (w.kind == 'null')].set_index('world')
+rows = [json.loads(line) for f in args for line in Path(f).read_text().splitlines()]
 n = pd.DataFrame(rows).set_index('world').sort_index()
 n = n[~n.index.duplicated(keep='last')]
 c = pd.DataFrame({
