@@ -539,7 +539,7 @@ def audit_cmd(
         merge = True
         reuse = reusable_worlds(folder, {**settings, "versions": package_versions()},
                                 {t.hypothesis: spec_hash(t.spec) for t in targets})
-    if merge:  # refuse before the fits, not after them
+    if merge and reuse is None:  # refuse before the fits (reusable_worlds has checked)
         check_mergeable(folder, settings)
     with _make_executor(workers, scheduler, dask_local) as ex:
         res = run_audit(spec.name, targets, load_panel(), load_events(), n_null=worlds,

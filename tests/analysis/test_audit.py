@@ -245,7 +245,9 @@ def test_extend_fits_only_the_new_worlds(tiny_audit: AuditResult, tmp_path: Path
     from hybridflow.inference.executor import SerialExecutor
 
     class Counting(SerialExecutor):
-        keys: list[str] = []
+        def __init__(self) -> None:
+            super().__init__()
+            self.keys: list[str] = []
 
         def map(self, tasks, progress=False):  # type: ignore[no-untyped-def]
             self.keys.extend(t.key for t in tasks)

@@ -29,6 +29,7 @@ worlds.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 import warnings
 import zlib
@@ -241,7 +242,7 @@ def run_worlds(
         data = prepare_data(target.spec, panel, events)
         for plan in world_plan(target, n_null, n_effect, effect_sizes, root):
             plans.append(plan)
-            if _plan_key(plan) not in done:
+            if _row_key(dataclasses.asdict(plan)) not in done:
                 tasks.append(Task(plan.key, audit_world, (data, target, plan, config, sampling)))
     if not tasks:
         results: list[TaskResult] = []
@@ -251,18 +252,15 @@ def run_worlds(
     else:
         results = executor.map(tasks, progress=progress)
     fitted = iter(results)
-    rows = [
-        {**done[_plan_key(p)], "world": p.index} if _plan_key(p) in done else _row(p, next(fitted))
-        for p in plans
-    ]
+    rows = []
+    for p in plans:
+        earlier = done.get(_row_key(dataclasses.asdict(p)))
+        rows.append({**earlier, "world": p.index} if earlier else _row(p, next(fitted)))
     return pd.DataFrame(rows)
 
 
-def _plan_key(plan: WorldPlan) -> tuple[str, str, float, int]:
-    return (plan.hypothesis, plan.kind, float(plan.truth_pct), int(plan.seed))
-
-
 def _row_key(row: Mapping[Any, Any]) -> tuple[str, str, float, int]:
+    """What makes a world the same world: a row of the worlds table or a plan's fields."""
     return (str(row["hypothesis"]), str(row["kind"]), float(row["truth_pct"]), int(row["seed"]))
 
 
