@@ -553,6 +553,70 @@ def audit_cmd(
     console.print(f"audit written to {folder}")
 
 
+@check_app.command("audit-placebo")
+def audit_placebo_cmd(
+    study: Annotated[Path, typer.Argument(help="A study folder, e.g. studies/hjs-2025.")],
+    hypothesis: Annotated[list[str] | None, typer.Option(
+        "--hypothesis", help="Only these hypotheses (repeatable).")] = None,
+    out: Annotated[Path | None, typer.Option(
+        "--out", help="The audit's folder (default: the study's [checks] audit folder).")] = None,
+    nulls_only: Annotated[bool, typer.Option(
+        "--nulls-only", help="Only the null worlds (the false-positive rate).")] = False,
+    workers: WorkersOpt = None,
+    scheduler: SchedulerOpt = None,
+    dask_local: DaskLocalOpt = None,
+) -> None:
+    """The study's placebo check on every audit world graded above "weak": the false
+    "moderate+" rate and the power after the placebo (docs/audit.md). Resumable: worlds
+    already in the audit's placebo file are kept."""
+    import pandas as pd
+
+    from hybridflow.analysis.audit.checked import CHECKED_FILE, checked_rates, placebo_worlds
+    from hybridflow.analysis.audit.store import _read_worlds, load_audit
+    from hybridflow.data.events import load_events
+    from hybridflow.data.panel import load_panel
+    from hybridflow.study.spec import load_study
+    from hybridflow.study.steps.audit import audit_path, audit_targets
+
+    spec, study_dir = load_study(study)
+    targets = audit_targets(spec, study_dir, hypothesis or ())
+    folder = out or audit_path(spec, study_dir).parent
+    audit = load_audit(folder / "audit.json")
+    worlds = _read_worlds(audit)
+    path = folder / CHECKED_FILE
+    done = pd.read_csv(path, keep_default_na=False, na_values=[""]) if path.is_file() else None
+    c = spec.checks
+    within = (c.placebo_start, c.placebo_end) if c.placebo_start or c.placebo_end else None
+    options = {"window": c.placebo_window, "within": within, "unit": c.placebo_unit,
+               "min_offset": c.placebo_min_offset, "alpha": c.placebo_alpha}
+    rows: list[dict[str, Any]] = [] if done is None else [
+        {str(k): v for k, v in r.items()} for r in done.to_dict(orient="records")]
+    keys = {(str(r["hypothesis"]), str(r["kind"]), float(r["truth_pct"]), int(r["seed"]))
+            for r in rows}
+
+    def keep(row: dict[str, Any]) -> None:
+        key = (str(row["hypothesis"]), str(row["kind"]), float(row["truth_pct"]), int(row["seed"]))
+        if key not in keys:
+            keys.add(key)
+            rows.append(row)
+            tmp = path.with_suffix(".csv.tmp")  # each world lands whole, or not at all
+            pd.DataFrame(rows).to_csv(tmp, index=False)
+            tmp.replace(path)
+        console.print(f"{row['hypothesis']} world {row['world']} ({row['kind']} "
+                      f"{row['truth_pct']:+.0f}%): {row['grade']} -> {row['checked_grade']} "
+                      f"(placebo p {row['placebo_p_graded']:.3f}, {row['seconds']:.0f} s)",
+                      highlight=False)
+
+    with _make_executor(workers, scheduler, dask_local) as ex:
+        todo = worlds[worlds["kind"] == "null"] if nulls_only else worlds
+        placebo_worlds(targets, todo, load_panel(), load_events(), n=c.placebo_n,
+                       sampling=spec.gated_sampling(), options=options, executor=ex,
+                       done=done, on_row=keep)
+    table = checked_rates(worlds, pd.DataFrame(rows))
+    console.print(table.to_string(index=False), highlight=False)
+    console.print(f"placebo results written to {path}")
+
+
 def main() -> None:  # pragma: no cover - console entry point
     import warnings
 

@@ -209,7 +209,15 @@ def grade_effect(
         out.grade = out.posterior_grade = "unreliable"
         out.reasons.append("the fit did not pass its convergence gate")
         return out
-    verdicts = _verdicts(checks, required, out.grade, direction)
+    return apply_checks(out, checks, required)
+
+
+def apply_checks(
+    out: EvidenceGrade, checks: Sequence[CheckLike], required: Sequence[str] = REQUIRED_CHECKS
+) -> EvidenceGrade:
+    """Section 2 of the module docstring: lower and cap a posterior grade by its checks
+    (in place; returned). The audit uses it to grade a world whose checks ran after its fit."""
+    verdicts = _verdicts(checks, required, out.grade, out.direction)
     out.checks = {name: _outcome_words(v) for name, v in verdicts.items()}
     ladder = _ladder_of(out.grade)
     if ladder is None:

@@ -72,6 +72,7 @@ from __future__ import annotations
 import dataclasses
 import time
 import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -605,6 +606,15 @@ def _plan(
                  datings, overlaps, rule)
 
 
+def _with_base(plan: _Plan, values: Mapping[str, np.ndarray]) -> _Plan:
+    """The plan's refit arrays on top of other base values (the shifted driver wins)."""
+    base = {str(k): np.asarray(v) for k, v in values.items()}
+    return dataclasses.replace(
+        plan, observed={**base, **plan.observed},
+        placebos=[{**base, **arrays} for arrays in plan.placebos],
+    )
+
+
 def _refit_tasks(
     data: ModelData, plan: _Plan, headline: Headline, sampling: Sampling, seed: int
 ) -> list[Task]:
@@ -689,6 +699,7 @@ def placebo_in_time(
     hypothesis: str = "",
     executor: Executor | None = None,
     data: ModelData | None = None,
+    values: Mapping[str, np.ndarray] | None = None,
     progress: bool = False,
 ) -> PlaceboResult:
     """Placebo-in-time check of any driver (events or continuous).
@@ -724,6 +735,10 @@ def placebo_in_time(
         Runs the refits (default: serially in this process).
     data
         The prepared model data, if already at hand.
+    values
+        Data-container values that replace ``data``'s in every refit, observed and placebo
+        alike (e.g. a simulated outcome: the audit checks its worlds this way). The model
+        stays the one compiled for ``data``; only the driver's shifted arrays are put on top.
     """
     t0 = time.perf_counter()
     if n < 1:
@@ -738,6 +753,8 @@ def placebo_in_time(
         sel = driver_events(spec, driver, events, data)
     plan = _plan(data, driver, sel, n, seed, window, within, unit, min_offset)
     headline = Headline(driver, group=group, route=route, direction=direction)
+    if values:
+        plan = _with_base(plan, values)
     tasks = _refit_tasks(data, plan, headline, sampling, seed)
     results = run_tasks(tasks, executor, progress=progress)
     return _placebo_result(headline, hypothesis, results, sel, plan, n, alpha, t0)
