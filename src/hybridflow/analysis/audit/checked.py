@@ -46,6 +46,7 @@ from hybridflow.analysis.evidence import PLACEBO, EvidenceGrade, apply_checks, p
 from hybridflow.inference.executor import Executor, spawn_seeds
 from hybridflow.inference.sampling import Sampling
 from hybridflow.models.build import ModelData, build_model, prepare_data
+from hybridflow.models.spec import spec_hash
 
 __all__ = ["CHECKED_FILE", "checked_grade", "flagged", "placebo_worlds"]
 
@@ -114,7 +115,8 @@ def placebo_world(
     new, why = checked_grade(grade, target.direction, p_graded, n_used=res.n_used,
                              n_failed=res.n_failed)
     return {
-        "hypothesis": target.hypothesis, "world": int(row["world"]), "kind": row["kind"],
+        "hypothesis": target.hypothesis, "spec_hash": spec_hash(target.spec),
+        "world": int(row["world"]), "kind": row["kind"],
         "truth_pct": truth, "seed": int(row["seed"]), "grade": grade,
         "placebo_ran": bool(outcome.ran), "placebo_reason": outcome.reason,
         "observed_z": float(res.observed_z), "placebo_p_graded": np.nan if p_graded is None
@@ -168,35 +170,42 @@ def placebo_worlds(
     return pd.DataFrame(rows)
 
 
+def _key(row: Any) -> tuple[str, str, float, int]:
+    return (str(row["hypothesis"]), str(row["kind"]), float(row["truth_pct"]), int(row["seed"]))
+
+
 def checked_rates(worlds: pd.DataFrame, checked: pd.DataFrame) -> pd.DataFrame:
-    """Per hypothesis: false moderate+/contrary grades and power at each size, after the
-    placebo (a world whose placebo was not computed keeps its posterior grade: an upper
-    bound), beside the posterior-only figures."""
+    """Per hypothesis: false moderate+/contrary grades and power at each size after the
+    placebo, beside the posterior-only figures. A flagged world without a placebo result
+    keeps its posterior grade (an upper bound); ``n_flagged_null`` and ``n_checked_null``
+    say how many null worlds needed the placebo and how many have it
+    (``placebo_complete``: all)."""
     from hybridflow.analysis.audit.metrics import POWER_GRADES, clopper_pearson
 
     ok = worlds[worlds["converged"].astype(str).str.lower().isin(("true", "1"))].copy()
-    grade = ok["grade"].astype(str)
-    if not checked.empty:
-        by_key = {(str(r["hypothesis"]), str(r["kind"]), float(r["truth_pct"]), int(r["seed"])):
-                  str(r["checked_grade"]) for r in checked.to_dict(orient="records")}
-        keys = list(zip(ok["hypothesis"].astype(str), ok["kind"].astype(str),
-                        ok["truth_pct"].astype(float), ok["seed"].astype(int), strict=True))
-        grade = pd.Series([by_key.get(k, g) for k, g in zip(keys, grade, strict=True)],
-                          index=ok.index)
-    ok["checked_grade"] = grade
+    by_key = {} if checked.empty else {
+        _key(r): str(r["checked_grade"]) for r in checked.to_dict(orient="records")}
+    keys = [_key(r) for r in ok.to_dict(orient="records")]
+    ok["has_check"] = [k in by_key for k in keys]
+    ok["checked_grade"] = [by_key.get(k, g) for k, g in zip(keys, ok["grade"], strict=True)]
     rows = []
     for h, sub in ok.groupby("hypothesis", sort=True):
         null = sub[sub["kind"] == "null"]
-        k_post = int(null["grade"].isin(FALSE_POSITIVE_GRADES).sum())
+        need = null["grade"].isin(FALSE_POSITIVE_GRADES)
         k = int(null["checked_grade"].isin(FALSE_POSITIVE_GRADES).sum())
         lo, hi = clopper_pearson(k, len(null))
-        row: dict[str, Any] = {"hypothesis": h, "n_null": len(null), "false_positives": k_post,
-                               "false_positives_checked": k,
-                               "false_positive_rate_checked": k / len(null) if len(null) else np.nan,
-                               "fp_checked_low": lo, "fp_checked_high": hi}
+        row: dict[str, Any] = {
+            "hypothesis": h, "n_flagged_null": int(need.sum()),
+            "n_checked_null": int((need & null["has_check"]).sum()),
+            "placebo_complete": bool((null["has_check"] | ~need).all()),
+            "false_positives_checked": k,
+            "false_positive_rate_checked": k / len(null) if len(null) else np.nan,
+            "fp_checked_low": lo, "fp_checked_high": hi,
+        }
         for truth, eff in sub[sub["kind"] == "effect"].groupby("truth_pct"):
             label = f"{abs(float(str(truth))):.0f}"
-            row[f"power_{label}"] = float(eff["grade"].isin(POWER_GRADES).mean())
+            flagged_eff = eff["grade"].isin(POWER_GRADES)
             row[f"power_{label}_checked"] = float(eff["checked_grade"].isin(POWER_GRADES).mean())
+            row[f"placebo_complete_{label}"] = bool((eff["has_check"] | ~flagged_eff).all())
         rows.append(row)
     return pd.DataFrame(rows)
