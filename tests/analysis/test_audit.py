@@ -280,3 +280,36 @@ def test_extend_fits_only_the_new_worlds(tiny_audit: AuditResult, tmp_path: Path
     with pytest.raises(SpecError, match="cannot extend H1: .*package versions"):
         reusable_worlds(tmp_path / "a", {**prov, "versions": {"pymc": "0"}},
                         {"H1": spec_hash(sim_spec())})
+
+
+def test_placebo_results_join_the_table_survive_a_rewrite_and_never_a_changed_model(
+    tiny_audit: AuditResult, tmp_path: Path
+) -> None:
+    from hybridflow.analysis.audit.checked import CHECKED_FILE
+    from hybridflow.study.steps.audit import usable_rates
+
+    out = tmp_path / "audit"
+    write_audit(tiny_audit, out)
+    w = tiny_audit.worlds
+    null = w[(w["kind"] == "null") & w["converged"]]
+    assert len(null), "the tiny audit needs a converged null world"
+    first = null.iloc[0]
+    current = spec_hash(sim_spec())
+    rows = [{"hypothesis": "H1", "spec_hash": current, "kind": "null", "truth_pct": 0.0,
+             "seed": int(first["seed"]), "checked_grade": "moderate"},
+            {"hypothesis": "H1", "spec_hash": "another-model", "kind": "null",
+             "truth_pct": 0.0, "seed": int(null.iloc[-1]["seed"]), "checked_grade": "strong"}]
+    pd.DataFrame(rows).to_csv(out / CHECKED_FILE, index=False)
+    row = load_audit(out).table.iloc[0]
+    # The first world counts as checked-moderate; the row of another model is ignored.
+    assert row["false_positives_checked"] == 1 + int(
+        null.iloc[1:]["grade"].isin(["strong", "moderate", "contrary"]).sum()
+        if len(null) > 1 else 0)
+    write_audit(tiny_audit, out)  # a rewrite (merge, extend) keeps the placebo results
+    assert (out / CHECKED_FILE).is_file()
+    table = load_audit(out).table
+    rates, _ = usable_rates(table.assign(n_null=100), ["H1"])
+    expected = (float(table.iloc[0]["false_positive_rate_checked"])
+                if bool(table.iloc[0]["placebo_complete"])
+                else float(table.iloc[0]["false_positive_rate"]))
+    assert rates["H1"] == expected

@@ -334,8 +334,11 @@ AUDIT_TABLE = (
     "The audit: each hypothesis' own model fitted on fake worlds that keep the real drivers "
     "and event dates but have no driver effect (null worlds) or one of known size (effect "
     "worlds). False positives: null worlds graded moderate or stronger, or contrary (with "
-    "a 95% interval); coverage: 90% intervals holding the true effect; power: effect "
-    "worlds graded moderate or stronger."
+    "a 95% interval), graded from the posterior alone; '_checked' columns: after the "
+    "study's placebo-in-time check, run on every world graded above weak (the other checks "
+    "taken as passed, so still an upper bound; placebo_complete: every such null world has "
+    "its placebo, and the grades then use this rate); coverage: 90% intervals holding the "
+    "true effect; power: effect worlds graded moderate or stronger."
 )
 
 

@@ -357,8 +357,9 @@ def placebo_table(table: pd.DataFrame) -> TableItem:
 def audit_table(table: pd.DataFrame) -> TableItem:
     cols = [c for c in table.columns
             if c in ("hypothesis", "n_null", "false_positives", "false_positive_rate",
-                     "fp_low", "fp_high", "coverage", "null_hdi_width", "n_worlds",
-                     "n_failed")
+                     "fp_low", "fp_high", "false_positives_checked",
+                     "false_positive_rate_checked", "placebo_complete", "coverage",
+                     "null_hdi_width", "n_worlds", "n_failed")
             or c.startswith("power_")]
     return TableItem("audit", "audit", captions.AUDIT_TABLE, table[cols].round(3))
 

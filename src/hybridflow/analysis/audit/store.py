@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +18,7 @@ from typing import Any
 
 import pandas as pd
 
+from hybridflow.analysis.audit.checked import CHECKED_FILE, checked_rates
 from hybridflow.analysis.audit.metrics import audit_table
 from hybridflow.analysis.audit.runner import AuditResult
 from hybridflow.errors import SpecError
@@ -87,6 +89,10 @@ def write_audit(
         "table": json.loads(result.table.to_json(orient="records")),
     }
     with atomic_dir(out) as tmp:
+        # The flagged worlds' placebo results outlive a rewrite: each row names its world
+        # and model, and the reader uses only those that still match (load_audit).
+        if (out / CHECKED_FILE).is_file():
+            shutil.copy2(out / CHECKED_FILE, tmp / CHECKED_FILE)
         result.table.to_csv(tmp / names["table"], index=False)
         result.worlds.to_csv(tmp / names["worlds"], index=False)
         if figure_png is not None:
@@ -188,7 +194,31 @@ def load_audit(path: str | Path, current: Mapping[str, str] | None = None) -> Au
     audit = AuditFile(p, pd.DataFrame(raw["table"]), dict(raw["provenance"]))
     if current is not None:
         audit.check_current(current)
-    return audit
+    return _with_checked(audit)
+
+
+def _with_checked(audit: AuditFile) -> AuditFile:
+    """The audit with the placebo's columns (:func:`~hybridflow.analysis.audit.checked.
+    checked_rates`) joined to its table, from the placebo results beside it whose world and
+    model (spec hash) are the audit's; unchanged when there are none."""
+    path = audit.path.parent / CHECKED_FILE
+    if not path.is_file():
+        return audit
+    try:
+        checked = pd.read_csv(path, keep_default_na=False, na_values=[""])
+    except (OSError, pd.errors.ParserError) as exc:
+        raise SpecError(f"{path}: unreadable placebo results ({exc})") from None
+    missing = {"hypothesis", "spec_hash", "kind", "truth_pct", "seed", "checked_grade"} - set(
+        checked.columns)
+    if missing:
+        raise SpecError(f"{path}: missing columns {sorted(missing)}")
+    hashes = audit.spec_hashes
+    checked = checked[[hashes.get(str(h)) == str(s)
+                       for h, s in zip(checked["hypothesis"], checked["spec_hash"], strict=True)]]
+    rates = checked_rates(_read_worlds(audit), checked)
+    table = audit.table.drop(columns=[c for c in rates.columns if c != "hypothesis"],
+                             errors="ignore").merge(rates, on="hypothesis", how="left")
+    return AuditFile(audit.path, table, audit.provenance)
 
 
 def _plain(value: Any) -> Any:

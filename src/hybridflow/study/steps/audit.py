@@ -83,17 +83,23 @@ def run(context: StudyContext, results: StudyResults) -> AuditResult:
 
 def usable_rates(table: pd.DataFrame, hypotheses: Sequence[str]) -> tuple[dict[str, float],
                                                                           list[str]]:
-    """The false-positive rates the grades may use: those resting on at least
+    """The false-positive rates the grades may use (after the placebo where the audit's
+    flagged null worlds all have one: ``placebo_complete``): those resting on at least
     :data:`MIN_NULL_WORLDS` usable null worlds (0 of 10 is not evidence of a rate <= 5%);
     and the audited hypotheses left out for being too small."""
     rates: dict[str, float] = {}
     small: list[str] = []
     for row in table.to_dict(orient="records"):
         h = str(row["hypothesis"])
-        if h not in hypotheses or not np.isfinite(float(row["false_positive_rate"])):
+        rate = float(row["false_positive_rate"])
+        # After the placebo where every flagged null world has one (the pipeline's grade;
+        # still an upper bound), else the posterior-only rate.
+        if str(row.get("placebo_complete", "")).lower() in ("true", "1"):
+            rate = float(row["false_positive_rate_checked"])
+        if h not in hypotheses or not np.isfinite(rate):
             continue
         if int(row["n_null"]) >= MIN_NULL_WORLDS:
-            rates[h] = float(row["false_positive_rate"])
+            rates[h] = rate
         else:
             small.append(h)
     return rates, small
