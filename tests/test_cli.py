@@ -176,3 +176,11 @@ def test_check_audit_unknown_hypothesis_exits_2(tmp_path: Path) -> None:
     assert result.exit_code == 2
     assert "unknown hypotheses ['H99']" in result.output
     assert not (tmp_path / "audit").exists()
+
+
+def test_check_audit_placebo_without_an_audit_names_the_file(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["check", "audit-placebo", "studies/hjs-2025", "--hypothesis",
+                                 "H4", "--out", str(tmp_path / "audit")])
+    assert result.exit_code == 2, result.output
+    assert f"{tmp_path / 'audit' / 'audit.json'}: no audit file" in result.output
+    assert not (tmp_path / "audit").exists()

@@ -554,6 +554,7 @@ def audit_cmd(
 
 
 @check_app.command("audit-placebo")
+@handle_errors
 def audit_placebo_cmd(
     study: Annotated[Path, typer.Argument(help="A study folder, e.g. studies/hjs-2025.")],
     hypothesis: Annotated[list[str] | None, typer.Option(
@@ -562,6 +563,9 @@ def audit_placebo_cmd(
         "--out", help="The audit's folder (default: the study's [checks] audit folder).")] = None,
     nulls_only: Annotated[bool, typer.Option(
         "--nulls-only", help="Only the null worlds (the false-positive rate).")] = False,
+    effect_size: Annotated[list[float] | None, typer.Option(
+        "--effect-size", help="Only the effect worlds of these injected sizes in percent, "
+        "e.g. 50 (repeatable; the null worlds are left out).")] = None,
     workers: WorkersOpt = None,
     scheduler: SchedulerOpt = None,
     dask_local: DaskLocalOpt = None,
@@ -609,6 +613,10 @@ def audit_placebo_cmd(
 
     with _make_executor(workers, scheduler, dask_local) as ex:
         todo = worlds[worlds["kind"] == "null"] if nulls_only else worlds
+        if effect_size:
+            sizes = [abs(float(x)) for x in effect_size]
+            todo = todo[(todo["kind"] == "effect")
+                        & todo["truth_pct"].astype(float).abs().isin(sizes)]
         placebo_worlds(targets, todo, load_panel(), load_events(), n=c.placebo_n,
                        sampling=spec.gated_sampling(), options=options, executor=ex,
                        done=done, on_row=keep)
