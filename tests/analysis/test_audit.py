@@ -149,6 +149,9 @@ def test_underpowered_lists_hypotheses_below_the_target_at_the_largest_size() ->
     assert underpowered(table) == [("H2", "50", 0.6), ("H3", "50", pytest.approx(np.nan,
                                                                                 nan_ok=True))]
     assert underpowered(table.drop(columns=["power_30", "power_50"])) == []
+    # After the placebo, the checked power is the one judged (never above the posterior's).
+    checked = table.assign(power_50_checked=[0.5, 0.6, np.nan], power_30_checked=0.0)
+    assert [h for h, _, _ in underpowered(checked)] == ["H1", "H2", "H3"]
 
 
 def test_clopper_pearson_interval() -> None:

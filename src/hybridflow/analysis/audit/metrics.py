@@ -97,14 +97,20 @@ def audit_table(worlds: pd.DataFrame, effect_sizes: Sequence[float]) -> pd.DataF
 def underpowered(table: pd.DataFrame) -> list[tuple[str, str, float]]:
     """``(hypothesis, size, power)`` for each audited hypothesis whose power at the largest
     injected effect size is below :data:`POWER_TARGET` (NaN power, no usable effect
-    worlds, counts as below)."""
-    sizes = [c.removeprefix("power_") for c in table.columns if c.startswith("power_")]
+    worlds, counts as below). The power after the placebo (``power_<size>_checked``, joined
+    by :func:`~hybridflow.analysis.audit.store.load_audit`) is used where it is there: it
+    is never above the posterior-only power."""
+    sizes = [c.removeprefix("power_") for c in table.columns
+             if c.startswith("power_") and c.removeprefix("power_").isdigit()]
     if not sizes:
         return []
     largest = max(sizes, key=float)
     out = []
     for row in table.to_dict(orient="records"):
         power = float(row[f"power_{largest}"])
+        checked = float(row.get(f"power_{largest}_checked", float("nan")))
+        if checked == checked:
+            power = checked
         if not power >= POWER_TARGET:
             out.append((str(row["hypothesis"]), largest, power))
     return out
