@@ -576,7 +576,7 @@ def audit_placebo_cmd(
     import pandas as pd
 
     from hybridflow.analysis.audit.checked import CHECKED_FILE, checked_rates, placebo_worlds
-    from hybridflow.analysis.audit.store import _read_worlds, load_audit
+    from hybridflow.analysis.audit.store import read_worlds, load_audit
     from hybridflow.data.events import load_events
     from hybridflow.data.panel import load_panel
     from hybridflow.study.spec import load_study
@@ -586,7 +586,7 @@ def audit_placebo_cmd(
     targets = audit_targets(spec, study_dir, hypothesis or ())
     folder = out or audit_path(spec, study_dir).parent
     audit = load_audit(folder / "audit.json")
-    worlds = _read_worlds(audit)
+    worlds = read_worlds(audit)
     path = folder / CHECKED_FILE
     done = pd.read_csv(path, keep_default_na=False, na_values=[""]) if path.is_file() else None
     c = spec.checks

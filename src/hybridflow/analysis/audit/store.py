@@ -25,7 +25,7 @@ from hybridflow.errors import SpecError
 from hybridflow.io import atomic_dir
 
 __all__ = ["AUDIT_FILE", "MERGE_KEYS", "AuditFile", "StaleAuditError", "load_audit",
-           "check_mergeable", "merge_audit", "reusable_worlds", "write_audit"]
+           "check_mergeable", "merge_audit", "read_worlds", "reusable_worlds", "write_audit"]
 
 #: The file :func:`load_audit` reads (the others sit beside it).
 AUDIT_FILE = "audit.json"
@@ -215,7 +215,7 @@ def _with_checked(audit: AuditFile) -> AuditFile:
     hashes = audit.spec_hashes
     checked = checked[[hashes.get(str(h)) == str(s)
                        for h, s in zip(checked["hypothesis"], checked["spec_hash"], strict=True)]]
-    rates = checked_rates(_read_worlds(audit), checked)
+    rates = checked_rates(read_worlds(audit), checked)
     table = audit.table.drop(columns=[c for c in rates.columns if c != "hypothesis"],
                              errors="ignore").merge(rates, on="hypothesis", how="left")
     return AuditFile(audit.path, table, audit.provenance)
@@ -242,7 +242,7 @@ def check_mergeable(previous: str | Path, provenance: Mapping[str, Any]) -> Audi
     return prev
 
 
-def _read_worlds(audit: AuditFile) -> pd.DataFrame:
+def read_worlds(audit: AuditFile) -> pd.DataFrame:
     """The worlds file beside ``audit`` (text columns as text: kind "null" is not NaN)."""
     worlds_path = audit.path.parent / WORLDS_FILE
     try:
@@ -285,7 +285,7 @@ def reusable_worlds(
                 f"versions {versions!r}, this run has {now!r}; re-run it without --extend"
             )
         keep.append(h)
-    old = _read_worlds(prev)
+    old = read_worlds(prev)
     return old[old["hypothesis"].isin(keep)].reset_index(drop=True)
 
 
@@ -306,7 +306,7 @@ def merge_audit(previous: str | Path, result: AuditResult) -> AuditResult:
     """
     prev = check_mergeable(previous, result.provenance)
     new_prov = _plain(result.provenance)
-    old = _read_worlds(prev)
+    old = read_worlds(prev)
     redone = set(result.worlds["hypothesis"])
     order = list(dict.fromkeys([*old["hypothesis"], *result.worlds["hypothesis"]]))
     merged = pd.concat([old[~old["hypothesis"].isin(redone)], result.worlds],
