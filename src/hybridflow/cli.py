@@ -576,7 +576,7 @@ def audit_placebo_cmd(
     import pandas as pd
 
     from hybridflow.analysis.audit.checked import CHECKED_FILE, checked_rates, placebo_worlds
-    from hybridflow.analysis.audit.store import read_worlds, load_audit
+    from hybridflow.analysis.audit.store import load_audit, read_worlds
     from hybridflow.data.events import load_events
     from hybridflow.data.panel import load_panel
     from hybridflow.study.spec import load_study
