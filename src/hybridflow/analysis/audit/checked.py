@@ -122,6 +122,8 @@ def placebo_world(
         "observed_z": float(res.observed_z), "placebo_p_graded": np.nan if p_graded is None
         else p_graded, "n_used": int(res.n_used), "n_failed": int(res.n_failed),
         "checked_grade": new, "checked_reason": why,
+        # The shifted timings' z (gated refits only): is the real timing exchangeable?
+        "placebo_z": ";".join(f"{z:.3f}" for z in res.placebo_z[res.converged]),
         "seconds": round(time.perf_counter() - t0, 1),
     }
 
